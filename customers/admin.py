@@ -1,0 +1,164 @@
+from django.contrib import admin
+from django.db.models import QuerySet
+from simple_history.admin import SimpleHistoryAdmin
+
+from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
+from customers.selectors import customer_ids_matching_identifier, customer_timeline
+
+
+class IdentityInline(admin.TabularInline):
+    model = Identity
+    extra = 0
+    fields = ("type", "value", "source", "first_seen")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("type", "source")
+
+
+class SourceFilter(admin.SimpleListFilter):
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        from django.apps import apps
+
+        source_model = apps.get_model("sources", "Source")
+        return [(s.pk, s.name) for s in source_model.objects.only("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(identities__source_id=self.value()).distinct()
+        return queryset
+
+
+@admin.register(Customer)
+class CustomerAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "__str__",
+        "email",
+        "phone",
+        "country",
+        "is_identified",
+        "first_seen",
+        "last_seen",
+    )
+    list_filter = ("is_identified", SourceFilter, "country", "first_seen", "last_seen")
+    search_fields = ("email", "phone", "first_name", "last_name", "company")
+    search_help_text = "Search by any identifier (email, phone, user id, external id) or name."
+    date_hierarchy = "last_seen"
+    list_per_page = 50
+    show_full_result_count = False
+    inlines = [IdentityInline]
+    readonly_fields = (
+        "traits",
+        "trait_provenance",
+        "first_seen",
+        "last_seen",
+        "merged_into",
+        "is_identified",
+        "created_at",
+        "updated_at",
+        "latest_events",
+    )
+    fieldsets = (
+        (None, {"fields": ("first_name", "last_name", "email", "phone", "birthday", "company")}),
+        (
+            "Address",
+            {
+                "fields": (
+                    "address_line1",
+                    "address_line2",
+                    "postal_code",
+                    "city",
+                    "region",
+                    "country",
+                )
+            },
+        ),
+        ("Traits", {"fields": ("traits", "trait_provenance")}),
+        (
+            "Activity",
+            {
+                "fields": (
+                    "is_identified",
+                    "first_seen",
+                    "last_seen",
+                    "merged_into",
+                    "created_at",
+                    "updated_at",
+                    "latest_events",
+                )
+            },
+        ),
+    )
+
+    def get_queryset(self, request) -> QuerySet:
+        return super().get_queryset(request).filter(merged_into__isnull=True)
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        ids = customer_ids_matching_identifier(search_term)
+        if ids:
+            results = results | queryset.filter(pk__in=ids)
+        return results, may_have_duplicates
+
+    @admin.display(description="Latest events")
+    def latest_events(self, obj: Customer) -> str:
+        from django.utils.html import format_html_join
+
+        rows = customer_timeline(obj, limit=20)
+        if not rows:
+            return "No events yet."
+        return format_html_join(
+            "\n",
+            "<div>{} · <b>{}</b> {} <span style='color:#888'>({})</span></div>",
+            ((e.timestamp.strftime("%Y-%m-%d %H:%M"), e.type, e.name, e.source.name) for e in rows),
+        )
+
+
+@admin.register(IdentifierType)
+class IdentifierTypeAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "priority", "max_per_profile", "merges", "description")
+    list_editable = ("priority", "max_per_profile", "merges")
+
+
+@admin.register(Identity)
+class IdentityAdmin(SimpleHistoryAdmin):
+    list_display = ("value", "type", "customer", "source", "first_seen")
+    list_filter = ("type",)
+    list_select_related = ("type", "customer", "source")
+    search_fields = ("value",)
+    raw_id_fields = ("customer",)
+    show_full_result_count = False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("timestamp", "type", "name", "customer", "source")
+    list_filter = ("type", "source", "timestamp")
+    list_select_related = ("customer", "source")
+    search_fields = ("name", "message_id")
+    raw_id_fields = ("customer",)
+    date_hierarchy = "timestamp"
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Event._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(OutboxEntry)
+class OutboxEntryAdmin(admin.ModelAdmin):
+    list_display = ("id", "topic", "customer", "created_at", "dispatched_at")
+    list_filter = ("topic",)
+    raw_id_fields = ("customer",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,236 @@
+"""The unified profile and what hangs off it: identities, events, the outbox.
+
+Data and invariants only; the operations that change these rows live in
+``customers.services``.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+CORE_FIELDS: tuple[str, ...] = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "birthday",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "company",
+)
+
+
+class IdentifierType(models.Model):
+    """A kind of identifier and the rules identity resolution applies to it.
+
+    Lower ``priority`` numbers win: when a message would join two profiles
+    that each hold a different value of a type whose ``max_per_profile``
+    would be exceeded, the conflicting identifier with the *highest* number
+    (the least trusted) is dropped from that message, as Segment does.
+    """
+
+    name = models.SlugField(max_length=64, unique=True)
+    priority = models.PositiveSmallIntegerField(default=5)
+    max_per_profile = models.PositiveIntegerField(
+        default=10, help_text="How many values of this type one profile may hold."
+    )
+    merges = models.BooleanField(
+        default=True,
+        help_text="A match on this identifier may merge two existing profiles.",
+    )
+    blocked_values = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Normalized values never used as identifiers (junk placeholders).",
+    )
+    description = models.CharField(max_length=200, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["priority", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_per_profile__gte=1), name="identifiertype_limit_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerQuerySet(models.QuerySet):
+    def active(self) -> CustomerQuerySet:
+        """Profiles that have not been absorbed by a merge."""
+        return self.filter(merged_into__isnull=True)
+
+
+class Customer(models.Model):
+    """One real person: typed core fields, free-form traits with provenance."""
+
+    email = models.EmailField(max_length=254, blank=True, db_index=True)
+    phone = models.CharField(max_length=32, blank=True, db_index=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True, db_index=True)
+    birthday = models.DateField(null=True, blank=True)
+    address_line1 = models.CharField(max_length=255, blank=True)
+    address_line2 = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    region = models.CharField(max_length=120, blank=True)
+    postal_code = models.CharField(max_length=32, blank=True)
+    country = models.CharField(
+        max_length=2, blank=True, db_index=True, help_text="ISO 3166-1 alpha-2"
+    )
+    company = models.CharField(max_length=200, blank=True)
+
+    traits = models.JSONField(default=dict, blank=True)
+    # {"<field or trait>": {"source": <source id>, "at": "<iso time>"}}
+    trait_provenance = models.JSONField(default=dict, blank=True)
+
+    is_identified = models.BooleanField(
+        default=False, help_text="Has at least one identifier besides anonymous ids."
+    )
+    first_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="absorbed"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["last_seen", "updated_at"])
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen"]
+        indexes = [
+            models.Index(fields=["merged_into", "-last_seen"], name="customer_active_seen"),
+            models.Index(fields=["last_name", "first_name"], name="customer_name"),
+            models.Index(fields=["postal_code"], name="customer_postal_code"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("id")), name="customer_not_merged_into_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return name or self.email or self.phone or f"Customer #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:customers_customer_change", args=[self.pk])
+
+    @property
+    def display_name(self) -> str:
+        return str(self)
+
+
+class Identity(models.Model):
+    """(identifier type, normalized value) belongs to exactly one customer."""
+
+    type = models.ForeignKey(IdentifierType, on_delete=models.PROTECT, related_name="identities")
+    value = models.CharField(max_length=255)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
+    source = models.ForeignKey(
+        "sources.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_seen = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "identities"
+        ordering = ["type__priority", "first_seen"]
+        constraints = [
+            models.UniqueConstraint(fields=["type", "value"], name="identity_type_value_unique"),
+        ]
+        indexes = [models.Index(fields=["customer", "type"], name="identity_customer_type")]
+
+    def __str__(self) -> str:
+        return f"{self.type.name}:{self.value}"
+
+
+class Event(models.Model):
+    """Something a customer did (track/page/screen) or a record of a call."""
+
+    class Type(models.TextChoices):
+        TRACK = "track"
+        PAGE = "page"
+        SCREEN = "screen"
+        IDENTIFY = "identify"
+        GROUP = "group"
+        ALIAS = "alias"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    source = models.ForeignKey("sources.Source", on_delete=models.PROTECT, related_name="+")
+    type = models.CharField(max_length=16, choices=Type.choices)
+    name = models.CharField(max_length=200, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    message_id = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-timestamp"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "message_id"], name="event_source_message_unique"
+            ),
+        ]
+        indexes = [
+            # the 360° timeline
+            models.Index(fields=["customer", "-timestamp"], name="event_customer_timeline"),
+            # segment conditions: "performed <name> within N days"
+            models.Index(fields=["name", "timestamp", "customer"], name="event_name_time"),
+            models.Index(fields=["customer", "name", "timestamp"], name="event_customer_name_time"),
+            models.Index(fields=["timestamp"], name="event_timestamp"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name}".strip()
+
+
+class OutboxEntry(models.Model):
+    """A change other parts react to, written in the transaction that made it.
+
+    Destinations read these rows and deliver them; nothing is lost between a
+    change and its delivery, and ``customers`` never calls an app above it.
+    """
+
+    class Topic(models.TextChoices):
+        PROFILE_CREATED = "profile.created"
+        PROFILE_UPDATED = "profile.updated"
+        PROFILE_MERGED = "profile.merged"
+        IDENTIFY = "identify"
+        TRACK = "track"
+        SEGMENT_ENTERED = "segment.entered"
+        SEGMENT_EXITED = "segment.exited"
+
+    topic = models.CharField(max_length=32, choices=Topic.choices)
+    customer = models.ForeignKey(
+        Customer, null=True, on_delete=models.CASCADE, related_name="outbox_entries"
+    )
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "outbox entries"
+        indexes = [
+            models.Index(
+                fields=["id"], condition=Q(dispatched_at__isnull=True), name="outbox_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk}"

@@ -1,0 +1,57 @@
+"""Read-side queries for profiles, used by the admin and the API."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from customers.models import Customer, Identity
+from customers.services.normalize import InvalidValue, normalize_identifier
+
+SEARCHABLE_TYPES = ("email", "phone", "user_id", "anonymous_id", "external_id")
+
+
+def customer_ids_matching_identifier(term: str) -> set[int]:
+    """Active profiles holding ``term`` as any identifier (normalized per type).
+
+    ``type:value`` restricts to one type; a bare value is tried as every type.
+    Identifiers of merged-away profiles lead to their survivor.
+    """
+    term = term.strip()
+    if not term:
+        return set()
+    if ":" in term and term.split(":", 1)[0] in SEARCHABLE_TYPES:
+        type_name, value = term.split(":", 1)
+        candidates = [(type_name, value)]
+    else:
+        candidates = [(type_name, term) for type_name in SEARCHABLE_TYPES]
+    pairs = []
+    for type_name, value in candidates:
+        try:
+            pairs.append((type_name, normalize_identifier(type_name, value)))
+        except InvalidValue:
+            continue
+    ids: set[int] = set()
+    for type_name, value in pairs:
+        ids.update(
+            Identity.objects.filter(type__name=type_name, value=value).values_list(
+                "customer_id", flat=True
+            )
+        )
+    return {resolve_survivor_id(pk) for pk in ids}
+
+
+def resolve_survivor_id(customer_id: int) -> int:
+    """Follow ``merged_into`` to the profile that absorbed this one."""
+    seen = set()
+    current = customer_id
+    while current not in seen:
+        seen.add(current)
+        nxt = Customer.objects.filter(pk=current).values_list("merged_into_id", flat=True).first()
+        if nxt is None:
+            return current
+        current = nxt
+    return current
+
+
+def customer_timeline(customer: Customer, *, limit: int = 50) -> QuerySet:
+    return customer.events.select_related("source").order_by("-timestamp")[:limit]

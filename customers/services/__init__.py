@@ -1,0 +1,1 @@
+"""The write layer for profiles: every change to customers goes through here."""

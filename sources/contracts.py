@@ -1,0 +1,33 @@
+"""The normalized message: what every way in hands to the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class NormalizedMessage:
+    """One Segment-spec call, validated, with times already reconciled.
+
+    ``timestamp`` is the corrected event time; ``external_ids`` are
+    ``(identifier type, raw value)`` pairs from ``context.externalIds`` or
+    from mapped import columns.
+    """
+
+    source_id: int
+    message_id: str
+    type: str
+    timestamp: datetime
+    received_at: datetime
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    event: str = ""
+    traits: Mapping[str, object] = field(default_factory=dict)
+    properties: Mapping[str, object] = field(default_factory=dict)
+    context: Mapping[str, object] = field(default_factory=dict)
+    integrations: Mapping[str, object] = field(default_factory=dict)
+    previous_id: str | None = None
+    group_id: str | None = None
+    external_ids: tuple[tuple[str, str], ...] = ()

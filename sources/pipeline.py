@@ -1,0 +1,126 @@
+"""The one code path that turns a normalized message into profile changes.
+
+intake → normalize → resolve identity → update profile → store event.
+Tracking API, file imports and REST writes all end up in ``process_message``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from customers.models import Customer
+from customers.services.identity import resolve_identity
+from customers.services.normalize import InvalidValue, normalize_identifier
+from customers.services.profiles import apply_traits, record_event
+from sources.contracts import NormalizedMessage
+
+# Segment's reserved traits that land in core profile fields.
+_RESERVED_TRAITS = {
+    "email": "email",
+    "phone": "phone",
+    "firstName": "first_name",
+    "first_name": "first_name",
+    "lastName": "last_name",
+    "last_name": "last_name",
+    "birthday": "birthday",
+}
+_ADDRESS_TRAITS = {
+    "street": "address_line1",
+    "street2": "address_line2",
+    "city": "city",
+    "state": "region",
+    "postalCode": "postal_code",
+    "postal_code": "postal_code",
+    "country": "country",
+}
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    customer: Customer | None
+    created_profile: bool
+    event_created: bool
+
+
+def message_identifiers(message: NormalizedMessage) -> list[tuple[str, str]]:
+    """(type, normalized value) pairs the message carries; junk is left out."""
+    raw: list[tuple[str, object]] = [
+        ("user_id", message.user_id),
+        ("anonymous_id", message.anonymous_id),
+        ("email", message.traits.get("email")),
+        ("phone", message.traits.get("phone")),
+        *message.external_ids,
+    ]
+    if message.type == "alias":
+        raw.append(("user_id", message.previous_id))
+    found: list[tuple[str, str]] = []
+    for type_name, value in raw:
+        if value in (None, ""):
+            continue
+        try:
+            pair = (type_name, normalize_identifier(type_name, value))
+        except InvalidValue:
+            continue
+        if pair not in found:
+            found.append(pair)
+    return found
+
+
+def split_traits(traits: dict) -> tuple[dict, dict]:
+    core: dict[str, object] = {}
+    custom: dict[str, object] = {}
+    for key, value in traits.items():
+        if key in _RESERVED_TRAITS:
+            core[_RESERVED_TRAITS[key]] = value
+        elif key == "address" and isinstance(value, dict):
+            for part, field_name in _ADDRESS_TRAITS.items():
+                if part in value:
+                    core[field_name] = value[part]
+        elif key == "company" and isinstance(value, dict) and "name" in value:
+            core["company"] = value["name"]
+        else:
+            custom[key] = value
+    return core, custom
+
+
+@transaction.atomic
+def process_message(message: NormalizedMessage) -> ProcessResult:
+    identifiers = message_identifiers(message)
+    if not identifiers:
+        return ProcessResult(customer=None, created_profile=False, event_created=False)
+    resolution = resolve_identity(
+        identifiers=identifiers, source_id=message.source_id, seen_at=message.timestamp
+    )
+    customer = resolution.customer
+    if message.type == "identify" and message.traits:
+        core, custom = split_traits(dict(message.traits))
+        core = {k: ("" if v is None else str(v)) for k, v in core.items() if k != "birthday"}
+        for key in ("email", "phone"):
+            if key in core:
+                try:
+                    core[key] = normalize_identifier(key, core[key])
+                except InvalidValue:
+                    core.pop(key)
+        apply_traits(
+            customer=customer,
+            core=core,
+            traits=custom,
+            source_id=message.source_id,
+            observed_at=message.timestamp,
+        )
+    _, event_created = record_event(
+        customer=customer,
+        source_id=message.source_id,
+        type=message.type,
+        name=message.event,
+        properties=dict(message.properties),
+        context=dict(message.context),
+        timestamp=message.timestamp,
+        received_at=message.received_at,
+        message_id=message.message_id,
+    )
+    return ProcessResult(
+        customer=customer, created_profile=resolution.created, event_created=event_created
+    )

@@ -1,0 +1,30 @@
+import pytest
+from django.db import connection
+
+from sources.services.keys import create_source
+
+
+def pytest_collection_modifyitems(config, items):
+    if connection.vendor != "postgresql":
+        skip = pytest.mark.skip(reason="needs PostgreSQL")
+        for item in items:
+            if "postgres_only" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def source(db):
+    created, _key = create_source(name="Test website", kind="website")
+    return created
+
+
+@pytest.fixture
+def source_with_key(db):
+    return create_source(name="Keyed website", kind="website")
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-123456789")
+    client.force_login(user)
+    return client

@@ -1,0 +1,81 @@
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from cdp_site.env import env_bool, env_int, parse_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_postgres_url_is_parsed(tmp_path):
+    config = parse_database_url("postgres://app:s%40cret@db.local:6543/cdp", base_dir=tmp_path)
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"], config["NAME"]) == (
+        "app",
+        "s@cret",
+        "db.local",
+        "6543",
+        "cdp",
+    )
+
+
+def test_sqlite_url_is_relative_to_project(tmp_path):
+    config = parse_database_url("sqlite:///var/x.sqlite3", base_dir=tmp_path)
+    assert config["NAME"] == str(tmp_path / "var" / "x.sqlite3")
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "postgres://host/", "sqlite://host/x"])
+def test_unsupported_database_urls_fail_loudly(url, tmp_path):
+    with pytest.raises(ImproperlyConfigured):
+        parse_database_url(url, base_dir=tmp_path)
+
+
+def test_bad_boolean_and_integer_fail_loudly(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "maybe")
+    monkeypatch.setenv("X_NUM", "ten")
+    with pytest.raises(ImproperlyConfigured):
+        env_bool("X_FLAG", False)
+    with pytest.raises(ImproperlyConfigured):
+        env_int("X_NUM", 1)
+
+
+def _manage(*args, **env):
+    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_mode_refuses_to_start_without_secret_key():
+    result = _manage("check", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_check_deploy_is_clean_when_debug_is_off():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="cdp.example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_health_endpoint_reports_database(client, db):
+    response = client.get("/healthz")
+    assert response.json()["status"] == "ok"
