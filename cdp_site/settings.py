@@ -134,7 +134,27 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 4, minimum=1)
 CELERY_TASK_SERIALIZER = "json"
+# A worker killed mid-task loses nothing: the broker redelivers unacknowledged
+# tasks (acks_late). On Redis that happens after the visibility timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# One queue per kind of work, so a big import cannot starve live events.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = (
+    [
+        ("sources.tasks.*import*", {"queue": "imports"}),
+        ("sources.tasks.*", {"queue": "ingest"}),
+        ("segments.tasks.*", {"queue": "segments"}),
+        ("destinations.tasks.*", {"queue": "deliveries"}),
+        ("consent.tasks.*", {"queue": "privacy"}),
+    ],
+)
+TRIBUTARY_CELERY_QUEUES = ("ingest", "imports", "segments", "deliveries", "privacy", "default")
 CELERY_ACCEPT_CONTENT = ["json"]
+# Periodic work (Celery beat); each app adds its entries here.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST API ---------------------------------------------------------------
