@@ -154,7 +154,12 @@ CELERY_TASK_ROUTES = (
 TRIBUTARY_CELERY_QUEUES = ("ingest", "imports", "segments", "deliveries", "privacy", "default")
 CELERY_ACCEPT_CONTENT = ["json"]
 # Periodic work (Celery beat); each app adds its entries here.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "maintain-event-partitions": {
+        "task": "customers.tasks.maintain_event_partitions",
+        "schedule": 6 * 60 * 60,
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST API ---------------------------------------------------------------
@@ -178,6 +183,10 @@ REST_AUTH = {"SESSION_LOGIN": True}
 # --- Tributary --------------------------------------------------------------
 # Default region for parsing phone numbers written without a country code.
 TRIBUTARY_DEFAULT_PHONE_REGION = env_str("TRIBUTARY_DEFAULT_PHONE_REGION", "US")
+
+# Months of events kept on PostgreSQL (whole monthly partitions are dropped);
+# 0 keeps everything.
+TRIBUTARY_EVENT_RETENTION_MONTHS = env_int("TRIBUTARY_EVENT_RETENTION_MONTHS", 0, minimum=0)
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 
