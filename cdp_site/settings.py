@@ -7,6 +7,7 @@ CELERY_BROKER_URL.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -164,14 +165,32 @@ CELERY_TIMEZONE = TIME_ZONE
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cdp_site.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cdp_site.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["cdp_site.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["cdp_site.api.throttling.ApiRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "cdp_site.api.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_PARSER_CLASSES": [
+        "cdp_site.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "cdp_site.api.errors.exception_handler",
 }
+# Requests per API key (or signed-in person, or anonymous address), e.g. 1200/minute.
+TRIBUTARY_API_RATE = env_str("API_RATE_LIMIT", "1200/minute")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", TRIBUTARY_API_RATE):
+    raise ImproperlyConfigured(
+        f"API_RATE_LIMIT must look like 1200/minute (per second/minute/hour/day), "
+        f"got {TRIBUTARY_API_RATE!r}"
+    )
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tributary CDP API",
     "DESCRIPTION": "Profiles, events, segments, consent and privacy requests.",

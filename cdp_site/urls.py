@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from cdp_site.api.errors import not_found as api_not_found
 from cdp_site.health import health
 
 admin.site.site_header = "Tributary CDP"
@@ -13,5 +14,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/auth/", include("dj_rest_auth.urls")),
+    path("api/v1/", include("cdp_site.api.urls")),
+    re_path(r"^api/", api_not_found),  # JSON 404 for any other path under /api/
     path("healthz", health, name="health"),
 ]
+
+handler404 = "cdp_site.api.errors.page_not_found"
+handler500 = "cdp_site.api.errors.server_error"

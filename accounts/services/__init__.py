@@ -1,0 +1,1 @@
+"""The write layer for accounts and access (API keys)."""

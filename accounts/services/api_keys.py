@@ -1,0 +1,118 @@
+"""API keys: generated, stored hashed, compared in constant time, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import ApiKey
+from accounts.scopes import SCOPES, unknown_scopes
+
+KEY_PREFIX = "tk_"
+PREFIX_LENGTH = 10
+# last_used_at is written at most this often per key, so a busy key does not
+# turn every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class InvalidScopes(Exception):
+    scopes: tuple[str, ...]
+
+    def __str__(self) -> str:
+        known = ", ".join(SCOPES)
+        return f"unknown scope(s): {', '.join(self.scopes)} (known: {known})"
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    # 256 bits of randomness: a fast digest is safe and keeps each request cheap.
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _clean_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
+    unknown = unknown_scopes(scopes)
+    if unknown:
+        raise InvalidScopes(tuple(unknown))
+    return [name for name in SCOPES if name in set(scopes)]
+
+
+@transaction.atomic
+def create_api_key(
+    *, name: str, scopes: list[str] | tuple[str, ...], created_by=None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns it with the secret, which is never shown again."""
+    cleaned = _clean_scopes(scopes)
+    key = generate_key()
+    prefix = key[:PREFIX_LENGTH]
+    user = get_user_model().objects.create(
+        username=f"apikey_{secrets.token_hex(6)}",
+        first_name=name[:150],
+        last_name="(API key)",
+        is_staff=False,
+    )
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    api_key = ApiKey.objects.create(
+        name=name,
+        prefix=prefix,
+        key_hash=hash_key(key),
+        scopes=cleaned,
+        user=user,
+        created_by=created_by,
+    )
+    return api_key, key
+
+
+@transaction.atomic
+def update_api_key(*, api_key: ApiKey, name: str, scopes: list[str] | tuple[str, ...]) -> ApiKey:
+    api_key.name = name
+    api_key.scopes = _clean_scopes(scopes)
+    api_key.save(update_fields=["name", "scopes"])
+    return api_key
+
+
+@transaction.atomic
+def revoke_api_key(*, api_key: ApiKey) -> bool:
+    """Stop the key working at once; returns False if it already was revoked."""
+    if api_key.revoked_at is not None:
+        return False
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at"])
+    return True
+
+
+def authenticate_api_key(key: str) -> ApiKey | None:
+    """The active key matching this secret, or None; records its use cheaply."""
+    if not key or not key.startswith(KEY_PREFIX):
+        return None
+    digest = hash_key(key)
+    api_key = ApiKey.objects.select_related("user").filter(key_hash=digest).first()
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
+        return None
+    if api_key.revoked_at is not None:
+        return None
+    _touch(api_key)
+    return api_key
+
+
+def _touch(api_key: ApiKey) -> None:
+    now = timezone.now()
+    if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    # Conditional update: concurrent requests write it once, not once each.
+    ApiKey.objects.filter(pk=api_key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
+    api_key.last_used_at = now

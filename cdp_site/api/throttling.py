@@ -1,0 +1,29 @@
+"""Rate limit per API key (or per person, or per address when anonymous).
+
+The rate is ``settings.TRIBUTARY_API_RATE`` (env ``API_RATE_LIMIT``, e.g.
+``1200/minute``). Counts live in Django's cache: per process with the default
+local-memory cache, shared when a shared cache is configured.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.models import ApiKey
+
+
+class ApiRateThrottle(SimpleRateThrottle):
+    scope = "api"
+
+    def get_rate(self) -> str:
+        return settings.TRIBUTARY_API_RATE
+
+    def get_cache_key(self, request, view) -> str:
+        if isinstance(request.auth, ApiKey):
+            ident = f"key:{request.auth.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = f"addr:{self.get_ident(request)}"
+        return f"throttle:api:{ident}"

@@ -1,0 +1,9 @@
+"""Everything under /api/v1/: each app's ``api`` module registers on the router.
+
+To add an app's endpoints, import its ``api`` module here (one line).
+"""
+
+import sources.api  # noqa: F401  (registers profiles, customers, sources)
+from cdp_site.api.router import router
+
+urlpatterns = router.urls

@@ -1,0 +1,3 @@
+"""REST endpoints of the sources app (registered on cdp_site.api.router)."""
+
+from sources.api import sources  # noqa: F401
