@@ -2,7 +2,14 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from simple_history.admin import SimpleHistoryAdmin
 
-from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
+from customers.models import (
+    Customer,
+    DataQualityIssue,
+    Event,
+    IdentifierType,
+    Identity,
+    OutboxEntry,
+)
 from customers.selectors import customer_ids_matching_identifier, customer_timeline
 
 
@@ -65,6 +72,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
         "created_at",
         "updated_at",
         "latest_events",
+        "data_quality",
     )
     fieldsets = (
         (None, {"fields": ("first_name", "last_name", "email", "phone", "birthday", "company")}),
@@ -96,6 +104,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
                 )
             },
         ),
+        ("Data quality", {"fields": ("data_quality",)}),
     )
 
     def get_queryset(self, request) -> QuerySet:
@@ -120,6 +129,52 @@ class CustomerAdmin(SimpleHistoryAdmin):
             "<div>{} · <b>{}</b> {} <span style='color:#888'>({})</span></div>",
             ((e.timestamp.strftime("%Y-%m-%d %H:%M"), e.type, e.name, e.source.name) for e in rows),
         )
+
+    @admin.display(description="Data-quality issues")
+    def data_quality(self, obj: Customer) -> str:
+        from django.urls import reverse
+        from django.utils.html import format_html, format_html_join
+
+        rows = list(obj.data_quality_issues.select_related("source")[:20])
+        if not rows:
+            return "No issues."
+        listing = format_html_join(
+            "\n",
+            "<div>{} · <b>{}</b> {}: {} <span style='color:#888'>({})</span></div>",
+            (
+                (
+                    i.created_at.strftime("%Y-%m-%d %H:%M"),
+                    i.field,
+                    i.code,
+                    i.value,
+                    i.source.name if i.source else "no source",
+                )
+                for i in rows
+            ),
+        )
+        url = (
+            reverse("admin:customers_dataqualityissue_changelist")
+            + f"?customer__id__exact={obj.pk}"
+        )
+        return format_html('{}<div><a href="{}">All issues of this profile</a></div>', listing, url)
+
+
+@admin.register(DataQualityIssue)
+class DataQualityIssueAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "field", "code", "value", "customer", "source")
+    list_filter = ("code", "field", "source", "created_at")
+    list_select_related = ("customer", "source")
+    search_fields = ("value", "message")
+    raw_id_fields = ("customer",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = ("customer", "source", "field", "value", "code", "message", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(IdentifierType)

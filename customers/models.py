@@ -234,3 +234,38 @@ class OutboxEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} #{self.pk}"
+
+
+class DataQualityIssue(models.Model):
+    """A value that arrived but could not be used (bad email, impossible date…).
+
+    Invalid values never enter the profile or the identity graph; they are
+    kept here so stewards can see them per profile and per source.
+    """
+
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="data_quality_issues",
+    )
+    source = models.ForeignKey(
+        "sources.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    field = models.CharField(max_length=64)
+    value = models.TextField(blank=True)
+    code = models.CharField(max_length=64)
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="dq_customer_time"),
+            models.Index(fields=["source", "-created_at"], name="dq_source_time"),
+            models.Index(fields=["code", "-created_at"], name="dq_code_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.code}"

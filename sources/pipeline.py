@@ -12,8 +12,15 @@ from django.db import transaction
 
 from customers.models import Customer
 from customers.services.identity import resolve_identity
-from customers.services.normalize import InvalidValue, normalize_identifier
+from customers.services.normalize import (
+    InvalidValue,
+    Issue,
+    cleanse_core,
+    normalize_country,
+    normalize_identifier,
+)
 from customers.services.profiles import apply_traits, record_event
+from customers.services.quality import record_issues
 from sources.contracts import NormalizedMessage
 
 # Segment's reserved traits that land in core profile fields.
@@ -46,6 +53,12 @@ class ProcessResult:
 
 def message_identifiers(message: NormalizedMessage) -> list[tuple[str, str]]:
     """(type, normalized value) pairs the message carries; junk is left out."""
+    return collect_identifiers(message)[0]
+
+
+def collect_identifiers(message: NormalizedMessage) -> tuple[list[tuple[str, str]], list[Issue]]:
+    """(type, normalized value) pairs the message carries, and the issues of
+    the values that could not be used (junk placeholders, bad emails…)."""
     raw: list[tuple[str, object]] = [
         ("user_id", message.user_id),
         ("anonymous_id", message.anonymous_id),
@@ -56,16 +69,31 @@ def message_identifiers(message: NormalizedMessage) -> list[tuple[str, str]]:
     if message.type == "alias":
         raw.append(("user_id", message.previous_id))
     found: list[tuple[str, str]] = []
+    issues: list[Issue] = []
+    region = _phone_region(message.traits)
     for type_name, value in raw:
-        if value in (None, ""):
+        if value is None or (isinstance(value, str) and not value.strip()):
             continue
         try:
-            pair = (type_name, normalize_identifier(type_name, value))
-        except InvalidValue:
+            pair = (type_name, normalize_identifier(type_name, value, region=region))
+        except InvalidValue as error:
+            issues.append(Issue(type_name, str(value)[:500], error.code, error.message))
             continue
         if pair not in found:
             found.append(pair)
-    return found
+    return found, issues
+
+
+def _phone_region(traits) -> str | None:
+    """The profile's country, to read local phone numbers in (None: the default)."""
+    address = traits.get("address")
+    country = address.get("country") if isinstance(address, dict) else traits.get("country")
+    if not country or not isinstance(country, str):
+        return None
+    try:
+        return normalize_country(country)
+    except InvalidValue:
+        return None
 
 
 def split_traits(traits: dict) -> tuple[dict, dict]:
@@ -87,22 +115,19 @@ def split_traits(traits: dict) -> tuple[dict, dict]:
 
 @transaction.atomic
 def process_message(message: NormalizedMessage) -> ProcessResult:
-    identifiers = message_identifiers(message)
+    identifiers, issues = collect_identifiers(message)
     if not identifiers:
+        record_issues(issues=issues, source_id=message.source_id)
         return ProcessResult(customer=None, created_profile=False, event_created=False)
     resolution = resolve_identity(
         identifiers=identifiers, source_id=message.source_id, seen_at=message.timestamp
     )
     customer = resolution.customer
     if message.type == "identify" and message.traits:
-        core, custom = split_traits(dict(message.traits))
-        core = {k: ("" if v is None else str(v)) for k, v in core.items() if k != "birthday"}
-        for key in ("email", "phone"):
-            if key in core:
-                try:
-                    core[key] = normalize_identifier(key, core[key])
-                except InvalidValue:
-                    core.pop(key)
+        raw_core, custom = split_traits(dict(message.traits))
+        core, core_issues = cleanse_core(raw_core)
+        reported = {(i.field, i.code) for i in issues}
+        issues.extend(i for i in core_issues if (i.field, i.code) not in reported)
         apply_traits(
             customer=customer,
             core=core,
@@ -110,6 +135,7 @@ def process_message(message: NormalizedMessage) -> ProcessResult:
             source_id=message.source_id,
             observed_at=message.timestamp,
         )
+    record_issues(issues=issues, customer=customer, source_id=message.source_id)
     _, event_created = record_event(
         customer=customer,
         source_id=message.source_id,
