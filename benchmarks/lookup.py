@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    env = bench_env(args.database_url, TRIBUTARY_API_THROTTLE_RATE="1000000/second")
+    env = bench_env(args.database_url, API_RATE_LIMIT="1000000/second")
     if not args.reuse:
         recreate_database(args.database_url)
         manage(env, "migrate", "--noinput")
