@@ -163,6 +163,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 CELERY_TIMEZONE = TIME_ZONE
 
+# --- Cache -------------------------------------------------------------------
+# Per-process memory by default; set CACHE_URL=redis://… so rate limits, login
+# throttling and cached figures are shared by all web processes.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL, got {CACHE_URL!r}")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "cdp_site.api.schema.AutoSchema",

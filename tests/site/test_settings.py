@@ -79,3 +79,20 @@ def test_check_deploy_is_clean_when_debug_is_off():
 def test_health_endpoint_reports_database(client, db):
     response = client.get("/healthz")
     assert response.json()["status"] == "ok"
+
+
+def test_cache_url_must_be_redis():
+    result = _manage("check", DEBUG="true", CACHE_URL="memcached://x")
+    assert result.returncode != 0
+    assert "CACHE_URL must be a redis:// URL" in result.stderr
+
+
+def test_shared_cache_is_redis_when_configured():
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.CACHES['default'])",
+        DEBUG="true",
+        CACHE_URL="redis://127.0.0.1:6379/3",
+    )
+    assert "RedisCache" in result.stdout
