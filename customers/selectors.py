@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from customers.models import Customer, Identity
+from customers.models import Customer, IdentifierType, Identity
 from customers.services.normalize import InvalidValue, normalize_identifier
 
 SEARCHABLE_TYPES = ("email", "phone", "user_id", "anonymous_id", "external_id")
@@ -55,3 +55,34 @@ def resolve_survivor_id(customer_id: int) -> int:
 
 def customer_timeline(customer: Customer, *, limit: int = 50) -> QuerySet:
     return customer.events.select_related("source").order_by("-timestamp")[:limit]
+
+
+def identifier_type_exists(type_name: str) -> bool:
+    return IdentifierType.objects.filter(name=type_name).exists()
+
+
+def find_customer_by_identifier(*, type_name: str, value: object) -> Customer | None:
+    """The active profile holding this identifier, normalized as in ingestion.
+
+    An identifier of a merged-away profile leads to its survivor. Raises
+    ``InvalidValue`` when the value cannot be an identifier of that type.
+    """
+    normalized = normalize_identifier(type_name, value)
+    customer_id = (
+        Identity.objects.filter(type__name=type_name, value=normalized)
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+    if customer_id is None:
+        return None
+    return (
+        Customer.objects.active()
+        .prefetch_related(profile_identities())
+        .filter(pk=resolve_survivor_id(customer_id))
+        .first()
+    )
+
+
+def profile_identities() -> Prefetch:
+    """Prefetch for listing profiles with their identities in two queries."""
+    return Prefetch("identities", queryset=Identity.objects.select_related("type"))

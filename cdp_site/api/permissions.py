@@ -31,8 +31,8 @@ def required_scopes_for(view, method: str) -> tuple[str, ...]:
                 scopes = tuple(spec[key])
                 break
         else:
-            if method.upper() == "OPTIONS":
-                return ()
+            if method.upper() == "OPTIONS" or not _handles(view, action, method):
+                return ()  # OPTIONS needs sign-in only; an unhandled method gets its 405
             raise ImproperlyConfigured(
                 f"{type(view).__name__}.required_scopes has no entry for "
                 f"action {action!r} / method {method.lower()!r}"
@@ -43,6 +43,12 @@ def required_scopes_for(view, method: str) -> tuple[str, ...]:
     if unknown:
         raise ImproperlyConfigured(f"{type(view).__name__} requires unknown scopes {unknown}")
     return scopes
+
+
+def _handles(view, action: str | None, method: str) -> bool:
+    if hasattr(view, "action_map"):  # a viewset: the router maps methods to actions
+        return action is not None
+    return hasattr(view, method.lower())
 
 
 class HasScope(BasePermission):

@@ -39,3 +39,25 @@ def assert_error(response, status: int, code: str) -> dict:
     assert body["message"]
     assert isinstance(body["details"], dict)
     return body
+
+
+def send(source, *, type="identify", at=None, event="", properties=None, **fields):
+    """Run one message through the real pipeline; returns the profile."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from sources.contracts import NormalizedMessage
+    from sources.pipeline import process_message
+
+    when = at or datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    message = NormalizedMessage(
+        source_id=source.pk,
+        message_id=str(uuid.uuid4()),
+        type=type,
+        timestamp=when,
+        received_at=when,
+        event=event,
+        properties=properties or {},
+        **fields,
+    )
+    return process_message(message).customer

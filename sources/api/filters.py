@@ -1,0 +1,115 @@
+"""django-filter filter sets for the profile and customer endpoints."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import django_filters
+from django import forms
+from django.db.models import Q, Subquery
+from django.db.models.fields.json import KeyTransform
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from customers.models import Customer, Event, Identity
+from customers.selectors import customer_ids_matching_identifier
+
+_TRAIT_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
+
+
+class TraitConditionsField(forms.Field):
+    """Repeated ``key:value`` query parameters (read with getlist)."""
+
+    widget = forms.SelectMultiple
+
+    def to_python(self, value) -> list[tuple[str, str]]:
+        conditions = []
+        for item in value or []:
+            key, sep, raw = str(item).partition(":")
+            if not sep or not _TRAIT_KEY.match(key):
+                raise forms.ValidationError(
+                    "Use trait=<key>:<value>; keys are letters, digits, _ . -",
+                    code="invalid_trait_filter",
+                )
+            conditions.append((key, raw))
+        return conditions
+
+    def validate(self, value) -> None:
+        return None
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class TraitFilter(django_filters.Filter):
+    field_class = TraitConditionsField
+
+    def filter(self, qs, value):
+        for index, (key, raw) in enumerate(value or []):
+            alias = f"_trait_{index}"
+            qs = qs.alias(**{alias: KeyTransform(key, "traits")})
+            condition = Q(**{alias: raw})
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, (int, float, bool)) and not isinstance(parsed, str):
+                condition |= Q(**{alias: parsed})
+            qs = qs.filter(condition)
+        return qs
+
+
+class CustomerFilter(django_filters.FilterSet):
+    trait = TraitFilter(
+        help_text="`<key>:<value>`, repeat for several (all must match); "
+        "`age:30` matches the number or the text."
+    )
+    source = django_filters.NumberFilter(
+        method="filter_source", help_text="Profiles with an identifier first seen from this source."
+    )
+    seen_since = django_filters.IsoDateTimeFilter(
+        field_name="last_seen", lookup_expr="gte", help_text="Last seen at or after (ISO 8601)."
+    )
+    identified = django_filters.BooleanFilter(field_name="is_identified")
+    country = django_filters.CharFilter(field_name="country", help_text="ISO 3166-1 alpha-2")
+    q = django_filters.CharFilter(
+        method="search",
+        help_text="Any identifier (`email:…`, or a bare value tried as every type), "
+        "or part of a name, email or company.",
+    )
+
+    class Meta:
+        model = Customer
+        fields = ("trait", "source", "seen_since", "identified", "country", "q")
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def filter_source(self, queryset, name, value):
+        holders = Identity.objects.filter(source_id=value).values("customer_id")
+        return queryset.filter(pk__in=Subquery(holders))
+
+    def search(self, queryset, name, value):
+        term = value.strip()
+        if not term:
+            return queryset
+        ids = customer_ids_matching_identifier(term)
+        text = (
+            Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+            | Q(email__icontains=term)
+            | Q(company__icontains=term)
+        )
+        return queryset.filter(text | Q(pk__in=ids))
+
+
+class EventFilter(django_filters.FilterSet):
+    type = django_filters.ChoiceFilter(choices=Event.Type.choices)
+    name = django_filters.CharFilter(field_name="name", help_text="Exact event name.")
+    since = django_filters.IsoDateTimeFilter(
+        field_name="timestamp", lookup_expr="gte", help_text="At or after (ISO 8601)."
+    )
+    until = django_filters.IsoDateTimeFilter(
+        field_name="timestamp", lookup_expr="lt", help_text="Before (ISO 8601)."
+    )
+
+    class Meta:
+        model = Event
+        fields = ("type", "name", "since", "until")

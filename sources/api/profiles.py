@@ -1,0 +1,192 @@
+"""Profiles by any identifier, their event timelines, and the customer list.
+
+    GET   /api/v1/profiles/<type>:<value>/          profiles:read
+    PATCH /api/v1/profiles/<type>:<value>/          profiles:write (through the pipeline)
+    GET   /api/v1/profiles/<type>:<value>/events/   events:read
+    GET   /api/v1/customers/                        profiles:read
+
+These live in ``sources`` because a write goes through the pipeline and a
+profile shows what the apps above ``customers`` know about it.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.response import Response
+
+from cdp_site.api.exceptions import ApiError
+from cdp_site.api.router import router
+from customers.models import CORE_FIELDS, Customer, Event
+from customers.selectors import (
+    find_customer_by_identifier,
+    identifier_type_exists,
+    profile_identities,
+)
+from customers.services.normalize import InvalidValue
+from sources.api.filters import CustomerFilter, EventFilter
+from sources.services.rest import update_profile_traits
+
+IDENTIFIER_PARAMETER = OpenApiParameter(
+    "identifier",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="`<type>:<value>`, e.g. `email:ann@example.com`, `user_id:42`, "
+    "`external_id:crm-9`. The value is normalized as in ingestion.",
+)
+
+
+class IdentitySerializer(serializers.Serializer):
+    type = serializers.CharField(source="type.name")
+    value = serializers.CharField()
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    identities = IdentitySerializer(many=True, read_only=True)
+    traits = serializers.DictField()
+
+    class Meta:
+        model = Customer
+        fields = (
+            "id",
+            *CORE_FIELDS,
+            "traits",
+            "identities",
+            "is_identified",
+            "first_seen",
+            "last_seen",
+        )
+        read_only_fields = fields
+
+
+class TraitsUpdateSerializer(serializers.Serializer):
+    traits = serializers.DictField(
+        allow_empty=False,
+        help_text="Segment identify traits: reserved ones (email, phone, firstName, "
+        "lastName, address…) set core fields, the rest are custom traits.",
+    )
+
+
+class EventSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(source="source.name")
+
+    class Meta:
+        model = Event
+        fields = (
+            "id",
+            "type",
+            "name",
+            "properties",
+            "context",
+            "timestamp",
+            "received_at",
+            "message_id",
+            "source",
+        )
+        read_only_fields = fields
+
+
+def profile_or_404(identifier: str) -> Customer:
+    type_name, sep, value = identifier.partition(":")
+    if not sep or not type_name or not value:
+        raise ApiError(
+            status_code=400,
+            code="invalid_identifier",
+            message="Address a profile as <type>:<value>, e.g. email:ann@example.com.",
+            details={"identifier": identifier},
+        )
+    if not identifier_type_exists(type_name):
+        raise ApiError(
+            status_code=400,
+            code="unknown_identifier_type",
+            message=f"{type_name!r} is not an identifier type.",
+            details={"type": type_name},
+        )
+    try:
+        customer = find_customer_by_identifier(type_name=type_name, value=value)
+    except InvalidValue as exc:
+        raise ApiError(
+            status_code=400, code=exc.code, message=exc.message, details={"type": type_name}
+        ) from None
+    if customer is None:
+        raise ApiError(
+            status_code=404,
+            code="profile_not_found",
+            message=f"No profile has {type_name} {value!r}.",
+            details={"type": type_name},
+        )
+    return customer
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[IDENTIFIER_PARAMETER]),
+    partial_update=extend_schema(
+        parameters=[IDENTIFIER_PARAMETER],
+        request=TraitsUpdateSerializer,
+        responses={200: ProfileSerializer},
+    ),
+)
+class ProfileViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """A profile addressed by any of its identifiers, like Segment's Profiles API."""
+
+    queryset = Customer.objects.active()
+    serializer_class = ProfileSerializer
+    lookup_field = "identifier"
+    lookup_value_regex = "[^/]+"
+    required_scopes = {"retrieve": ["profiles:read"], "partial_update": ["profiles:write"]}
+
+    def get_object(self) -> Customer:
+        return profile_or_404(self.kwargs["identifier"])
+
+    def partial_update(self, request, identifier: str):
+        """Update traits through the pipeline, as an identify call from the REST API source."""
+        profile_or_404(identifier)
+        form = TraitsUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        type_name, _, value = identifier.partition(":")
+        try:
+            customer = update_profile_traits(
+                type_name=type_name, value=value, traits=form.validated_data["traits"]
+            )
+        except InvalidValue as exc:
+            raise ApiError(
+                status_code=400, code=exc.code, message=exc.message, details={"traits": exc.message}
+            ) from None
+        fresh = Customer.objects.prefetch_related(profile_identities()).get(pk=customer.pk)
+        return Response(ProfileSerializer(fresh).data)
+
+
+@extend_schema_view(list=extend_schema(parameters=[IDENTIFIER_PARAMETER]))
+class ProfileEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A profile's timeline, newest first (merged-away profiles' events included)."""
+
+    serializer_class = EventSerializer
+    filterset_class = EventFilter
+    required_scopes = ["events:read"]
+    cursor_ordering = ("-timestamp", "-id")
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Event.objects.none()
+        customer = profile_or_404(self.kwargs["identifier"])
+        return Event.objects.filter(customer=customer).select_related("source")
+
+
+class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Active profiles, filtered; newest first. Fetch one with /profiles/<type>:<value>/."""
+
+    serializer_class = ProfileSerializer
+    filterset_class = CustomerFilter
+    required_scopes = ["profiles:read"]
+    cursor_ordering = "-id"
+
+    def get_queryset(self):
+        return Customer.objects.active().prefetch_related(profile_identities())
+
+
+router.register("profiles", ProfileViewSet, basename="profile")
+router.register(
+    r"profiles/(?P<identifier>[^/]+)/events", ProfileEventViewSet, basename="profile-event"
+)
+router.register("customers", CustomerViewSet, basename="customer")
