@@ -162,6 +162,20 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 CELERY_TIMEZONE = TIME_ZONE
+# Webhook sends have their own queue, so slow receivers never hold up the
+# pipeline: run a worker with `-Q celery,deliveries`. Beat dispatches the
+# outbox and runs due retries.
+CELERY_TASK_ROUTES = {"destinations.tasks.send_delivery": {"queue": "deliveries"}}
+CELERY_BEAT_SCHEDULE = {
+    "destinations-dispatch-outbox": {
+        "task": "destinations.tasks.dispatch_outbox",
+        "schedule": float(env_int("TRIBUTARY_WEBHOOK_DISPATCH_SECONDS", 5, minimum=1)),
+    },
+    "destinations-retry-due": {
+        "task": "destinations.tasks.retry_due",
+        "schedule": float(env_int("TRIBUTARY_WEBHOOK_DISPATCH_SECONDS", 5, minimum=1)),
+    },
+}
 
 # --- Cache -------------------------------------------------------------------
 # Per-process memory by default; set CACHE_URL=redis://… so rate limits, login
@@ -222,6 +236,25 @@ TRIBUTARY_DEFAULT_PHONE_REGION = env_str("TRIBUTARY_DEFAULT_PHONE_REGION", "US")
 TRIBUTARY_EVENT_RETENTION_MONTHS = env_int("TRIBUTARY_EVENT_RETENTION_MONTHS", 0, minimum=0)
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True
+
+# Webhooks (destinations). Outbound URLs may not reach loopback, link-local,
+# private, multicast or reserved addresses (SSRF) unless listed here: host
+# names, addresses or CIDR networks.
+TRIBUTARY_WEBHOOK_ALLOWED_HOSTS = env_list("TRIBUTARY_WEBHOOK_ALLOWED_HOSTS", [])
+# Allow private (RFC 1918, fc00::/7) and shared (100.64/10) ranges, for
+# receivers on an internal network. Loopback and link-local stay refused.
+TRIBUTARY_WEBHOOK_ALLOW_PRIVATE = env_bool("TRIBUTARY_WEBHOOK_ALLOW_PRIVATE", False)
+TRIBUTARY_WEBHOOK_TIMEOUT = env_int("TRIBUTARY_WEBHOOK_TIMEOUT", 10, minimum=1)
+# Up to this many percent is added at random to each retry delay.
+TRIBUTARY_WEBHOOK_RETRY_JITTER = env_int("TRIBUTARY_WEBHOOK_RETRY_JITTER", 10, minimum=0)
+# How long the previous secret keeps signing after a rotation.
+TRIBUTARY_WEBHOOK_SECRET_OVERLAP_HOURS = env_int(
+    "TRIBUTARY_WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0
+)
+# A destination failing for longer than this is flagged in the admin.
+TRIBUTARY_WEBHOOK_FAILING_ALERT_MINUTES = env_int(
+    "TRIBUTARY_WEBHOOK_FAILING_ALERT_MINUTES", 60, minimum=1
+)
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,9 @@ from django.db import transaction
 from customers.models import CORE_FIELDS, Customer, Event
 from customers.services.outbox import emit
 
+# Event types other parts subscribe to (webhooks: identify calls, track by name).
+_OUTBOX_EVENT_TYPES = frozenset({"identify", "track"})
+
 
 @transaction.atomic
 def apply_traits(
@@ -68,6 +71,7 @@ def apply_traits(
     return changed
 
 
+@transaction.atomic
 def record_event(
     *,
     customer: Customer,
@@ -97,4 +101,18 @@ def record_event(
     if created and timestamp > customer.last_seen:
         customer.last_seen = timestamp
         customer.save(update_fields=["last_seen"])
+    if created and type in _OUTBOX_EVENT_TYPES:
+        emit(
+            topic=type,
+            customer=customer,
+            payload={
+                "customer_id": customer.pk,
+                "event_id": event.pk,
+                "event": name,
+                "properties": properties,
+                "timestamp": timestamp.isoformat(),
+                "message_id": message_id,
+                "source_id": source_id,
+            },
+        )
     return event, created

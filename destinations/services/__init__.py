@@ -1,0 +1,1 @@
+"""The write layer for destinations: configuration, dispatch, sending, replay."""

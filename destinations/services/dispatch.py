@@ -1,0 +1,98 @@
+"""The dispatcher: pending outbox entries become deliveries, in outbox order.
+
+Each entry fans out to every enabled destination that subscribes to it.
+A customer the consent gate does not allow for a destination gets a
+delivery row with status ``skipped_no_consent`` and no payload: it is never
+sent, and the log counts it. Entries are marked dispatched in the same
+transaction, so each change is delivered once per destination.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from customers.models import OutboxEntry
+from destinations.models import Delivery, Destination
+from destinations.services import gate, sending
+from destinations.services.payloads import entry_payload, profile_snapshots
+
+_FLAGS = {
+    "profile.created": "on_profile_created",
+    "profile.updated": "on_profile_updated",
+    "profile.merged": "on_profile_merged",
+    "identify": "on_identify",
+    "segment.entered": "on_segment_entered",
+    "segment.exited": "on_segment_exited",
+}
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    entries: int
+    deliveries: int
+    skipped_no_consent: int
+
+
+def subscribes(destination: Destination, entry: OutboxEntry) -> bool:
+    if entry.topic == "track":
+        return entry.payload.get("event") in destination.track_events
+    flag = _FLAGS.get(entry.topic)
+    return bool(flag and getattr(destination, flag))
+
+
+@transaction.atomic
+def dispatch_outbox(*, now: datetime | None = None, limit: int = 500) -> DispatchReport:
+    """Turn up to ``limit`` pending outbox entries into deliveries."""
+    now = now or timezone.now()
+    query = OutboxEntry.objects.filter(dispatched_at__isnull=True).order_by("pk")
+    if connection.features.has_select_for_update_skip_locked:
+        query = query.select_for_update(skip_locked=True)
+    entries = list(query[:limit])
+    if not entries:
+        return DispatchReport(entries=0, deliveries=0, skipped_no_consent=0)
+    destinations = list(Destination.objects.filter(enabled=True).order_by("pk"))
+    matches = [(e, d) for e in entries for d in destinations if subscribes(d, e)]
+    allowed = {
+        d.pk: gate.allowed_customer_ids(
+            destination=d,
+            customer_ids={e.customer_id for e, dest in matches if dest == d and e.customer_id},
+        )
+        for d in destinations
+    }
+    profiles = profile_snapshots(
+        {e.customer_id for e, d in matches if e.customer_id in allowed[d.pk]}
+    )
+    rows = []
+    for entry, destination in matches:
+        row = Delivery(
+            destination=destination,
+            outbox_entry=entry,
+            customer_id=entry.customer_id,
+            type=entry.topic,
+            created_at=now,
+        )
+        if entry.customer_id is not None and entry.customer_id not in allowed[destination.pk]:
+            row.status = Delivery.Status.SKIPPED_NO_CONSENT
+        else:
+            row.delivery_id = uuid.uuid4()
+            row.payload = entry_payload(
+                delivery_id=row.delivery_id,
+                entry=entry,
+                profile=profiles.get(entry.customer_id),
+            )
+            row.next_attempt_at = now
+        rows.append(row)
+    created = Delivery.objects.bulk_create(rows)
+    OutboxEntry.objects.filter(pk__in=[e.pk for e in entries]).update(dispatched_at=now)
+    pending = [d.pk for d in created if d.status == Delivery.Status.PENDING]
+    sending.enqueue(delivery_pks=pending, now=now)
+    return DispatchReport(
+        entries=len(entries),
+        deliveries=len(pending),
+        skipped_no_consent=len(created) - len(pending),
+    )
