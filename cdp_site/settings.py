@@ -160,13 +160,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "customers.tasks.maintain_event_partitions",
         "schedule": 6 * 60 * 60,
     },
-}
-CELERY_TIMEZONE = TIME_ZONE
-# Webhook sends have their own queue, so slow receivers never hold up the
-# pipeline: run a worker with `-Q celery,deliveries`. Beat dispatches the
-# outbox and runs due retries.
-CELERY_TASK_ROUTES = {"destinations.tasks.send_delivery": {"queue": "deliveries"}}
-CELERY_BEAT_SCHEDULE = {
+    # Webhooks: turn outbox entries into deliveries, and send due retries.
     "destinations-dispatch-outbox": {
         "task": "destinations.tasks.dispatch_outbox",
         "schedule": float(env_int("TRIBUTARY_WEBHOOK_DISPATCH_SECONDS", 5, minimum=1)),
@@ -176,6 +170,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("TRIBUTARY_WEBHOOK_DISPATCH_SECONDS", 5, minimum=1)),
     },
 }
+CELERY_TIMEZONE = TIME_ZONE
 
 # --- Cache -------------------------------------------------------------------
 # Per-process memory by default; set CACHE_URL=redis://… so rate limits, login

@@ -22,7 +22,7 @@ def _now(stamp: str | None) -> datetime:
     return max(real, datetime.fromisoformat(stamp))
 
 
-@shared_task(queue="deliveries")
+@shared_task
 def send_delivery(delivery_pk: int, now: str | None = None) -> None:
     sending.send_delivery(delivery_pk=delivery_pk, now=_now(now))
 
