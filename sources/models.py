@@ -42,3 +42,95 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ImportJob(models.Model):
+    """One run of a file source: an uploaded CSV/XLSX/JSON file and what became of it.
+
+    The counters describe the latest run: a preview (``dry_run``) or the real
+    import. Row-level problems are ``ImportIssue`` rows.
+    """
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+        EVENTS = "events", "Events"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel (XLSX)"
+        JSON = "json", "JSON"
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded (map the columns)"
+        PREVIEWING = "previewing", "Previewing"
+        PREVIEWED = "previewed", "Previewed (confirm to import)"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    file = models.FileField(upload_to="imports/%Y/%m/%d/")
+    original_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=8, choices=Format.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CUSTOMERS)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="import_jobs")
+    headers = models.JSONField(default=list, blank=True)
+    mapping = models.JSONField(
+        default=dict, blank=True, help_text="Column header → target (core field, trait.X, id.X)."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    dry_run = models.BooleanField(default=False, help_text="The counters describe a preview.")
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_new = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_merged = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    rows_invalid = models.PositiveIntegerField(default=0)
+    rows_with_warnings = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the job failed as a whole.")
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rows_done__lte=models.F("rows_total")),
+                name="importjob_done_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_kind_display().lower()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.PREVIEWING, self.Status.QUEUED, self.Status.RUNNING)
+
+
+class ImportIssue(models.Model):
+    """A row-level problem: an error rejects the row, a warning drops one value."""
+
+    class Severity(models.TextChoices):
+        ERROR = "error", "Error (row rejected)"
+        WARNING = "warning", "Warning (value left out)"
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="issues")
+    row = models.PositiveIntegerField()
+    column = models.CharField(max_length=255, blank=True)
+    value = models.TextField(blank=True)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    code = models.CharField(max_length=64)
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["row", "id"]
+        indexes = [models.Index(fields=["job", "row"], name="importissue_job_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.reason}"

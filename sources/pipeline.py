@@ -49,6 +49,13 @@ class ProcessResult:
     customer: Customer | None
     created_profile: bool
     event_created: bool
+    # profiles this message merged into ``customer``
+    merged_ids: tuple[int, ...] = ()
+    # identifiers attached and profile fields/traits changed by this message
+    new_identities: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    # values that could not be used (also recorded as data-quality issues)
+    issues: tuple[Issue, ...] = ()
 
 
 def message_identifiers(message: NormalizedMessage) -> list[tuple[str, str]]:
@@ -118,17 +125,20 @@ def process_message(message: NormalizedMessage) -> ProcessResult:
     identifiers, issues = collect_identifiers(message)
     if not identifiers:
         record_issues(issues=issues, source_id=message.source_id)
-        return ProcessResult(customer=None, created_profile=False, event_created=False)
+        return ProcessResult(
+            customer=None, created_profile=False, event_created=False, issues=tuple(issues)
+        )
     resolution = resolve_identity(
         identifiers=identifiers, source_id=message.source_id, seen_at=message.timestamp
     )
     customer = resolution.customer
+    changed: list[str] = []
     if message.type == "identify" and message.traits:
         raw_core, custom = split_traits(dict(message.traits))
         core, core_issues = cleanse_core(raw_core)
         reported = {(i.field, i.code) for i in issues}
         issues.extend(i for i in core_issues if (i.field, i.code) not in reported)
-        apply_traits(
+        changed = apply_traits(
             customer=customer,
             core=core,
             traits=custom,
@@ -148,5 +158,11 @@ def process_message(message: NormalizedMessage) -> ProcessResult:
         message_id=message.message_id,
     )
     return ProcessResult(
-        customer=customer, created_profile=resolution.created, event_created=event_created
+        customer=customer,
+        created_profile=resolution.created,
+        event_created=event_created,
+        merged_ids=resolution.absorbed_ids,
+        new_identities=resolution.new_identities,
+        changed=tuple(changed),
+        issues=tuple(issues),
     )

@@ -1,0 +1,1 @@
+"""Exports of customer lists to CSV and XLSX, escaped against formula injection."""

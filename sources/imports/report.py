@@ -1,0 +1,44 @@
+"""The row-level error report of a job, as CSV lines (streamed, never built in memory)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from sources.exports.escaping import escape_formula
+from sources.models import ImportJob
+
+REPORT_HEADER = ("row", "column", "value", "severity", "code", "reason")
+
+
+def report_lines(job: ImportJob) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(REPORT_HEADER)
+    rows = job.issues.order_by("row", "id").values_list(*REPORT_HEADER).iterator(chunk_size=2000)
+    for row in rows:
+        writer.writerow([escape_formula(cell) for cell in row])
+        if buffer.tell() > 32 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def summary_lines(job: ImportJob) -> list[str]:
+    """The human summary printed by the command and shown in the admin."""
+    label = "Preview (nothing written)" if job.dry_run else "Import"
+    lines = [
+        f"{label} of {job.original_name} into source {job.source.name!r}: {job.status}",
+        f"  rows:      {job.rows_done} of {job.rows_total}",
+        f"  new:       {job.rows_new}",
+        f"  updated:   {job.rows_updated}",
+        f"  merged:    {job.rows_merged}",
+        f"  unchanged: {job.rows_unchanged}",
+        f"  invalid:   {job.rows_invalid}",
+        f"  with warnings (a value left out): {job.rows_with_warnings}",
+    ]
+    if job.error:
+        lines.append(f"  error: {job.error}")
+    return lines

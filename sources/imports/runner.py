@@ -1,0 +1,221 @@
+"""Run an import job: stream the file, build messages, send them through the pipeline.
+
+Rows are read one at a time and processed in batches of ``BATCH_SIZE``, each
+batch in its own transaction together with the job's progress counters, so
+memory does not grow with the file and a crash loses at most one batch (which
+a re-run re-imports: row message ids make that a no-op for rows already done).
+
+A dry run (the preview) runs the very same code in one transaction that is
+rolled back at the end; its row report is spooled to a temporary file while
+it runs and stored once the rollback is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass, fields
+from itertools import islice
+from pathlib import Path
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from customers.models import Event, IdentifierType
+from sources.imports.mapping import MappingError, Target, build_mapping
+from sources.imports.reading import ImportFileError, Row, open_table
+from sources.imports.rows import RowIssue, RowOutcome, build_message, expected_issues
+from sources.models import ImportIssue, ImportJob
+from sources.pipeline import ProcessResult, process_message
+
+BATCH_SIZE = 500
+
+
+@dataclass
+class Tally:
+    rows_done: int = 0
+    rows_new: int = 0
+    rows_updated: int = 0
+    rows_merged: int = 0
+    rows_unchanged: int = 0
+    rows_invalid: int = 0
+    rows_with_warnings: int = 0
+
+    def save_to(self, job: ImportJob) -> list[str]:
+        names = [f.name for f in fields(self)]
+        for name in names:
+            setattr(job, name, getattr(self, name))
+        return names
+
+
+class _RollBack(Exception):
+    pass
+
+
+def run_import(*, job_id: int, dry_run: bool) -> ImportJob:
+    job = ImportJob.objects.select_related("source").get(pk=job_id)
+    _start(job, dry_run=dry_run)
+    try:
+        with _local_file(job) as path:
+            table = open_table(path, job.format)
+            mapping = build_mapping(
+                table.headers,
+                kind=job.kind,
+                overrides=job.mapping,
+                identifier_types=set(IdentifierType.objects.values_list("name", flat=True)),
+            )
+            job.rows_total = table.count_rows()
+            job.save(update_fields=["rows_total"])
+            tally = Tally()
+            if dry_run:
+                _preview(job, table.rows(), mapping, tally)
+            else:
+                _import(job, table.rows(), mapping, tally)
+    except (ImportFileError, MappingError) as exc:
+        job.status = ImportJob.Status.FAILED
+        job.error = str(exc)
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        return job
+    job.status = ImportJob.Status.PREVIEWED if dry_run else ImportJob.Status.DONE
+    job.finished_at = timezone.now()
+    job.save(update_fields=[*tally.save_to(job), "status", "finished_at"])
+    return job
+
+
+def _start(job: ImportJob, *, dry_run: bool) -> None:
+    job.issues.all().delete()
+    Tally().save_to(job)
+    job.rows_total = 0
+    job.dry_run = dry_run
+    job.error = ""
+    job.status = ImportJob.Status.PREVIEWING if dry_run else ImportJob.Status.RUNNING
+    job.started_at = timezone.now()
+    job.finished_at = None
+    job.save()
+
+
+def _import(job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], tally: Tally):
+    for batch in _batches(rows):
+        with transaction.atomic():
+            issues = _process_batch(job, batch, mapping, tally)
+            _store_issues(job, issues)
+            job.save(update_fields=tally.save_to(job))
+
+
+def _preview(job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], tally: Tally):
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
+        writer = csv.writer(spool)
+        with contextlib.suppress(_RollBack), transaction.atomic():
+            for batch in _batches(rows):
+                for issue in _process_batch(job, batch, mapping, tally):
+                    writer.writerow(astuple(issue))
+            raise _RollBack
+        spool.seek(0)
+        spooled = (RowIssue(int(r[0]), *r[1:]) for r in csv.reader(spool))
+        for chunk in _batches(spooled):
+            _store_issues(job, chunk)
+
+
+def _process_batch(
+    job: ImportJob, batch: list[Row], mapping: dict[str, Target], tally: Tally
+) -> list[RowIssue]:
+    outcomes = [
+        build_message(
+            row, mapping, kind=job.kind, source_id=job.source_id, observed_at=job.created_at
+        )
+        for row in batch
+    ]
+    ids = [o.message.message_id for o in outcomes if o.message is not None]
+    done = set(
+        Event.objects.filter(source_id=job.source_id, message_id__in=ids).values_list(
+            "message_id", flat=True
+        )
+    )
+    issues: list[RowIssue] = []
+    for outcome in outcomes:
+        tally.rows_done += 1
+        message = outcome.message
+        if message is None:
+            tally.rows_invalid += 1
+        elif message.message_id in done:
+            outcome.add_pipeline_issues(expected_issues(message))
+            tally.rows_unchanged += 1
+        else:
+            done.add(message.message_id)
+            _count(_process(outcome), kind=job.kind, tally=tally)
+        if outcome.message is not None and any(i.severity == "warning" for i in outcome.issues):
+            tally.rows_with_warnings += 1
+        issues.extend(outcome.issues)
+    return issues
+
+
+def _process(outcome: RowOutcome) -> ProcessResult | None:
+    """One row through the pipeline; a failure rejects that row only."""
+    try:
+        with transaction.atomic():
+            result = process_message(outcome.message)
+    except (DatabaseError, ValueError) as exc:
+        outcome.reject("processing_failed", str(exc)[:500])
+        return None
+    outcome.add_pipeline_issues(result.issues)
+    if result.customer is None:
+        outcome.reject("no_identifier", "no usable identifier (email, phone or an id column)")
+    return result
+
+
+def _count(result: ProcessResult | None, *, kind: str, tally: Tally) -> None:
+    """What a processed row did; exactly one counter goes up."""
+    if result is None or result.customer is None:
+        tally.rows_invalid += 1
+    elif result.merged_ids:
+        tally.rows_merged += 1
+    elif result.created_profile:
+        tally.rows_new += 1
+    elif result.changed or result.new_identities or (kind == "events" and result.event_created):
+        tally.rows_updated += 1
+    else:
+        tally.rows_unchanged += 1
+
+
+def _store_issues(job: ImportJob, issues: Iterable[RowIssue]) -> None:
+    ImportIssue.objects.bulk_create(
+        [
+            ImportIssue(
+                job=job,
+                row=i.row,
+                column=i.column[:255],
+                value=i.value,
+                severity=i.severity,
+                code=i.code[:64],
+                reason=i.reason[:500],
+            )
+            for i in issues
+        ]
+    )
+
+
+def _batches(items: Iterable, size: int = BATCH_SIZE) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@contextlib.contextmanager
+def _local_file(job: ImportJob) -> Iterator[Path]:
+    """A local path to the job's file (copied from remote storage when needed)."""
+    try:
+        local = Path(job.file.path)
+    except NotImplementedError:
+        local = None
+    if local is not None:
+        yield local
+        return
+    suffix = Path(job.original_name).suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix) as copy, job.file.open("rb") as stored:
+        shutil.copyfileobj(stored, copy)
+        copy.flush()
+        yield Path(copy.name)
