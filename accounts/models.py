@@ -10,6 +10,9 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+        permissions = [
+            ("view_contact_details", "Can see emails and phone numbers unmasked"),
+        ]
 
 
 class ApiKey(models.Model):

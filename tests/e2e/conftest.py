@@ -1,0 +1,141 @@
+"""Browser tests: headless Chromium driven by Playwright against a live server.
+
+Chromium is Debian's package (``apt-get install chromium``), launched through
+its executable path: Playwright's own browser download is not used. Without
+it the browser tests skip with that reason; everything else still runs.
+
+Fixtures for test modules in this folder:
+
+- ``users``: one staff user per role — ``admin`` (superuser), ``marketer``,
+  ``steward`` (Data steward) and ``viewer`` — all with password ``PASSWORD``.
+- ``login(role)``: a new browser page (own cookies) logged in as that user,
+  on the admin index; ``page``: an anonymous page. Both use ``base_url``, so
+  ``page.goto("/admin/")`` works.
+- ``live_server``: pytest-django's; the test and the server share the
+  database (transactional, with serialized rollback so data seeded by
+  migrations — identifier types, role groups — is there in every test).
+- ``screenshot(page, name)``: saves ``artifacts/screenshots/<name>.png``.
+
+Mark browser tests ``@pytest.mark.e2e``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+
+from accounts.roles import DATA_STEWARD, MARKETER, VIEWER
+
+CHROMIUM = os.environ.get("TRIBUTARY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "artifacts" / "screenshots"
+PASSWORD = "e2e-Tributary-2026!"
+ROLE_GROUPS = {"admin": None, "marketer": MARKETER, "steward": DATA_STEWARD, "viewer": VIEWER}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread, which
+    # makes Django refuse ORM calls from test code; they are plain sync calls.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def e2e_db(browser, django_db_serialized_rollback, live_server, settings):
+    """A database the live server shares, restored to its migrated state."""
+    # Fast hashing for the users created per test (the server runs in-process).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return live_server
+
+
+@pytest.fixture
+def new_page(browser, e2e_db) -> Iterator[Callable]:
+    contexts = []
+
+    def _new_page():
+        context = browser.new_context(base_url=e2e_db.url, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield _new_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+@pytest.fixture
+def users(e2e_db, django_user_model) -> dict:
+    created = {}
+    for name, role in ROLE_GROUPS.items():
+        if role is None:
+            user = django_user_model.objects.create_superuser(
+                name, f"{name}@staff.example.com", PASSWORD
+            )
+        else:
+            user = django_user_model.objects.create_user(
+                name, f"{name}@staff.example.com", PASSWORD, is_staff=True
+            )
+            user.groups.add(Group.objects.get(name=role))
+        created[name] = user
+    return created
+
+
+def log_in(page, username: str, password: str = PASSWORD) -> None:
+    page.goto("/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+
+
+@pytest.fixture
+def login(new_page, users) -> Callable:
+    def _login(role: str):
+        browser_page = new_page()
+        log_in(browser_page, users[role].username)
+        browser_page.wait_for_url("**/admin/")
+        return browser_page
+
+    return _login
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

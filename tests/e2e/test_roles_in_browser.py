@@ -1,0 +1,45 @@
+from datetime import date
+
+import pytest
+
+from customers.models import Customer
+from sources.demo.generate import seed_demo
+from tests.e2e.conftest import screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def demo(e2e_db):
+    seed_demo(customers=40, seed=5, anchor=date(2026, 6, 1))
+
+
+def _sidebar_models(page) -> set[str]:
+    return set(
+        page.locator("#content-main caption a, #content-main th[scope=row] a").all_inner_texts()
+    )
+
+
+def test_steward_sees_identity_rules_and_sources(login):
+    page = login("steward")
+    models = _sidebar_models(page)
+    assert {"Identifier types", "Sources", "Customers"} <= models
+
+
+def test_marketer_sees_customers_but_not_identity_rules_or_sources(login):
+    page = login("marketer")
+    models = _sidebar_models(page)
+    assert "Customers" in models
+    assert "Identifier types" not in models
+    assert "Sources" not in models
+    response = page.goto("/admin/sources/source/")
+    assert response.status == 403
+
+
+def test_viewer_opens_customer_read_only(login, demo):
+    customer = Customer.objects.filter(is_identified=True).exclude(email="").first()
+    page = login("viewer")
+    page.goto(f"/admin/customers/customer/{customer.pk}/change/")
+    assert page.locator("input[name=_save]").count() == 0
+    assert page.locator("input#id_first_name").count() == 0
+    screenshot(page, "viewer-customer")
