@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db import connections
 
 from accounts.roles import DATA_STEWARD, MARKETER, VIEWER
 
@@ -47,28 +48,40 @@ PASSWORD = "e2e-Tributary-2026!"
 ROLE_GROUPS = {"admin": None, "marketer": MARKETER, "steward": DATA_STEWARD, "viewer": VIEWER}
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
+@pytest.fixture(scope="module")
+def browser(django_db_setup) -> Iterator:
+    """One Chromium per test module.
+
+    Playwright's sync API keeps an event loop running in this thread while
+    it is open, which makes Django refuse ORM calls (they are plain sync
+    calls here), so DJANGO_ALLOW_ASYNC_UNSAFE is set exactly as long as the
+    browser is open: never for tests outside these modules (``check
+    --deploy`` rightly refuses it).
+
+    Inside that loop Django hands out other connection objects (its
+    connection registry is context-local), which lack the database state
+    serialized at set-up; they get it here, so serialized rollback works.
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API keeps an event loop running in this thread, which
-    # makes Django refuse ORM calls from test code; they are plain sync calls.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
+    migrated_state = {
+        conn.alias: conn._test_serialized_contents
+        for conn in connections.all()
+        if hasattr(conn, "_test_serialized_contents")
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         with sync_playwright() as playwright:
+            for alias, state in migrated_state.items():
+                connections[alias]._test_serialized_contents = state
             chromium = playwright.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
             )
             yield chromium
             chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+            connections.close_all()
 
 
 @pytest.fixture
