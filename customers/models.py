@@ -10,7 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
+
+from customers.audit import audited_history
 
 CORE_FIELDS: tuple[str, ...] = (
     "email",
@@ -53,7 +54,7 @@ class IdentifierType(models.Model):
     )
     description = models.CharField(max_length=200, blank=True)
 
-    history = HistoricalRecords()
+    history = audited_history()
 
     class Meta:
         ordering = ["priority", "name"]
@@ -106,7 +107,7 @@ class Customer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["last_seen", "updated_at"])
+    history = audited_history(excluded_fields=["last_seen", "updated_at"])
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
@@ -145,7 +146,7 @@ class Identity(models.Model):
     )
     first_seen = models.DateTimeField(default=timezone.now)
 
-    history = HistoricalRecords()
+    history = audited_history()
 
     class Meta:
         verbose_name_plural = "identities"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
+
+from customers.audit import audited_history
 
 
 class Source(models.Model):
@@ -35,7 +36,7 @@ class Source(models.Model):
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(excluded_fields=["write_key_hash"])
+    history = audited_history(excluded_fields=["write_key_hash"])
 
     class Meta:
         ordering = ["name"]

@@ -1,0 +1,68 @@
+"""What each app holds about a person: erasers and exporters, registered by the apps.
+
+``consent`` runs access and erasure requests but never imports the apps
+above it (segments, sources, destinations). Instead each app that stores
+personal data registers, in its ``AppConfig.ready()``::
+
+    from consent import registry
+    registry.register_eraser("segments", erase_memberships)
+    registry.register_exporter("segment_memberships", export_memberships)
+
+An **eraser** removes the subject from the app's own tables — history rows,
+raw payloads and anything else a cascade from ``Customer`` does not reach —
+and returns how many rows it removed. It runs inside the erasure transaction,
+before the profiles themselves are deleted, so it can still follow foreign
+keys to them. Erasers run newest-registered first, so the base app
+(``customers``, registered first) goes last.
+
+An **exporter** returns a JSON-serialisable value (usually a list of dicts)
+that becomes ``<name>.json`` in the access-request zip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The person a privacy request is about.
+
+    ``customer_ids``: the profile and every profile merged into it.
+    ``identifiers``: every (type, normalized value) pair they are known by,
+    including the one the request named.
+    """
+
+    customer_ids: tuple[int, ...]
+    identifiers: tuple[tuple[str, str], ...]
+
+    @property
+    def identifier_values(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value for _, value in self.identifiers))
+
+
+Eraser = Callable[[Subject], int]
+Exporter = Callable[[Subject], Any]
+
+_erasers: dict[str, Eraser] = {}
+_exporters: dict[str, Exporter] = {}
+
+
+def register_eraser(name: str, eraser: Eraser) -> None:
+    """Register (or replace, so ``ready()`` may run twice) the app's eraser."""
+    _erasers[name] = eraser
+
+
+def register_exporter(name: str, exporter: Exporter) -> None:
+    _exporters[name] = exporter
+
+
+def erasers() -> list[tuple[str, Eraser]]:
+    """Newest first: apps above run before the base app deletes the profiles."""
+    return list(reversed(_erasers.items()))
+
+
+def exporters() -> list[tuple[str, Exporter]]:
+    return list(_exporters.items())

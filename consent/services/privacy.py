@@ -1,0 +1,224 @@
+"""Data-subject requests: access (everything we hold, as JSON in a zip) and erasure.
+
+Both collect their data through ``consent.registry`` so this module never
+imports the apps above ``consent``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import secrets
+import zipfile
+
+from django.core.files.base import ContentFile
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from consent import registry
+from consent.models import ConsentRecord, ConsentState, DataSubjectRequest
+from consent.services.suppression import suppress_identifiers
+from customers.models import IdentifierType, Identity
+from customers.selectors import resolve_survivor_id
+from customers.services import privacy as customer_privacy
+from customers.services.normalize import InvalidValue, normalize_identifier
+
+logger = logging.getLogger(__name__)
+ERASED = "[erased]"
+
+
+class PrivacyRequestError(Exception):
+    def __init__(self, code: str, message: str, field: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def parse_identifier(text: str) -> tuple[str, str]:
+    """``"email:Ann@Example.com"`` → ``("email", "ann@example.com")``."""
+    type_name, sep, raw = str(text).partition(":")
+    if not sep or not raw.strip():
+        raise PrivacyRequestError(
+            "invalid_identifier",
+            "identifier must be type:value, e.g. email:ann@example.com",
+            "identifier",
+        )
+    if not IdentifierType.objects.filter(name=type_name).exists():
+        raise PrivacyRequestError(
+            "unknown_identifier_type", f"{type_name!r} is not an identifier type", "identifier"
+        )
+    try:
+        return type_name, normalize_identifier(type_name, raw)
+    except InvalidValue as exc:
+        raise PrivacyRequestError(exc.code, exc.message, "identifier") from None
+
+
+@transaction.atomic
+def create_request(*, type: str, identifier: str, handled_by=None) -> DataSubjectRequest:
+    """File a request; it is processed (as a task) once the transaction commits."""
+    from consent.tasks import process_privacy_request
+
+    if type not in DataSubjectRequest.Type.values:
+        raise PrivacyRequestError("invalid_type", "type must be 'access' or 'erasure'", "type")
+    type_name, value = parse_identifier(identifier)
+    request = DataSubjectRequest.objects.create(
+        type=type, identifier=f"{type_name}:{value}", handled_by=handled_by
+    )
+    transaction.on_commit(lambda: process_privacy_request.delay(request.pk))
+    return request
+
+
+def find_subject(type_name: str, value: str) -> registry.Subject:
+    """The person an identifier names: their profiles and all their identifiers."""
+    customer_id = (
+        Identity.objects.filter(type__name=type_name, value=value)
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+    ids = (
+        customer_privacy.subject_customer_ids(resolve_survivor_id(customer_id))
+        if customer_id
+        else []
+    )
+    identifiers = [(type_name, value), *customer_privacy.subject_identifiers(ids)]
+    return registry.Subject(customer_ids=tuple(ids), identifiers=tuple(dict.fromkeys(identifiers)))
+
+
+def process_request(*, request_id: int) -> DataSubjectRequest:
+    """Fulfil a request; safe to run twice (a completed request is left alone)."""
+    with transaction.atomic():
+        request = DataSubjectRequest.objects.select_for_update().get(pk=request_id)
+        if request.status == DataSubjectRequest.Status.COMPLETED:
+            return request
+        request.status = DataSubjectRequest.Status.PROCESSING
+        request.save(update_fields=["status"])
+    try:
+        if request.type == DataSubjectRequest.Type.ACCESS:
+            _fulfil_access(request)
+        else:
+            _fulfil_erasure(request)
+    except Exception as exc:
+        # The message of a database error can quote personal data: keep the class only.
+        logger.exception("privacy request %s failed", request.pk)
+        request.status = DataSubjectRequest.Status.FAILED
+        request.error = type(exc).__name__
+        request.save(update_fields=["status", "error"])
+    return request
+
+
+def _fulfil_access(request: DataSubjectRequest) -> None:
+    type_name, _, value = request.identifier.partition(":")
+    subject = find_subject(type_name, value)
+    buffer = io.BytesIO()
+    summary = {}
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "request.json",
+            _dumps(
+                {
+                    "request": request.pk,
+                    "identifier": request.identifier,
+                    "generated_at": timezone.now(),
+                    "profiles": list(subject.customer_ids),
+                }
+            ),
+        )
+        for name, exporter in registry.exporters():
+            data = exporter(subject)
+            archive.writestr(f"{name}.json", _dumps(data))
+            summary[name] = len(data)
+    request.result_file.save(
+        f"access-{request.pk}-{secrets.token_hex(8)}.zip",
+        ContentFile(buffer.getvalue()),
+        save=False,
+    )
+    request.summary = summary
+    request.status = DataSubjectRequest.Status.COMPLETED
+    request.completed_at = timezone.now()
+    request.error = ""
+    request.save(update_fields=["result_file", "summary", "status", "completed_at", "error"])
+
+
+@transaction.atomic
+def _fulfil_erasure(request: DataSubjectRequest) -> None:
+    type_name, _, value = request.identifier.partition(":")
+    subject = find_subject(type_name, value)
+    removed = {name: eraser(subject) for name, eraser in registry.erasers()}
+    suppressed = suppress_identifiers(identifiers=subject.identifiers, request=request)
+    request.refresh_from_db()
+    request.identifier = f"{type_name}:{ERASED}"
+    request.summary = {
+        "profiles": len(subject.customer_ids),
+        "rows_removed": removed,
+        "identifiers_suppressed": suppressed,
+    }
+    request.status = DataSubjectRequest.Status.COMPLETED
+    request.completed_at = timezone.now()
+    request.error = ""
+    request.save(update_fields=["identifier", "summary", "status", "completed_at", "error"])
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
+
+
+# --- what consent and customers hold (registered in ConsentConfig.ready) ----
+
+
+def erase_consent(subject: registry.Subject) -> int:
+    """Consent history and state, and the identifier of earlier requests naming them."""
+    ids = list(subject.customer_ids)
+    removed = ConsentState.objects.filter(customer_id__in=ids).delete()[0]
+    removed += ConsentRecord.objects.filter(customer_id__in=ids).delete()[0]
+    named = [f"{t}:{v}" for t, v in subject.identifiers]
+    for earlier in DataSubjectRequest.objects.filter(identifier__in=named):
+        if earlier.result_file:
+            earlier.result_file.delete(save=False)
+        earlier.identifier = f"{earlier.identifier.partition(':')[0]}:{ERASED}"
+        earlier.save(update_fields=["identifier", "result_file"])
+        removed += 1
+    return removed
+
+
+def export_consent(subject: registry.Subject) -> list[dict]:
+    return list(
+        ConsentRecord.objects.filter(customer_id__in=subject.customer_ids)
+        .order_by("occurred_at", "id")
+        .values(
+            "customer_id",
+            "purpose__code",
+            "state",
+            "method",
+            "source_id",
+            "occurred_at",
+            "recorded_at",
+            "ip_address",
+            "user_agent",
+            "wording",
+            "wording_version",
+            "actor",
+        )
+    )
+
+
+def erase_customers(subject: registry.Subject) -> int:
+    return customer_privacy.erase_customers(
+        customer_ids=list(subject.customer_ids), identifier_values=list(subject.identifier_values)
+    )
+
+
+def register_builtin() -> None:
+    """Erasers and exporters for ``customers`` and ``consent`` (base apps first)."""
+    ids = lambda subject: list(subject.customer_ids)  # noqa: E731
+    registry.register_eraser("customers", erase_customers)
+    registry.register_eraser("consent", erase_consent)
+    registry.register_exporter("profile", lambda s: customer_privacy.export_profiles(ids(s)))
+    registry.register_exporter("identities", lambda s: customer_privacy.export_identities(ids(s)))
+    registry.register_exporter("events", lambda s: customer_privacy.export_events(ids(s)))
+    registry.register_exporter("consent_history", export_consent)
+    registry.register_exporter(
+        "change_history", lambda s: customer_privacy.export_change_history(ids(s))
+    )

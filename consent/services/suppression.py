@@ -1,0 +1,76 @@
+"""Suppression: erased identifiers, kept only as keyed hashes, block later data.
+
+The hash is an HMAC-SHA256 of ``type:normalized value`` keyed with a secret
+derived from ``SECRET_KEY`` (Django's ``salted_hmac``), so the table cannot
+be reversed by hashing guessed e-mail addresses without the key. Rotating
+``SECRET_KEY`` therefore forgets every suppression: keep the old key in
+``SECRET_KEY_FALLBACKS``, which is checked too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from consent.models import DataSubjectRequest, SuppressedMessageCount, Suppression
+
+_SALT = "tributary.consent.suppression"
+
+
+def identifier_hash(type_name: str, value: str, *, secret: str | None = None) -> str:
+    """Keyed hash of one normalized identifier."""
+    return salted_hmac(
+        _SALT, f"{type_name}:{value}", secret=secret or settings.SECRET_KEY, algorithm="sha256"
+    ).hexdigest()
+
+
+def _hashes(identifiers: Iterable[tuple[str, str]]) -> list[str]:
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [identifier_hash(t, v, secret=s) for t, v in identifiers for s in secrets]
+
+
+def suppress_identifiers(
+    *, identifiers: Iterable[tuple[str, str]], request: DataSubjectRequest | None = None
+) -> int:
+    """Add the identifiers to the suppression list; returns how many were new."""
+    new = 0
+    for type_name, value in identifiers:
+        _, created = Suppression.objects.get_or_create(
+            identifier_hash=identifier_hash(type_name, value), defaults={"request": request}
+        )
+        new += created
+    return new
+
+
+def is_suppressed(identifiers: Iterable[tuple[str, str]]) -> bool:
+    hashes = _hashes(identifiers)
+    return bool(hashes) and Suppression.objects.filter(identifier_hash__in=hashes).exists()
+
+
+def drop_if_suppressed(*, identifiers: Iterable[tuple[str, str]], source_id: int) -> bool:
+    """True (and counted for the source) if any identifier belongs to an erased person.
+
+    Call it at intake, before anything about the message is stored.
+    """
+    if not is_suppressed(identifiers):
+        return False
+    now = timezone.now()
+    counted = SuppressedMessageCount.objects.filter(source_id=source_id).update(
+        count=F("count") + 1, last_dropped_at=now
+    )
+    if not counted:
+        try:
+            with transaction.atomic():
+                SuppressedMessageCount.objects.create(
+                    source_id=source_id, count=1, last_dropped_at=now
+                )
+        except IntegrityError:
+            SuppressedMessageCount.objects.filter(source_id=source_id).update(
+                count=F("count") + 1, last_dropped_at=now
+            )
+    return True

@@ -1,0 +1,123 @@
+"""What ``customers`` holds about a person: export it, or erase it without a trace.
+
+``consent`` registers these with its privacy registry; ``customers`` itself
+knows nothing about privacy requests.
+"""
+
+from __future__ import annotations
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Q
+
+from customers.models import Customer, Event, Identity
+
+_PROFILE_FIELDS = [f.attname for f in Customer._meta.concrete_fields]
+_PROFILE_HISTORY_FIELDS = [
+    f.attname
+    for f in Customer.history.model._meta.concrete_fields
+    if not f.name.startswith("history_")
+]
+
+
+def subject_customer_ids(customer_id: int) -> list[int]:
+    """The profile and every profile merged into it (directly or through others)."""
+    found = [customer_id]
+    frontier = [customer_id]
+    while frontier:
+        frontier = list(
+            Customer.objects.filter(merged_into_id__in=frontier)
+            .exclude(pk__in=found)
+            .values_list("pk", flat=True)
+        )
+        found.extend(frontier)
+    return found
+
+
+def subject_identifiers(customer_ids: list[int]) -> list[tuple[str, str]]:
+    """Every (type, value) the profiles are known by, core email/phone included."""
+    pairs = list(
+        Identity.objects.filter(customer_id__in=customer_ids).values_list("type__name", "value")
+    )
+    for email, phone in Customer.objects.filter(pk__in=customer_ids).values_list("email", "phone"):
+        if email:
+            pairs.append(("email", email))
+        if phone:
+            pairs.append(("phone", phone))
+    return list(dict.fromkeys(pairs))
+
+
+@transaction.atomic
+def erase_customers(*, customer_ids: list[int], identifier_values: list[str]) -> int:
+    """Delete the profiles, their identities, events, outbox rows and every history row.
+
+    Deleting a row with history writes one more historical row (the "-"
+    record), so the history tables are purged *after* the deletes.
+    Returns the number of rows removed.
+    """
+    identity_ids = list(
+        Identity.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True)
+    )
+    removed = Event.objects.filter(customer_id__in=customer_ids).delete()[0]
+    removed += _delete_admin_log(Customer, customer_ids) + _delete_admin_log(Identity, identity_ids)
+    removed += Customer.objects.filter(pk__in=customer_ids).delete()[0]
+    removed += Customer.history.filter(id__in=customer_ids).delete()[0]
+    removed += Identity.history.filter(
+        Q(id__in=identity_ids) | Q(customer_id__in=customer_ids) | Q(value__in=identifier_values)
+    ).delete()[0]
+    return removed
+
+
+def _delete_admin_log(model, object_ids: list[int]) -> int:
+    if not object_ids:
+        return 0
+    return LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(model),
+        object_id__in=[str(pk) for pk in object_ids],
+    ).delete()[0]
+
+
+def export_profiles(customer_ids: list[int]) -> list[dict]:
+    return list(
+        Customer.objects.filter(pk__in=customer_ids).order_by("pk").values(*_PROFILE_FIELDS)
+    )
+
+
+def export_identities(customer_ids: list[int]) -> list[dict]:
+    return list(
+        Identity.objects.filter(customer_id__in=customer_ids)
+        .order_by("pk")
+        .values("type__name", "value", "customer_id", "source_id", "first_seen")
+    )
+
+
+def export_events(customer_ids: list[int]) -> list[dict]:
+    return list(
+        Event.objects.filter(customer_id__in=customer_ids)
+        .order_by("timestamp", "pk")
+        .values(
+            "customer_id",
+            "source_id",
+            "type",
+            "name",
+            "properties",
+            "context",
+            "timestamp",
+            "received_at",
+            "message_id",
+        )
+    )
+
+
+def export_change_history(customer_ids: list[int]) -> dict[str, list[dict]]:
+    """Who changed the profile and its identities, when (the audit trail)."""
+    meta = ("history_date", "history_type", "history_actor", "history_change_reason")
+    profile = Customer.history.filter(id__in=customer_ids).order_by("history_date", "history_id")
+    identities = Identity.history.filter(customer_id__in=customer_ids).order_by(
+        "history_date", "history_id"
+    )
+    return {
+        "profile": list(profile.values(*meta, *_PROFILE_HISTORY_FIELDS)),
+        "identities": list(identities.values(*meta, "id", "type_id", "value", "customer_id")),
+    }

@@ -1,0 +1,60 @@
+from django.utils import timezone
+
+from customers.audit import acting_as, api_key_label, source_label
+from customers.models import Customer
+from customers.services.identity import resolve_identity
+from customers.services.profiles import apply_traits
+
+
+def test_admin_change_is_attributed_to_the_user(admin_client, customer):
+    response = admin_client.post(
+        f"/admin/customers/customer/{customer.pk}/change/",
+        {
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "email": "ann@example.com",
+            "identities-TOTAL_FORMS": "0",
+            "identities-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    latest = Customer.history.filter(id=customer.pk).latest("history_date")
+    assert (latest.last_name, latest.history_actor, latest.history_user.username) == (
+        "Lee",
+        "user:boss",
+        "boss",
+    )
+
+
+def test_changes_inside_acting_as_are_attributed_to_that_actor(customer):
+    with acting_as(api_key_label("crm-sync")):
+        apply_traits(
+            customer=customer,
+            core={"city": "Oslo"},
+            traits={},
+            source_id=None,
+            observed_at=timezone.now(),
+        )
+    apply_traits(
+        customer=customer,
+        core={"city": "Bergen"},
+        traits={},
+        source_id=None,
+        observed_at=timezone.now(),
+    )
+    actors = list(
+        Customer.history.filter(id=customer.pk)
+        .order_by("history_id")
+        .values_list("city", "history_actor")
+    )
+    assert actors[-2:] == [("Oslo", "api_key:crm-sync"), ("Bergen", "system")]
+
+
+def test_profile_created_during_ingestion_is_attributed_to_the_source(source):
+    with acting_as(source_label(source.pk)):
+        customer = resolve_identity(
+            identifiers=[("email", "cy@example.com")], source_id=source.pk, seen_at=timezone.now()
+        ).customer
+    assert Customer.history.get(id=customer.pk, history_type="+").history_actor == (
+        f"source:{source.pk}"
+    )

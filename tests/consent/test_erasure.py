@@ -1,0 +1,123 @@
+from django.contrib.admin.models import LogEntry
+
+from consent.models import ConsentRecord, DataSubjectRequest, Suppression
+from consent.services.consent import record_consent
+from consent.services.privacy import create_request, process_request
+from consent.services.suppression import drop_if_suppressed, identifier_hash, is_suppressed
+from customers.models import Customer
+
+from .helpers import ANN, build_ann, tables_mentioning
+
+
+def _erase(identifier, capture):
+    with capture(execute=True):
+        request = create_request(type="erasure", identifier=identifier)
+    request.refresh_from_db()
+    return request
+
+
+def test_erasure_leaves_no_trace_of_the_person_in_any_table(
+    source, admin_client, django_capture_on_commit_callbacks
+):
+    ann = build_ann(source)
+    record_consent(
+        customer=ann,
+        purpose="email_marketing",
+        state="granted",
+        method="web_form",
+        ip_address="198.51.100.77",
+        user_agent="AnnBrowser/1.0",
+    )
+    # an admin edit leaves a log entry and a history row naming her
+    response = admin_client.post(
+        f"/admin/customers/customer/{ann.pk}/change/",
+        {
+            "first_name": ANN["first_name"],
+            "last_name": "Quist-Zyx",
+            "email": ANN["email"],
+            "phone": ANN["phone"],
+            "identities-TOTAL_FORMS": "0",
+            "identities-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    needles = [*ANN.values(), "Quist-Zyx", "198.51.100.77", "AnnBrowser"]
+    assert "customers_historicalcustomer" in tables_mentioning(needles)
+
+    request = _erase("email:Ann.Quist@example.com", django_capture_on_commit_callbacks)
+
+    assert request.status == "completed"
+    assert tables_mentioning(needles) == {}
+    assert request.identifier == "email:[erased]"
+    assert request.summary["profiles"] == 1
+
+
+def test_erasure_keeps_a_suppression_hash_per_identifier_and_a_minimal_record(
+    source, django_capture_on_commit_callbacks
+):
+    build_ann(source)
+    request = _erase(f"user_id:{ANN['user_id']}", django_capture_on_commit_callbacks)
+    assert Customer.objects.count() == 0
+    assert ConsentRecord.objects.count() == 0
+    assert set(Suppression.objects.values_list("identifier_hash", flat=True)) == {
+        identifier_hash("email", ANN["email"]),
+        identifier_hash("phone", ANN["phone"]),
+        identifier_hash("user_id", ANN["user_id"]),
+        identifier_hash("anonymous_id", ANN["anonymous_id"]),
+    }
+    assert request.completed_at is not None
+    assert request.summary["identifiers_suppressed"] == 4
+
+
+def test_erasure_of_an_unknown_identifier_still_suppresses_it(
+    db, django_capture_on_commit_callbacks
+):
+    request = _erase("email:nobody@example.com", django_capture_on_commit_callbacks)
+    assert request.status == "completed"
+    assert request.summary["profiles"] == 0
+    assert is_suppressed([("email", "nobody@example.com")])
+
+
+def test_erasure_removes_profiles_merged_into_the_person(
+    source, django_capture_on_commit_callbacks
+):
+    ann = build_ann(source)
+    absorbed = Customer.objects.create(first_name="Old Annabelle record", merged_into=None)
+    Customer.objects.filter(pk=absorbed.pk).update(merged_into=ann)
+    _erase(f"email:{ANN['email']}", django_capture_on_commit_callbacks)
+    assert not Customer.objects.filter(pk__in=[ann.pk, absorbed.pk]).exists()
+
+
+def test_erasure_blanks_earlier_access_requests_for_the_same_person(
+    source, django_capture_on_commit_callbacks
+):
+    build_ann(source)
+    with django_capture_on_commit_callbacks(execute=True):
+        access = create_request(type="access", identifier=f"email:{ANN['email']}")
+    access.refresh_from_db()
+    assert access.result_file
+    _erase(f"email:{ANN['email']}", django_capture_on_commit_callbacks)
+    access.refresh_from_db()
+    assert (access.identifier, access.result_file.name) == ("email:[erased]", "")
+
+
+def test_later_data_for_an_erased_identifier_is_dropped_and_counted_per_source(
+    source, django_capture_on_commit_callbacks
+):
+    build_ann(source)
+    _erase(f"email:{ANN['email']}", django_capture_on_commit_callbacks)
+    assert drop_if_suppressed(identifiers=[("email", ANN["email"])], source_id=source.pk)
+    assert drop_if_suppressed(
+        identifiers=[("anonymous_id", ANN["anonymous_id"])], source_id=source.pk
+    )
+    assert not drop_if_suppressed(identifiers=[("email", "bob@example.com")], source_id=source.pk)
+    assert source.suppressed_messages.count == 2
+
+
+def test_process_request_twice_is_harmless(source, django_capture_on_commit_callbacks):
+    build_ann(source)
+    request = _erase(f"email:{ANN['email']}", django_capture_on_commit_callbacks)
+    again = process_request(request_id=request.pk)
+    assert again.status == "completed"
+    assert DataSubjectRequest.objects.count() == 1
+    assert LogEntry.objects.count() == 0
