@@ -226,6 +226,9 @@ REST_AUTH = {"SESSION_LOGIN": True}
 # --- Tributary --------------------------------------------------------------
 # Default region for parsing phone numbers written without a country code.
 TRIBUTARY_DEFAULT_PHONE_REGION = env_str("TRIBUTARY_DEFAULT_PHONE_REGION", "US")
+# Identity resolution never lets one message merge more than this many
+# existing profiles into another (no "mega profiles").
+TRIBUTARY_MAX_MERGE_PROFILES = env_int("TRIBUTARY_MAX_MERGE_PROFILES", 5, minimum=1)
 
 # Months of events kept on PostgreSQL (whole monthly partitions are dropped);
 # 0 keeps everything.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from simple_history.admin import SimpleHistoryAdmin
 
+from customers.admin_merges import merge_selected
 from customers.models import (
     Customer,
     DataQualityIssue,
@@ -62,6 +63,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
     list_per_page = 50
     show_full_result_count = False
     inlines = [IdentityInline]
+    actions = [merge_selected]
     readonly_fields = (
         "traits",
         "trait_provenance",

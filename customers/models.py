@@ -6,6 +6,7 @@ Data and invariants only; the operations that change these rows live in
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -212,6 +213,7 @@ class OutboxEntry(models.Model):
         PROFILE_CREATED = "profile.created"
         PROFILE_UPDATED = "profile.updated"
         PROFILE_MERGED = "profile.merged"
+        PROFILE_UNMERGED = "profile.unmerged"
         IDENTIFY = "identify"
         TRACK = "track"
         SEGMENT_ENTERED = "segment.entered"
@@ -270,3 +272,83 @@ class DataQualityIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.code}"
+
+
+class Merge(models.Model):
+    """One profile absorbed into another: what, why, who, and exactly what moved.
+
+    ``moved`` maps ``"app_label.Model.field"`` to the primary keys of the rows
+    that were re-pointed from ``absorbed`` to ``survivor``; ``kept`` lists the
+    rows left on ``absorbed`` because ``survivor`` already had an equivalent
+    one (a unique constraint). ``changes`` holds, per core field or
+    ``traits.NAME`` the merge changed on the survivor, the value and
+    provenance before and after, so ``unmerge`` can restore them.
+    """
+
+    class Reason(models.TextChoices):
+        IDENTIFIER = "identifier", "Shared identifier on a message"
+        MANUAL = "manual", "Merged by a person"
+        DUPLICATE = "duplicate", "Duplicate detection"
+
+    survivor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges")
+    absorbed = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    moved = models.JSONField(default=dict, blank=True)
+    kept = models.JSONField(default=dict, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["survivor", "-created_at"], name="merge_survivor_time"),
+            models.Index(fields=["absorbed"], name="merge_absorbed"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(survivor=models.F("absorbed")), name="merge_not_into_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.absorbed_id} into #{self.survivor_id}"
+
+    @property
+    def moved_count(self) -> int:
+        return sum(len(pks) for pks in self.moved.values())
+
+
+class TraitSourcePriority(models.Model):
+    """Which source to trust for profile values, when sources disagree.
+
+    Lower numbers win. A value from a ranked source beats one from an
+    unranked source; otherwise (no rank, or equal ranks) the newest wins.
+    """
+
+    source = models.OneToOneField(
+        "sources.Source", on_delete=models.CASCADE, related_name="trait_priority"
+    )
+    priority = models.PositiveSmallIntegerField(default=5)
+
+    class Meta:
+        ordering = ["priority"]
+        verbose_name_plural = "trait source priorities"
+
+    def __str__(self) -> str:
+        return f"{self.source_id}: {self.priority}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from customers.models import Customer
-from customers.services.identity import resolve_identity
+from customers.services.identity import resolve_identity, screen_identifiers
 from customers.services.normalize import (
     InvalidValue,
     Issue,
@@ -123,13 +123,18 @@ def split_traits(traits: dict) -> tuple[dict, dict]:
 @transaction.atomic
 def process_message(message: NormalizedMessage) -> ProcessResult:
     identifiers, issues = collect_identifiers(message)
+    identifiers, blocked = screen_identifiers(identifiers=identifiers)
+    issues.extend(blocked)
     if not identifiers:
         record_issues(issues=issues, source_id=message.source_id)
         return ProcessResult(
             customer=None, created_profile=False, event_created=False, issues=tuple(issues)
         )
     resolution = resolve_identity(
-        identifiers=identifiers, source_id=message.source_id, seen_at=message.timestamp
+        identifiers=identifiers,
+        source_id=message.source_id,
+        seen_at=message.timestamp,
+        message_id=message.message_id,
     )
     customer = resolution.customer
     changed: list[str] = []
