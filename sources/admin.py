@@ -1,7 +1,27 @@
+from pathlib import Path
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from simple_history.admin import SimpleHistoryAdmin
 
-from sources.models import Source
+from customers.models import Customer, Event
+from sources.exports.service import ExportFile, export_customers, export_events
+from sources.imports.forms import MappingForm, UploadForm
+from sources.imports.jobs import (
+    ImportStateError,
+    confirm_import,
+    create_import_job,
+    set_mapping,
+    start_preview,
+)
+from sources.imports.mapping import MappingError
+from sources.imports.reading import ImportFileError
+from sources.imports.report import report_lines, summary_lines
+from sources.models import ImportJob, Source
 from sources.services.keys import create_source, rotate_write_key
 
 
@@ -29,3 +49,177 @@ class SourceAdmin(SimpleHistoryAdmin):
         for source in queryset:
             key = rotate_write_key(source=source)
             messages.warning(request, f"New write key for {source.name} (shown once): {key}")
+
+
+SHOWN_ISSUES = 100
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Upload → map columns → preview (dry run) → confirm → progress and report."""
+
+    list_display = (
+        "original_name",
+        "kind",
+        "source",
+        "status",
+        "progress",
+        "rows_new",
+        "rows_updated",
+        "rows_merged",
+        "rows_invalid",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("status", "kind")
+    list_select_related = ("source", "created_by")
+    search_fields = ("original_name", "source__name")
+    show_full_result_count = False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/mapping/", view(self.mapping_view), name="sources_importjob_mapping"),
+            path("<int:pk>/status/", view(self.status_view), name="sources_importjob_status"),
+            path("<int:pk>/confirm/", view(self.confirm_view), name="sources_importjob_confirm"),
+            path("<int:pk>/report.csv", view(self.report_view), name="sources_importjob_report"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="rows done")
+    def progress(self, obj: ImportJob) -> str:
+        return f"{obj.rows_done} / {obj.rows_total}"
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _job(self, request, pk: int, *, change: bool) -> ImportJob:
+        job = get_object_or_404(ImportJob.objects.select_related("source"), pk=pk)
+        allowed = (
+            self.has_change_permission(request, job)
+            if change
+            else self.has_view_permission(request, job)
+        )
+        if not allowed:
+            raise PermissionDenied
+        return job
+
+    def _render(self, request, template: str, context: dict):
+        return TemplateResponse(
+            request,
+            f"admin/sources/importjob/{template}",
+            {**self.admin_site.each_context(request), "opts": self.model._meta, **context},
+        )
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                job = create_import_job(
+                    file=upload,
+                    name=upload.name,
+                    kind=form.cleaned_data["kind"],
+                    source=form.cleaned_data["source"],
+                    user=request.user,
+                )
+            except ImportFileError as exc:
+                form.add_error("file", str(exc))
+            else:
+                return redirect("admin:sources_importjob_mapping", job.pk)
+        return self._render(request, "upload.html", {"form": form, "title": "Import a file"})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("admin:sources_importjob_status", int(object_id))
+
+    def mapping_view(self, request, pk: int):
+        job = self._job(request, pk, change=True)
+        form = MappingForm(request.POST or None, job=job)
+        if request.method == "POST" and form.is_valid():
+            try:
+                set_mapping(job=job, overrides=form.overrides())
+                start_preview(job=job)
+            except (MappingError, ImportStateError) as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("admin:sources_importjob_status", job.pk)
+        return self._render(
+            request,
+            "mapping.html",
+            {"form": form, "job": job, "title": f"Map the columns of {job.original_name}"},
+        )
+
+    def confirm_view(self, request, pk: int):
+        job = self._job(request, pk, change=True)
+        if request.method != "POST":
+            return redirect("admin:sources_importjob_status", job.pk)
+        if job.status != ImportJob.Status.PREVIEWED:
+            messages.error(request, "Preview the file before importing it.")
+            return redirect("admin:sources_importjob_status", job.pk)
+        try:
+            confirm_import(job=job)
+        except ImportStateError as exc:
+            messages.error(request, str(exc))
+        return redirect("admin:sources_importjob_status", job.pk)
+
+    def status_view(self, request, pk: int):
+        job = self._job(request, pk, change=False)
+        issues = list(job.issues.all()[:SHOWN_ISSUES])
+        return self._render(
+            request,
+            "status.html",
+            {
+                "job": job,
+                "title": str(job),
+                "summary": summary_lines(job),
+                "issues": issues,
+                "issue_count": job.issues.count(),
+                "shown_issues": SHOWN_ISSUES,
+                "can_change": self.has_change_permission(request, job),
+                "refresh": job.is_active,
+            },
+        )
+
+    def report_view(self, request, pk: int):
+        job = self._job(request, pk, change=False)
+        response = StreamingHttpResponse(report_lines(job), content_type="text/csv")
+        name = f"{Path(job.original_name).stem}-report-{job.pk}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+# --- Exports: actions on the customer and event lists ----------------------------
+# The customers app cannot import sources (dependencies point one way), so the
+# export actions are added here, to the admin classes customers registered.
+
+
+def _download(export: ExportFile) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
+
+
+def _export_action(file_format: str, exporter, keyword: str):
+    def action(modeladmin, request, queryset):
+        return _download(exporter(**{keyword: queryset}, file_format=file_format))
+
+    action.__name__ = f"export_{file_format}"
+    return admin.action(description=f"Export to {file_format.upper()}", permissions=["view"])(
+        action
+    )
+
+
+def _with_exports(model, exporter, keyword: str) -> None:
+    registered = type(admin.site.get_model_admin(model))
+    actions = [
+        *(registered.actions or []),
+        *(_export_action(f, exporter, keyword) for f in ("csv", "xlsx")),
+    ]
+    admin.site.unregister(model)
+    admin.site.register(model, type(registered.__name__, (registered,), {"actions": actions}))
+
+
+_with_exports(Customer, export_customers, "customers")
+_with_exports(Event, export_events, "events")

@@ -143,20 +143,21 @@ def _csv_encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
-def _csv_dialect(path: Path, encoding: str) -> type[csv.Dialect] | csv.Dialect:
+def _csv_delimiter(path: Path, encoding: str) -> str:
+    """The delimiter, sniffed from the header line; quoting stays Excel's (``""``)."""
     with path.open(encoding=encoding, errors="replace", newline="") as handle:
-        sample = handle.read(_CHUNK)
+        first_line = handle.readline(_CHUNK)
     try:
-        return csv.Sniffer().sniff(sample.split("\n", 20)[0], delimiters=",;\t|")
+        return csv.Sniffer().sniff(first_line, delimiters=",;\t|").delimiter
     except csv.Error:
-        return csv.excel
+        return ","
 
 
 def _csv_open(path: Path):
     encoding = _csv_encoding(path)
-    dialect = _csv_dialect(path, encoding)
+    delimiter = _csv_delimiter(path, encoding)
     handle = path.open(encoding=encoding, errors="replace", newline="")
-    return handle, csv.reader(handle, dialect)
+    return handle, csv.reader(handle, csv.excel, delimiter=delimiter)
 
 
 def _csv_headers(path: Path) -> list[str]:
@@ -170,12 +171,12 @@ def _csv_rows(path: Path, headers: list[str]) -> Iterator[Row]:
     width = len(headers)
     with handle:
         next(reader, None)
-        for cells in reader:
+        for number, cells in enumerate(reader, start=2):
             values = {
                 h: (cells[i].strip() if i < len(cells) else None) for i, h in enumerate(headers)
             }
             extra = tuple(c for c in cells[width:] if c.strip())
-            yield Row(number=reader.line_num, values=values, extra_cells=extra)
+            yield Row(number=number, values=values, extra_cells=extra)
 
 
 # --- XLSX -------------------------------------------------------------------

@@ -99,3 +99,9 @@ def test_a_missing_file_is_a_file_error(tmp_path):
     with pytest.raises(ImportFileError) as error:
         open_table(tmp_path / "nope.csv")
     assert error.value.code == "file_not_found"
+
+
+def test_quoted_csv_cells_keep_commas_quotes_and_line_breaks(tmp_path):
+    rows = [["Email", "Note"], ["a@x.io", 'said "hi", then\nleft']]
+    table = open_table(_write(tmp_path, "a.csv", csv_bytes(rows)))
+    assert _rows(table) == [(2, {"Email": "a@x.io", "Note": 'said "hi", then\nleft'})]
