@@ -29,6 +29,8 @@ from harness import PYTHON, ROOT, bench_env, machine_description, manage, recrea
 
 FIRST = ["Ann", "Bob", "Chloé", "Dmitri", "Eva", "Farid", "Greta", "Hiro", "Ines", "Jonas"]
 LAST = ["Lee", "Müller", "Okafor", "Rossi", "Smith", "Tanaka", "Nguyen", "Kowalski"]
+HEADER = ["Email", "Phone Number", "First Name", "Surname", "City", "Zip", "Country", "DOB"]
+HEADER.append("Loyalty Tier")
 CITIES = [("Berlin", "10115", "DE"), ("Paris", "75001", "FR"), ("Austin", "78701", "US")]
 
 
@@ -48,10 +50,7 @@ def write_csv(path: Path, rows: int, known: list[tuple[str, str]], offset: int) 
     rng = random.Random(rows)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            ["Email", "Phone Number", "First Name", "Surname", "City", "Zip", "Country", "DOB"]
-            + ["Loyalty Tier"]
-        )
+        writer.writerow(HEADER)
         for index in range(rows):
             city, postal, country = rng.choice(CITIES)
             first, last = rng.choice(FIRST), rng.choice(LAST)
