@@ -170,6 +170,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "destinations.tasks.retry_due",
         "schedule": float(env_int("TRIBUTARY_WEBHOOK_DISPATCH_SECONDS", 5, minimum=1)),
     },
+    # Time-based rules ("within the last 30 days") change without any new data.
+    "recompute-all-segments": {
+        "task": "segments.tasks.recompute_all_segments",
+        "schedule": env_int("SEGMENTS_RECOMPUTE_MINUTES", 15, minimum=1) * 60,
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -21,6 +21,7 @@ from customers.services.normalize import (
 )
 from customers.services.profiles import apply_traits, record_event
 from customers.services.quality import record_issues
+from segments.services import profile_changes, reevaluate_customers
 from sources.contracts import NormalizedMessage
 
 # Segment's reserved traits that land in core profile fields.
@@ -161,6 +162,17 @@ def process_message(message: NormalizedMessage) -> ProcessResult:
         timestamp=message.timestamp,
         received_at=message.received_at,
         message_id=message.message_id,
+    )
+    # Live segment membership: only segments whose rules read what changed.
+    reevaluate_customers(
+        customer_ids=[customer.pk, *resolution.absorbed_ids],
+        changes=profile_changes(
+            fields=changed,
+            event=message.event if event_created else None,
+            identities=resolution.new_identities,
+            source_id=message.source_id,
+            merged=bool(resolution.absorbed_ids),
+        ),
     )
     return ProcessResult(
         customer=customer,

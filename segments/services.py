@@ -1,0 +1,367 @@
+"""The write layer for segments: saving rules, recomputing, live re-evaluation.
+
+Membership changes and their ``segment.entered`` / ``segment.exited`` outbox
+entries are written in one transaction. Inserts use ``ON CONFLICT DO
+NOTHING … RETURNING`` and exits ``UPDATE … RETURNING``, so a recompute and a
+live re-evaluation racing on the same profile never double-enter it or emit
+an event for a change they did not make.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper
+from django.utils import timezone
+
+from customers.models import Customer
+from customers.services.outbox import emit_many
+from segments.compiler import CompileError, Context, compile_rule
+from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
+from segments.rules import dependencies, validate_rule
+
+log = logging.getLogger(__name__)
+MEMBERSHIP = SegmentMembership._meta.db_table
+
+
+@dataclass(frozen=True)
+class RecomputeResult:
+    segment_id: int
+    entered: int
+    exited: int
+    size: int
+
+
+# --- defining segments ---------------------------------------------------------
+
+
+@transaction.atomic
+def save_segment(
+    *,
+    name: str,
+    kind: str = Segment.Kind.DYNAMIC,
+    rule: dict | None = None,
+    description: str = "",
+    is_active: bool = True,
+    segment: Segment | None = None,
+) -> Segment:
+    """Create or update a segment; a dynamic one's rule must validate.
+
+    Raises ``segments.rules.InvalidRule``. The new membership is computed
+    after commit (a task; inline without a broker).
+    """
+    from segments import tasks
+
+    segment = segment or Segment()
+    rule = rule or {}
+    if kind == Segment.Kind.DYNAMIC:
+        validate_rule(rule, segment_id=segment.pk)
+    segment.name, segment.kind, segment.description = name, kind, description
+    segment.rule = rule if kind == Segment.Kind.DYNAMIC else {}
+    segment.is_active = is_active
+    segment.dependencies = dependencies(segment.rule) if segment.rule else []
+    segment.save()
+    _refresh_dependents(segment.pk)
+    segment_id = segment.pk
+    transaction.on_commit(lambda: tasks.recompute_segment.delay(segment_id))
+    return segment
+
+
+def _refresh_dependents(segment_id: int) -> None:
+    """Segments whose rules include this one inherit its dependencies."""
+    marker = f"segment:{segment_id}"
+    for other in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk=segment_id):
+        if marker in other.dependencies:
+            other.dependencies = dependencies(other.rule)
+            other.save(update_fields=["dependencies"])
+
+
+@transaction.atomic
+def save_computed_trait(*, trait: ComputedTrait) -> ComputedTrait:
+    """Save a computed trait; segments using it re-derive their dependencies."""
+    trait.full_clean()
+    trait.save()
+    for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC):
+        if _uses_computed_trait(segment.rule, trait.name):
+            segment.dependencies = dependencies(segment.rule)
+            segment.save(update_fields=["dependencies"])
+    return trait
+
+
+def _uses_computed_trait(node: object, name: str) -> bool:
+    if isinstance(node, dict):
+        if node.get("computed_trait") == name:
+            return True
+        return any(_uses_computed_trait(child, name) for child in node.values())
+    if isinstance(node, list):
+        return any(_uses_computed_trait(child, name) for child in node)
+    return False
+
+
+# --- recompute -------------------------------------------------------------------
+
+
+@transaction.atomic
+def recompute_segment(*, segment_id: int, now: datetime | None = None) -> RecomputeResult:
+    """Bring a segment's membership in line with its rule, as a set difference in SQL.
+
+    The matching ids land in a temporary table once; entering is "matching
+    and not a member", exiting "a member and not matching". Static segments
+    keep their list and only get their size recorded.
+    """
+    now = now or timezone.now()
+    segment = Segment.objects.select_for_update().get(pk=segment_id)
+    entered: list[int] = []
+    exited: list[int] = []
+    if segment.kind == Segment.Kind.DYNAMIC and segment.is_active:
+        matching = (
+            Customer.objects.active()
+            .filter(compile_rule(segment.rule, now=now))
+            .order_by()
+            .values("pk")
+        )
+        sql, params = matching.query.sql_with_params()
+        entered, exited = _apply_matching(segment.pk, sql, params, now)
+        _emit(segment, entered=entered, exited=exited, now=now)
+    size = _record_size(segment, now)
+    return RecomputeResult(segment.pk, len(entered), len(exited), size)
+
+
+def recompute_all_segments(*, now: datetime | None = None) -> list[RecomputeResult]:
+    """Every active segment, each in its own transaction; static ones last."""
+    now = now or timezone.now()
+    ids = Segment.objects.filter(is_active=True).order_by("kind", "pk").values_list("pk", flat=True)
+    return [recompute_segment(segment_id=pk, now=now) for pk in ids]
+
+
+def _apply_matching(segment_id: int, sql: str, params, now: datetime):
+    qn = connection.ops.quote_name
+    table = qn(MEMBERSHIP)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS segment_match")
+        cursor.execute("CREATE TEMPORARY TABLE segment_match (customer_id bigint PRIMARY KEY)")
+        cursor.execute(f"INSERT INTO segment_match (customer_id) {sql}", params)
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE segment_match")
+        cursor.execute(
+            f"INSERT INTO {table} (segment_id, customer_id, entered_at) "  # noqa: S608
+            "SELECT %s, m.customer_id, %s FROM segment_match m "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} s WHERE s.segment_id = %s "
+            "AND s.customer_id = m.customer_id AND s.exited_at IS NULL) "
+            "ON CONFLICT DO NOTHING RETURNING customer_id",
+            [segment_id, now, segment_id],
+        )
+        entered = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s "  # noqa: S608
+            "AND exited_at IS NULL AND NOT EXISTS (SELECT 1 FROM segment_match m "
+            f"WHERE m.customer_id = {table}.customer_id) RETURNING customer_id",
+            [now, segment_id],
+        )
+        exited = [row[0] for row in cursor.fetchall()]
+        cursor.execute("DROP TABLE segment_match")
+    return entered, exited
+
+
+def _record_size(segment: Segment, now: datetime) -> int:
+    size = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True).count()
+    segment.size, segment.computed_at = size, now
+    segment.save(update_fields=["size", "computed_at"])
+    SegmentSize.objects.update_or_create(
+        segment=segment, day=timezone.localdate(now), defaults={"size": size}
+    )
+    return size
+
+
+def _emit(segment: Segment, *, entered: Sequence[int], exited: Sequence[int], now: datetime):
+    stamp = now.isoformat()
+    for topic, ids in (("segment.entered", entered), ("segment.exited", exited)):
+        if ids:
+            emit_many(
+                topic=topic,
+                entries=[
+                    (
+                        cid,
+                        {
+                            "segment_id": segment.pk,
+                            "segment": segment.name,
+                            "customer_id": cid,
+                            "at": stamp,
+                        },
+                    )
+                    for cid in ids
+                ],
+            )
+
+
+# --- live re-evaluation ------------------------------------------------------------
+
+
+def profile_changes(
+    *,
+    fields: Iterable[str] = (),
+    event: str | None = None,
+    identities: Iterable[str] = (),
+    source_id: int | None = None,
+    merged: bool = False,
+) -> list[str]:
+    """What a processed message changed, in the vocabulary of segment dependencies.
+
+    ``fields`` as returned by ``apply_traits`` (``email``, ``traits.plan``),
+    ``identities`` as ``type:value``.
+    """
+    changes = [
+        f"trait:{name[7:]}" if name.startswith("traits.") else f"field:{name}" for name in fields
+    ]
+    if event is not None:
+        changes.append(f"event:{event}")
+    changes.extend(f"identity:{identity.split(':', 1)[0]}" for identity in identities)
+    if source_id is not None:
+        changes.append(f"source:{source_id}")
+    if merged:
+        changes.append("merge")
+    return changes
+
+
+def affected_segments(changes: Iterable[str] | None) -> list[Segment]:
+    """Active dynamic segments whose answer ``changes`` could alter (None: all)."""
+    segments = Segment.objects.filter(kind=Segment.Kind.DYNAMIC, is_active=True).only(
+        "pk", "name", "rule", "dependencies"
+    )
+    if changes is None:
+        return list(segments)
+    changes = set(changes)
+    if not changes:
+        return []
+    if "merge" in changes:
+        return list(segments)
+    wildcards = {f"{change.split(':', 1)[0]}:*" for change in changes}
+    wanted = changes | wildcards
+    return [s for s in segments if wanted.intersection(s.dependencies)]
+
+
+@transaction.atomic
+def reevaluate_customers(
+    *,
+    customer_ids: Iterable[int],
+    changes: Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, list[tuple[int, int]]]:
+    """Re-evaluate some profiles against the segments their changes could affect.
+
+    One query answers every (profile, segment) pair; only the diff against
+    current membership is written. Returns ``{"entered": [(segment, customer)],
+    "exited": [...]}``. Merged-away profiles leave all their segments.
+    """
+    ids = sorted(set(customer_ids))
+    result: dict[str, list[tuple[int, int]]] = {"entered": [], "exited": []}
+    segments = affected_segments(changes) if ids else []
+    if not segments:
+        return result
+    now = now or timezone.now()
+    context = Context(now=now, scope=ids)
+    columns = {}
+    for segment in segments:
+        try:
+            condition = compile_rule(segment.rule, now=now, context=context)
+        except CompileError:
+            log.exception("segment %s cannot be compiled; skipped", segment.pk)
+            continue
+        columns[f"s{segment.pk}"] = ExpressionWrapper(condition, output_field=BooleanField())
+    by_id = {s.pk: s for s in segments if f"s{s.pk}" in columns}
+    matches = {
+        (segment_id, row["pk"])
+        for row in Customer.objects.active().filter(pk__in=ids).order_by().values("pk", **columns)
+        for segment_id in by_id
+        if row[f"s{segment_id}"]
+    }
+    current = set(
+        SegmentMembership.objects.filter(
+            segment_id__in=by_id, customer_id__in=ids, exited_at__isnull=True
+        ).values_list("segment_id", "customer_id")
+    )
+    result["entered"] = _enter_pairs(sorted(matches - current), now)
+    result["exited"] = _exit_pairs(sorted(current - matches), now)
+    for segment_id, segment in by_id.items():
+        entered = [cid for s, cid in result["entered"] if s == segment_id]
+        exited = [cid for s, cid in result["exited"] if s == segment_id]
+        if entered or exited:
+            _emit(segment, entered=entered, exited=exited, now=now)
+    return result
+
+
+def _enter_pairs(pairs: list[tuple[int, int]], now: datetime) -> list[tuple[int, int]]:
+    if not pairs:
+        return []
+    table = connection.ops.quote_name(MEMBERSHIP)
+    values = ", ".join(["(%s, %s, %s)"] * len(pairs))
+    params = [item for segment_id, cid in pairs for item in (segment_id, cid, now)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (segment_id, customer_id, entered_at) VALUES {values} "  # noqa: S608
+            "ON CONFLICT DO NOTHING RETURNING segment_id, customer_id",
+            params,
+        )
+        return sorted((row[0], row[1]) for row in cursor.fetchall())
+
+
+def _exit_pairs(pairs: list[tuple[int, int]], now: datetime) -> list[tuple[int, int]]:
+    done: list[tuple[int, int]] = []
+    table = connection.ops.quote_name(MEMBERSHIP)
+    by_segment: dict[int, list[int]] = {}
+    for segment_id, cid in pairs:
+        by_segment.setdefault(segment_id, []).append(cid)
+    with connection.cursor() as cursor:
+        for segment_id, cids in by_segment.items():
+            marks = ", ".join(["%s"] * len(cids))
+            cursor.execute(
+                f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s "  # noqa: S608
+                f"AND exited_at IS NULL AND customer_id IN ({marks}) RETURNING customer_id",
+                [now, segment_id, *cids],
+            )
+            done.extend((segment_id, row[0]) for row in cursor.fetchall())
+    return sorted(done)
+
+
+# --- static segments -------------------------------------------------------------
+
+
+@transaction.atomic
+def add_to_static_segment(
+    *, segment: Segment, customer_ids: Iterable[int], now: datetime | None = None
+) -> list[int]:
+    """Hand-pick or upload members; returns the ids that entered."""
+    _require_static(segment)
+    now = now or timezone.now()
+    ids = set(
+        Customer.objects.active().filter(pk__in=set(customer_ids)).values_list("pk", flat=True)
+    )
+    entered = [cid for _, cid in _enter_pairs([(segment.pk, cid) for cid in sorted(ids)], now)]
+    _emit(segment, entered=entered, exited=[], now=now)
+    _record_size(segment, now)
+    reevaluate_customers(customer_ids=entered, changes=[f"segment:{segment.pk}"], now=now)
+    return entered
+
+
+@transaction.atomic
+def remove_from_static_segment(
+    *, segment: Segment, customer_ids: Iterable[int], now: datetime | None = None
+) -> list[int]:
+    """Take members off a static list; returns the ids that exited."""
+    _require_static(segment)
+    now = now or timezone.now()
+    pairs = [(segment.pk, cid) for cid in sorted(set(customer_ids))]
+    exited = [cid for _, cid in _exit_pairs(pairs, now)]
+    _emit(segment, entered=[], exited=exited, now=now)
+    _record_size(segment, now)
+    reevaluate_customers(customer_ids=exited, changes=[f"segment:{segment.pk}"], now=now)
+    return exited
+
+
+def _require_static(segment: Segment) -> None:
+    if segment.kind != Segment.Kind.STATIC:
+        raise ValueError(f"segment {segment.pk} is dynamic: its rule decides membership")

@@ -1,0 +1,224 @@
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+
+from customers.models import Customer, OutboxEntry
+from segments.models import Segment, SegmentMembership, SegmentSize
+from segments.services import (
+    add_to_static_segment,
+    recompute_segment,
+    reevaluate_customers,
+    remove_from_static_segment,
+    save_segment,
+)
+from tests.segments.conftest import NOW
+
+GERMANS = {"field": "country", "op": "eq", "value": "DE"}
+
+
+def active_ids(segment) -> set[int]:
+    return set(
+        SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True).values_list(
+            "customer_id", flat=True
+        )
+    )
+
+
+def outbox(topic: str) -> list[dict]:
+    return list(
+        OutboxEntry.objects.filter(topic=topic).order_by("pk").values_list("payload", flat=True)
+    )
+
+
+def test_recompute_enters_matching_profiles_with_outbox_and_size(make_customer):
+    ann = make_customer(country="DE")
+    make_customer(country="FR")
+    make_customer(country="DE", merged_into=ann)
+    segment = save_segment(name="Germans", rule=GERMANS)
+
+    result = recompute_segment(segment_id=segment.pk, now=NOW)
+
+    assert (result.entered, result.exited, result.size) == (1, 0, 1)
+    membership = SegmentMembership.objects.get(segment=segment)
+    assert (membership.customer_id, membership.entered_at, membership.exited_at) == (
+        ann.pk,
+        NOW,
+        None,
+    )
+    assert outbox("segment.entered") == [
+        {
+            "segment_id": segment.pk,
+            "segment": "Germans",
+            "customer_id": ann.pk,
+            "at": NOW.isoformat(),
+        }
+    ]
+    segment.refresh_from_db()
+    assert (segment.size, segment.computed_at) == (1, NOW)
+    assert list(SegmentSize.objects.values_list("day", "size")) == [(NOW.date(), 1)]
+
+
+def test_recompute_exits_and_reentry_keeps_history(make_customer):
+    ann = make_customer(country="DE")
+    segment = save_segment(name="Germans", rule=GERMANS)
+    recompute_segment(segment_id=segment.pk, now=NOW)
+    Customer.objects.filter(pk=ann.pk).update(country="FR")
+    later = NOW + timedelta(hours=1)
+
+    assert recompute_segment(segment_id=segment.pk, now=later).exited == 1
+    Customer.objects.filter(pk=ann.pk).update(country="DE")
+    latest = NOW + timedelta(hours=2)
+    assert recompute_segment(segment_id=segment.pk, now=latest).entered == 1
+
+    history = list(
+        SegmentMembership.objects.filter(segment=segment)
+        .order_by("entered_at")
+        .values_list("entered_at", "exited_at")
+    )
+    assert history == [(NOW, later), (latest, None)]
+    assert [p["customer_id"] for p in outbox("segment.exited")] == [ann.pk]
+    assert len(outbox("segment.entered")) == 2
+
+
+def test_recompute_without_changes_writes_nothing_new(make_customer):
+    make_customer(country="DE")
+    segment = save_segment(name="Germans", rule=GERMANS)
+    recompute_segment(segment_id=segment.pk, now=NOW)
+
+    result = recompute_segment(segment_id=segment.pk, now=NOW + timedelta(days=1))
+
+    assert (result.entered, result.exited, result.size) == (0, 0, 1)
+    assert OutboxEntry.objects.filter(topic__startswith="segment.").count() == 1
+    assert list(SegmentSize.objects.order_by("day").values_list("size", flat=True)) == [1, 1]
+
+
+def test_time_based_rule_lets_members_age_out_on_recompute(make_customer, make_event):
+    ann = make_customer()
+    make_event(ann, "Order Completed", days_ago=29)
+    segment = save_segment(
+        name="Recent buyers", rule={"event": "Order Completed", "within_days": 30}
+    )
+    recompute_segment(segment_id=segment.pk, now=NOW)
+    assert active_ids(segment) == {ann.pk}
+
+    recompute_segment(segment_id=segment.pk, now=NOW + timedelta(days=2))
+
+    assert active_ids(segment) == set()
+
+
+def test_reevaluate_enters_and_exits_one_profile(make_customer):
+    ann = make_customer(country="FR")
+    segment = save_segment(name="Germans", rule=GERMANS)
+    Customer.objects.filter(pk=ann.pk).update(country="DE")
+
+    result = reevaluate_customers(customer_ids=[ann.pk], changes=["field:country"], now=NOW)
+    assert result == {"entered": [(segment.pk, ann.pk)], "exited": []}
+
+    Customer.objects.filter(pk=ann.pk).update(country="FR")
+    result = reevaluate_customers(customer_ids=[ann.pk], changes=["field:country"], now=NOW)
+    assert result == {"entered": [], "exited": [(segment.pk, ann.pk)]}
+    assert [p["customer_id"] for p in outbox("segment.exited")] == [ann.pk]
+
+
+def test_reevaluate_skips_segments_the_change_cannot_affect(make_customer):
+    ann = make_customer(country="DE")
+    segment = save_segment(name="Germans", rule=GERMANS)
+
+    unrelated = reevaluate_customers(
+        customer_ids=[ann.pk], changes=["trait:plan", "event:Page Viewed"], now=NOW
+    )
+    related = reevaluate_customers(customer_ids=[ann.pk], changes=["field:country"], now=NOW)
+
+    assert unrelated == {"entered": [], "exited": []}
+    assert related == {"entered": [(segment.pk, ann.pk)], "exited": []}
+
+
+def test_reevaluate_handles_a_batch_of_profiles_and_segments(make_customer, make_event):
+    ann, bob, cem = (make_customer(country=c) for c in ("DE", "DE", "FR"))
+    make_event(bob, "Order Completed")
+    make_event(cem, "Order Completed")
+    germans = save_segment(name="Germans", rule=GERMANS)
+    buyers = save_segment(name="Buyers", rule={"event": "Order Completed"})
+
+    result = reevaluate_customers(customer_ids=[ann.pk, bob.pk, cem.pk], now=NOW)
+
+    assert result["entered"] == sorted(
+        [(germans.pk, ann.pk), (germans.pk, bob.pk), (buyers.pk, bob.pk), (buyers.pk, cem.pk)]
+    )
+
+
+def test_merged_away_profile_leaves_its_segments(make_customer):
+    ann, absorbed = make_customer(country="DE"), make_customer(country="DE")
+    segment = save_segment(name="Germans", rule=GERMANS)
+    recompute_segment(segment_id=segment.pk, now=NOW)
+    Customer.objects.filter(pk=absorbed.pk).update(merged_into=ann)
+
+    result = reevaluate_customers(customer_ids=[ann.pk, absorbed.pk], changes=["merge"], now=NOW)
+
+    assert result == {"entered": [], "exited": [(segment.pk, absorbed.pk)]}
+    assert active_ids(segment) == {ann.pk}
+
+
+def test_static_segment_add_and_remove_keep_history_and_update_dependents(make_customer):
+    ann = make_customer()
+    vip = save_segment(name="VIP", kind=Segment.Kind.STATIC)
+    not_vip = save_segment(name="Not VIP", rule={"not": {"segment": vip.pk}})
+    recompute_segment(segment_id=not_vip.pk, now=NOW)
+    assert active_ids(not_vip) == {ann.pk}
+
+    assert add_to_static_segment(segment=vip, customer_ids=[ann.pk, ann.pk], now=NOW) == [ann.pk]
+    assert add_to_static_segment(segment=vip, customer_ids=[ann.pk], now=NOW) == []
+    assert active_ids(vip) == {ann.pk}
+    assert active_ids(not_vip) == set()
+
+    assert remove_from_static_segment(segment=vip, customer_ids=[ann.pk], now=NOW) == [ann.pk]
+    assert active_ids(vip) == set()
+    assert active_ids(not_vip) == {ann.pk}
+    vip.refresh_from_db()
+    assert vip.size == 0
+
+
+def test_static_segment_is_not_changed_by_recompute(make_customer):
+    ann = make_customer()
+    vip = save_segment(name="VIP", kind=Segment.Kind.STATIC)
+    add_to_static_segment(segment=vip, customer_ids=[ann.pk], now=NOW)
+
+    result = recompute_segment(segment_id=vip.pk, now=NOW)
+
+    assert (result.entered, result.exited, result.size) == (0, 0, 1)
+
+
+def test_dynamic_segment_refuses_hand_picked_members(make_customer):
+    segment = save_segment(name="Germans", rule=GERMANS)
+    with pytest.raises(ValueError, match="dynamic"):
+        add_to_static_segment(segment=segment, customer_ids=[make_customer().pk])
+
+
+def test_saving_a_segment_computes_its_membership_after_commit(
+    make_customer, django_capture_on_commit_callbacks
+):
+    ann = make_customer(country="DE")
+    with django_capture_on_commit_callbacks(execute=True):
+        segment = save_segment(name="Germans", rule=GERMANS)
+    assert active_ids(segment) == {ann.pk}
+
+
+def test_recompute_segments_command_reports_each_segment(make_customer, capsys):
+    make_customer(country="DE")
+    save_segment(name="Germans", rule=GERMANS)
+    save_segment(name="VIP", kind=Segment.Kind.STATIC)
+
+    call_command("recompute_segments")
+
+    assert capsys.readouterr().out.splitlines() == [
+        "Germans: 1 members (+1 / -0)",
+        "VIP: 0 members (+0 / -0)",
+    ]
+
+
+def test_recompute_segments_command_refuses_unknown_ids(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no segment with id 404"):
+        call_command("recompute_segments", "404")
