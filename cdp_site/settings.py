@@ -225,6 +225,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Profiles, events, segments, consent and privacy requests.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # choice sets that share a field name get their own schema names
+    "ENUM_NAME_OVERRIDES": {
+        "SourceKindEnum": "sources.models.Source.Kind",
+        "ImportKindEnum": "sources.models.ImportJob.Kind",
+    },
 }
 REST_AUTH = {"SESSION_LOGIN": True}
 
