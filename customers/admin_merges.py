@@ -1,12 +1,16 @@
-"""Admin for the merge log (with undo) and trait source priorities.
+"""Admin for the merge log (with undo), the duplicate review queue, trait source priorities.
 
 Imported by ``customers.admin``; the actions call ``customers.services.merging``.
 """
 
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
-from customers.models import Merge, TraitSourcePriority
+from customers.models import DuplicateSuggestion, Merge, TraitSourcePriority
+from customers.services.duplicates import merge_suggestion, reject_suggestion
 from customers.services.merging import MergeError, merge_manually, unmerge
 
 
@@ -108,3 +112,114 @@ class TraitSourcePriorityAdmin(admin.ModelAdmin):
     list_display = ("source", "priority")
     list_editable = ("priority",)
     list_select_related = ("source",)
+
+
+_COMPARED = (
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+    ("email", "Email"),
+    ("phone", "Phone"),
+    ("birthday", "Birthday"),
+    ("address_line1", "Address"),
+    ("postal_code", "Postcode"),
+    ("city", "City"),
+    ("country", "Country"),
+    ("first_seen", "First seen"),
+)
+_OUTCOME_FIELD = {"address_line1": "address", "postal_code": "address", "city": "address"}
+
+
+@admin.action(description="Merge selected pairs")
+def merge_suggestions(modeladmin, request, queryset):
+    done = 0
+    for suggestion in queryset.filter(status=DuplicateSuggestion.Status.PENDING):
+        try:
+            merge_suggestion(suggestion=suggestion, actor=request.user)
+        except MergeError as error:
+            modeladmin.message_user(request, f"{suggestion}: {error.message}", messages.ERROR)
+        else:
+            done += 1
+    modeladmin.message_user(request, f"Merged {done} pair(s).", messages.SUCCESS)
+
+
+@admin.action(description="Not the same person (never suggest again)")
+def reject_suggestions(modeladmin, request, queryset):
+    pending = queryset.filter(status=DuplicateSuggestion.Status.PENDING)
+    for suggestion in pending:
+        reject_suggestion(suggestion=suggestion, actor=request.user)
+    modeladmin.message_user(request, "Marked as different people.", messages.SUCCESS)
+
+
+@admin.register(DuplicateSuggestion)
+class DuplicateSuggestionAdmin(admin.ModelAdmin):
+    """The review queue: side-by-side comparison, merge or "not the same person"."""
+
+    list_display = ("score_percent", "customer_a", "customer_b", "status", "created_at")
+    list_filter = ("status",)
+    list_select_related = ("customer_a", "customer_b")
+    raw_id_fields = ("customer_a", "customer_b")
+    search_fields = ("=customer_a__id", "=customer_b__id", "customer_a__last_name")
+    show_full_result_count = False
+    actions = [merge_suggestions, reject_suggestions]
+    change_form_template = "admin/customers/duplicatesuggestion/change_form.html"
+    fields = ("side_by_side", "score", "status", "decided_at", "decided_by", "merge")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("customer_a", "customer_b")
+
+    @admin.display(description="score", ordering="score")
+    def score_percent(self, obj: DuplicateSuggestion) -> str:
+        return f"{obj.score:.0%}"
+
+    @admin.display(description="Comparison")
+    def side_by_side(self, obj: DuplicateSuggestion):
+        a, b = obj.customer_a, obj.customer_b
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    label,
+                    getattr(a, name) or "—",
+                    getattr(b, name) or "—",
+                    obj.comparison.get(_OUTCOME_FIELD.get(name, name)) or "",
+                )
+                for name, label in _COMPARED
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th></th><th><a href='{}'>#{} {}</a></th>"
+            "<th><a href='{}'>#{} {}</a></th><th>outcome</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            a.get_absolute_url(),
+            a.pk,
+            a,
+            b.get_absolute_url(),
+            b.pk,
+            b,
+            rows,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST" and ("_merge" in request.POST or "_distinct" in request.POST):
+            suggestion = self.get_object(request, object_id)
+            if suggestion is None or not self.has_change_permission(request, suggestion):
+                raise PermissionDenied
+            if "_merge" in request.POST:
+                try:
+                    merge_suggestion(suggestion=suggestion, actor=request.user)
+                except MergeError as error:
+                    self.message_user(request, error.message, messages.ERROR)
+                    return redirect(request.path)
+                self.message_user(request, "Merged. Undo from the merge log.", messages.SUCCESS)
+            else:
+                reject_suggestion(suggestion=suggestion, actor=request.user)
+                self.message_user(request, "Remembered as two different people.", messages.SUCCESS)
+            return redirect(
+                reverse("admin:customers_duplicatesuggestion_changelist") + "?status__exact=pending"
+            )
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -352,3 +352,53 @@ class TraitSourcePriority(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id}: {self.priority}"
+
+
+class DuplicateSuggestion(models.Model):
+    """Two profiles that share no identifier but probably are one person.
+
+    ``customer_a`` has the lower id. A pair is scored once: a steward's
+    decision ("merged" or "not the same person") is remembered and the pair
+    is never suggested again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        MERGED = "merged", "Merged"
+        DISTINCT = "distinct", "Not the same person"
+
+    customer_a = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer_b = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField(help_text="Probability-like match score, 0-1.")
+    comparison = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    merge = models.ForeignKey(
+        Merge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer_a", "customer_b"], name="duplicate_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(customer_a__lt=models.F("customer_b")), name="duplicate_pair_ordered"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-score"], name="duplicate_queue"),
+            models.Index(fields=["customer_b"], name="duplicate_customer_b"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.customer_a_id} ~ #{self.customer_b_id} ({self.score:.2f})"
