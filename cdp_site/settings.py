@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "segments",
     "sources",
     "destinations",
+    "backoffice",  # last: the admin dashboard and 360° page read every app
 ]
 
 MIDDLEWARE = [
@@ -89,6 +90,12 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+# Sign-in throttling (accounts/login_throttle.py): after this many failures
+# for one user name from one address, that pair is locked out for this long.
+AUTHENTICATION_BACKENDS = ["accounts.login_throttle.ThrottledModelBackend"]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -268,8 +275,14 @@ TRIBUTARY_WEBHOOK_FAILING_ALERT_MINUTES = env_int(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Emails and phone numbers never reach a log line (e.g. in request paths).
+    "filters": {"redact_contact": {"()": "accounts.masking.RedactContactDetails"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_contact"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's own loggers (e.g. "Not Found: <path>") through the same filter.
+    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
 
 # Messages can carry a secret shown once (new write keys, API keys): keep

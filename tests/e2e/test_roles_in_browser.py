@@ -2,6 +2,7 @@ from datetime import date
 
 import pytest
 
+from accounts.masking import mask_email
 from customers.models import Customer
 from sources.demo.generate import seed_demo
 from tests.e2e.conftest import screenshot
@@ -43,3 +44,39 @@ def test_viewer_opens_customer_read_only(login, demo):
     assert page.locator("input[name=_save]").count() == 0
     assert page.locator("input#id_first_name").count() == 0
     screenshot(page, "viewer-customer")
+
+
+def _person_with_email_and_events():
+    return (
+        Customer.objects.filter(is_identified=True, first_name__gt="", events__isnull=False)
+        .exclude(email="")
+        .distinct()
+        .first()
+    )
+
+
+def test_marketer_finds_a_customer_by_email_and_reads_the_360_page(login, demo):
+    customer = _person_with_email_and_events()
+    page = login("marketer")
+    page.fill("#tributary-search-q", customer.email.upper())
+    page.press("#tributary-search-q", "Enter")
+    page.wait_for_url(f"**/admin/customers/customer/{customer.pk}/change/")
+    assert customer.email not in page.url
+    assert page.locator("#customer-360").is_visible()
+    assert customer.email in page.locator("#content").inner_text()
+    page.click("#bo-timeline a:text-is('track')")
+    types = page.locator("#bo-timeline tbody td:nth-child(2)").all_inner_texts()
+    assert types
+    assert set(types) == {"track"}
+    screenshot(page, "customer-360")
+
+
+def test_viewer_sees_the_360_page_with_masked_email(login, demo):
+    customer = _person_with_email_and_events()
+    page = login("viewer")
+    page.fill("#tributary-search-q", customer.email)
+    page.press("#tributary-search-q", "Enter")
+    page.wait_for_url(f"**/admin/customers/customer/{customer.pk}/change/")
+    text = page.locator("#content").inner_text()
+    assert customer.email not in text
+    assert mask_email(customer.email) in text

@@ -1,0 +1,155 @@
+"""The customer 360° page: everything known about one profile, read-side.
+
+Each section is one bounded query (the event timeline is paginated), and
+emails and phone numbers are masked for people who may not see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.paginator import Paginator
+from django.utils.dateparse import parse_datetime
+
+from accounts.masking import can_see_contact_details, mask_email, mask_phone
+from customers.models import CORE_FIELDS, Customer, Event
+from sources.models import Source
+
+EVENTS_PER_PAGE = 25
+HISTORY_ROWS = 20
+CONTACT_FIELDS = {"email": mask_email, "phone": mask_phone}
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    name: str
+    value: object
+    source: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: datetime
+    who: str
+    kind: str
+    changes: list[tuple[str, object, object]] = field(default_factory=list)
+
+
+def display_name(customer: Customer, *, user) -> str:
+    name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
+    if name:
+        return name
+    if can_see_contact_details(user):
+        return customer.email or customer.phone or f"Customer #{customer.pk}"
+    if customer.email:
+        return mask_email(customer.email)
+    return mask_phone(customer.phone) if customer.phone else f"Customer #{customer.pk}"
+
+
+def _shown(field_name: str, value, *, unmasked: bool):
+    if unmasked or field_name not in CONTACT_FIELDS or not value:
+        return value
+    return CONTACT_FIELDS[field_name](str(value))
+
+
+def _provenance(customer: Customer) -> tuple[dict, dict[int, str]]:
+    provenance = customer.trait_provenance or {}
+    source_ids = {p.get("source") for p in provenance.values() if isinstance(p, dict)}
+    names = dict(
+        Source.objects.filter(pk__in=[s for s in source_ids if s]).values_list("pk", "name")
+    )
+    return provenance, names
+
+
+def _row(name, value, key, provenance, names) -> ValueRow:
+    entry = provenance.get(key) if isinstance(provenance.get(key), dict) else {}
+    at = entry.get("at")
+    return ValueRow(
+        name=name,
+        value=value,
+        source=names.get(entry.get("source"), ""),
+        at=parse_datetime(at) if isinstance(at, str) else None,
+    )
+
+
+def profile_rows(customer: Customer, *, user) -> tuple[list[ValueRow], list[ValueRow]]:
+    """Core fields and custom traits, each with the source and time that set it."""
+    unmasked = can_see_contact_details(user)
+    provenance, names = _provenance(customer)
+    core = [
+        _row(name, _shown(name, value, unmasked=unmasked), name, provenance, names)
+        for name in CORE_FIELDS
+        if (value := getattr(customer, name)) not in (None, "")
+    ]
+    traits = [
+        _row(name, value, f"traits.{name}", provenance, names)
+        for name, value in sorted((customer.traits or {}).items())
+    ]
+    return core, traits
+
+
+def event_page(customer: Customer, *, event_type: str, page: str | int | None):
+    """One page of the timeline, newest first, optionally of one type."""
+    events = customer.events.select_related("source").order_by("-timestamp", "-id")
+    if event_type in Event.Type.values:
+        events = events.filter(type=event_type)
+    return Paginator(events, EVENTS_PER_PAGE).get_page(page)
+
+
+def data_quality_rows(customer: Customer, *, user) -> list:
+    unmasked = can_see_contact_details(user)
+    rows = list(customer.data_quality_issues.select_related("source")[:50])
+    for issue in rows:
+        issue.shown_value = _shown(issue.field, issue.value, unmasked=unmasked)
+    return rows
+
+
+def history_rows(customer: Customer, *, user) -> list[HistoryRow]:
+    """Who changed what on the profile, newest first (field by field)."""
+    unmasked = can_see_contact_details(user)
+    records = list(
+        customer.history.select_related("history_user").order_by("-history_date", "-history_id")[
+            : HISTORY_ROWS + 1
+        ]
+    )
+    rows = []
+    for newer, older in zip(records, [*records[1:], None], strict=True):
+        if len(rows) == HISTORY_ROWS:
+            break
+        changes = []
+        if older is not None:
+            delta = newer.diff_against(older)
+            changes = [
+                (
+                    c.field,
+                    _shown(c.field, c.old, unmasked=unmasked),
+                    _shown(c.field, c.new, unmasked=unmasked),
+                )
+                for c in delta.changes
+            ]
+        rows.append(
+            HistoryRow(
+                at=newer.history_date,
+                who=str(newer.history_user) if newer.history_user else "pipeline",
+                kind={"+": "created", "~": "changed", "-": "deleted"}[newer.history_type],
+                changes=changes,
+            )
+        )
+    return rows
+
+
+def customer_360(customer: Customer, *, user, event_type: str = "", page=None) -> dict:
+    core, traits = profile_rows(customer, user=user)
+    return {
+        "name": display_name(customer, user=user),
+        "core": core,
+        "traits": traits,
+        "events": event_page(customer, event_type=event_type, page=page),
+        "event_type": event_type if event_type in Event.Type.values else "",
+        "event_types": Event.Type.values,
+        "data_quality": data_quality_rows(customer, user=user),
+        "history": history_rows(customer, user=user),
+        "absorbed": list(customer.absorbed.order_by("pk").values_list("pk", flat=True)[:50]),
+    }
