@@ -65,6 +65,7 @@ def test_marketer_finds_a_customer_by_email_and_reads_the_360_page(login, demo):
     assert page.locator("#customer-360").is_visible()
     assert customer.email in page.locator("#content").inner_text()
     page.click("#bo-timeline a:text-is('track')")
+    page.wait_for_url("**event_type=track")
     types = page.locator("#bo-timeline tbody td:nth-child(2)").all_inner_texts()
     assert types
     assert set(types) == {"track"}
