@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 
 from accounts.masking import can_see_contact_details, mask_email, mask_identifier, mask_phone
 from backoffice.customer360 import customer_360, display_name
-from customers.admin import CustomerAdmin, EventAdmin, IdentityAdmin, IdentityInline
+from customers.admin import CustomerAdmin, IdentityInline
 from customers.models import Customer, Event, Identity
 
 # Read-only columns that replace contact details for people who may not see them.
@@ -92,13 +92,18 @@ class MaskedIdentityInline(ContactMaskingMixin, IdentityInline):
 # Sections the 360° page shows itself, better than the plain fields did.
 _SHOWN_BY_360 = {"traits", "trait_provenance", "latest_events", "data_quality"}
 
-admin.site.unregister(Customer)
-admin.site.unregister(Identity)
-admin.site.unregister(Event)
+
+def _registered(model):
+    """The admin class registered for ``model`` so far (other apps, e.g.
+    sources' export actions, may have extended it), unregistered so that it
+    can be extended once more here."""
+    registered = type(admin.site.get_model_admin(model))
+    admin.site.unregister(model)
+    return registered
 
 
 @admin.register(Customer)
-class Customer360Admin(ContactMaskingMixin, CustomerAdmin):
+class Customer360Admin(ContactMaskingMixin, _registered(Customer)):
     change_form_template = "admin/customers/customer/customer_360.html"
     inlines = [MaskedIdentityInline if i is IdentityInline else i for i in CustomerAdmin.inlines]
 
@@ -125,10 +130,10 @@ class Customer360Admin(ContactMaskingMixin, CustomerAdmin):
 
 
 @admin.register(Identity)
-class MaskedIdentityAdmin(ContactMaskingMixin, IdentityAdmin):
+class MaskedIdentityAdmin(ContactMaskingMixin, _registered(Identity)):
     pass
 
 
 @admin.register(Event)
-class MaskedEventAdmin(ContactMaskingMixin, EventAdmin):
+class MaskedEventAdmin(ContactMaskingMixin, _registered(Event)):
     pass

@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.masking import can_see_contact_details
 from customers.models import Customer, Event
 from sources.exports.service import ExportFile, export_customers, export_events
 from sources.imports.forms import MappingForm, UploadForm
@@ -203,7 +204,10 @@ def _download(export: ExportFile) -> StreamingHttpResponse:
 
 def _export_action(file_format: str, exporter, keyword: str):
     def action(modeladmin, request, queryset):
-        return _download(exporter(**{keyword: queryset}, file_format=file_format))
+        mask = not can_see_contact_details(request.user)  # viewers get masked files
+        return _download(
+            exporter(**{keyword: queryset}, file_format=file_format, mask_contact_details=mask)
+        )
 
     action.__name__ = f"export_{file_format}"
     return admin.action(description=f"Export to {file_format.upper()}", permissions=["view"])(

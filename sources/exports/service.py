@@ -18,6 +18,7 @@ from datetime import date, datetime
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from accounts.masking import redact_text
 from customers.models import Customer, Event, Identity
 from sources.exports.escaping import escape_formula
 from sources.resources import CustomerResource, EventResource
@@ -40,23 +41,42 @@ class ExportFile:
     chunks: Iterator[bytes]
 
 
-def export_customers(*, customers: QuerySet[Customer], file_format: str) -> ExportFile:
-    """The customers as a file: one row each, core fields, traits, identifiers."""
+def export_customers(
+    *, customers: QuerySet[Customer], file_format: str, mask_contact_details: bool = False
+) -> ExportFile:
+    """The customers as a file: one row each, core fields, traits, identifiers.
+
+    ``mask_contact_details`` (for people without ``accounts.view_contact_details``)
+    masks every email and phone number in the file."""
     identities = Prefetch("identities", queryset=Identity.objects.select_related("type"))
     rows = customers.prefetch_related(identities).order_by("pk").iterator(chunk_size=CHUNK)
-    return _export(CustomerResource(), rows, file_format=file_format, name="customers")
+    return _export(
+        CustomerResource(),
+        rows,
+        file_format=file_format,
+        name="customers",
+        mask=mask_contact_details,
+    )
 
 
-def export_events(*, events: QuerySet[Event], file_format: str) -> ExportFile:
+def export_events(
+    *, events: QuerySet[Event], file_format: str, mask_contact_details: bool = False
+) -> ExportFile:
     rows = events.select_related("source").order_by("pk").iterator(chunk_size=CHUNK)
-    return _export(EventResource(), rows, file_format=file_format, name="events")
+    return _export(
+        EventResource(), rows, file_format=file_format, name="events", mask=mask_contact_details
+    )
 
 
-def _export(resource, objects: Iterable, *, file_format: str, name: str) -> ExportFile:
+def _export(
+    resource, objects: Iterable, *, file_format: str, name: str, mask: bool = False
+) -> ExportFile:
     if file_format not in FORMATS:
         raise UnknownFormat(f"{file_format!r}: use csv or xlsx")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     rows = _rows(resource, objects)
+    if mask:
+        rows = _masked(rows)
     chunks = _csv_chunks(rows) if file_format == "csv" else _xlsx_chunks(rows)
     return ExportFile(f"{name}-{stamp}.{file_format}", FORMATS[file_format], chunks)
 
@@ -65,6 +85,12 @@ def _rows(resource, objects: Iterable) -> Iterator[list]:
     yield resource.get_export_headers()
     for obj in objects:
         yield [escape_formula(_cell(v)) for v in resource.export_resource(obj)]
+
+
+def _masked(rows: Iterator[list]) -> Iterator[list]:
+    yield next(rows)  # headers
+    for row in rows:
+        yield [redact_text(v) if isinstance(v, str) else v for v in row]
 
 
 def _cell(value: object) -> object:

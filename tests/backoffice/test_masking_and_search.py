@@ -137,3 +137,22 @@ def test_log_filter_masks_emails_and_phones_in_messages():
     assert record.getMessage() == (
         "Not Found: /api/v1/profiles/email:a•••@e•••.com/?p=•••••••••••78"
     )
+
+
+def test_viewer_exports_customers_with_masked_emails_and_phones(ann, role_client):
+    response = role_client("viewer").post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "export_csv", "_selected_action": [str(ann.pk)]},
+    )
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert ann.email not in text
+    assert ann.phone not in text
+    assert mask_email(ann.email) in text
+
+
+def test_marketer_exports_customers_with_full_emails(ann, role_client):
+    response = role_client("marketer").post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "export_csv", "_selected_action": [str(ann.pk)]},
+    )
+    assert ann.email in b"".join(response.streaming_content).decode("utf-8-sig")
