@@ -1,6 +1,7 @@
 from datetime import date
 
 import pytest
+from django.utils import timezone
 
 from accounts.masking import mask_email
 from customers.models import Customer
@@ -81,3 +82,14 @@ def test_viewer_sees_the_360_page_with_masked_email(login, demo):
     text = page.locator("#content").inner_text()
     assert customer.email not in text
     assert mask_email(customer.email) in text
+
+
+def test_dashboard_shows_figures_and_charts(login, e2e_db):
+    seed_demo(customers=60, seed=7, anchor=timezone.localdate())
+    page = login("marketer")
+    assert page.locator("#dashboard").is_visible()
+    assert page.locator("#bo-profiles .bo-figure").inner_text() == str(
+        Customer.objects.active().count()
+    )
+    assert page.locator("svg.bo-chart").count() == 3
+    screenshot(page, "dashboard")

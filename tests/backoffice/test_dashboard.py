@@ -1,0 +1,139 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from backoffice.dashboard import compute_figures
+from backoffice.models import DailyStat
+from backoffice.stats import fill_daily_stats
+from consent.models import Purpose
+from consent.services.consent import record_consent
+from customers.models import Customer, Event
+from segments.models import Segment
+
+NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def activity(source):
+    """3 identified + 2 anonymous profiles; events today, 3 days ago and 10 days ago."""
+    people = [
+        Customer.objects.create(is_identified=i < 3, first_seen=NOW - timedelta(days=20 - i))
+        for i in range(5)
+    ]
+    when = (
+        [NOW - timedelta(hours=1)] * 4 + [NOW - timedelta(days=3)] * 2 + [NOW - timedelta(days=10)]
+    )
+    Event.objects.bulk_create(
+        Event(
+            customer=people[i % 5],
+            source=source,
+            type="track",
+            name="Viewed",
+            timestamp=t,
+            received_at=t,
+            message_id=f"m{i}",
+        )
+        for i, t in enumerate(when)
+    )
+    return people
+
+
+def test_profiles_identified_and_anonymous(activity):
+    figures = compute_figures(now=NOW)
+    assert (figures["profiles"], figures["identified"], figures["anonymous"]) == (5, 3, 2)
+
+
+def test_events_today_and_last_seven_days(activity):
+    figures = compute_figures(now=NOW)
+    assert (figures["events_today"], figures["events_week"]) == (4, 6)
+
+
+def test_events_per_day_chart_data(activity):
+    per_day = dict(compute_figures(now=NOW)["events_per_day"])
+    assert per_day[NOW.date()] == 4
+    assert per_day[(NOW - timedelta(days=3)).date()] == 2
+    assert per_day[(NOW - timedelta(days=10)).date()] == 1
+    assert sum(per_day.values()) == 7
+
+
+def test_profiles_over_time_is_cumulative(activity):
+    per_day = dict(compute_figures(now=NOW)["profiles_per_day"])
+    assert per_day[(NOW - timedelta(days=20)).date()] == 1
+    assert per_day[(NOW - timedelta(days=17)).date()] == 4
+    assert per_day[NOW.date()] == 5
+
+
+def test_source_volume_and_last_event(activity, source):
+    row = next(s for s in compute_figures(now=NOW)["sources"] if s.name == source.name)
+    assert (row.today, row.week) == (4, 6)
+    assert row.last_event == NOW - timedelta(hours=1)
+
+
+def test_source_last_event_from_daily_figures_when_quiet_today(activity, source):
+    Event.objects.filter(timestamp__gte=NOW - timedelta(hours=2)).delete()
+    row = next(s for s in compute_figures(now=NOW)["sources"] if s.name == source.name)
+    assert row.last_event == NOW - timedelta(days=3)
+
+
+def test_consent_rate_per_purpose(activity):
+    for person in activity[:2]:
+        record_consent(customer=person, purpose="email_marketing", state="granted", method="admin")
+    record_consent(customer=activity[2], purpose="email_marketing", state="denied", method="admin")
+    rows = {c.name: c for c in compute_figures(now=NOW)["consent"]}
+    email = rows[Purpose.objects.get(code="email_marketing").name]
+    assert (email.granted, email.denied, email.rate) == (2, 1, 40.0)
+
+
+def test_largest_segments_first(db):
+    Segment.objects.create(name="Small", kind="static", size=3)
+    Segment.objects.create(name="Big", kind="static", size=30)
+    assert compute_figures(now=NOW)["segments"][:2] == [("Big", 30), ("Small", 3)]
+
+
+def test_closed_days_are_computed_once(activity):
+    assert fill_daily_stats(today=NOW.date()) == 30
+    assert fill_daily_stats(today=NOW.date()) == 0
+    assert DailyStat.objects.get(day=(NOW - timedelta(days=3)).date(), metric="events").value == 2
+
+
+def test_first_computation_writes_the_window_in_a_few_queries(
+    activity, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(15):
+        compute_figures(now=NOW)
+
+
+def test_recomputing_after_the_window_is_written_takes_eight_queries(
+    activity, django_assert_num_queries
+):
+    compute_figures(now=NOW)
+    with django_assert_num_queries(8):
+        compute_figures(now=NOW)
+
+
+def test_warm_dashboard_reads_no_profiles_or_events(activity, admin_client):
+    assert b'id="dashboard"' in admin_client.get(reverse("admin:index")).content
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(reverse("admin:index"))
+    assert b'id="bo-events-today"' in response.content
+    touched = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "customers_customer" not in touched
+    assert "customers_event" not in touched
+    assert len(queries.captured_queries) <= 4
+
+
+def test_dashboard_draws_three_svg_charts(activity, admin_client):
+    body = admin_client.get(reverse("admin:index")).content.decode()
+    assert body.count('<svg class="bo-chart"') == 3
+    assert "cdn" not in body.lower()
