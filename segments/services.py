@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import timezone
 
 from customers.models import Customer
 from customers.services.outbox import emit_many
-from segments.compiler import CompileError, Context, compile_rule
+from segments import evaluation
+from segments.compiler import compile_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
 from segments.rules import dependencies, validate_rule
 
@@ -85,6 +85,7 @@ def save_computed_trait(*, trait: ComputedTrait) -> ComputedTrait:
     """Save a computed trait; segments using it re-derive their dependencies."""
     trait.full_clean()
     trait.save()
+    evaluation.clear_cache()
     for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC):
         if _uses_computed_trait(segment.rule, trait.name):
             segment.dependencies = dependencies(segment.rule)
@@ -227,21 +228,22 @@ def profile_changes(
     return changes
 
 
-def affected_segments(changes: Iterable[str] | None) -> list[Segment]:
-    """Active dynamic segments whose answer ``changes`` could alter (None: all)."""
-    segments = Segment.objects.filter(kind=Segment.Kind.DYNAMIC, is_active=True).only(
-        "pk", "name", "rule", "dependencies"
+def affected_segments(changes: Iterable[str] | None) -> tuple[list[Segment], tuple]:
+    """Active dynamic segments whose answer ``changes`` could alter (None: all),
+    and a version of all segment definitions (for the compiled-SQL cache)."""
+    everything = list(
+        Segment.objects.order_by("pk").only(
+            "pk", "name", "kind", "is_active", "dependencies", "updated_at"
+        )
     )
-    if changes is None:
-        return list(segments)
+    version = (len(everything), max((s.updated_at for s in everything), default=None))
+    live = [s for s in everything if s.kind == Segment.Kind.DYNAMIC and s.is_active]
+    if changes is None or "merge" in changes:
+        return live, version
     changes = set(changes)
-    if not changes:
-        return []
-    if "merge" in changes:
-        return list(segments)
     wildcards = {f"{change.split(':', 1)[0]}:*" for change in changes}
     wanted = changes | wildcards
-    return [s for s in segments if wanted.intersection(s.dependencies)]
+    return [s for s in live if wanted.intersection(s.dependencies)], version
 
 
 @transaction.atomic
@@ -253,37 +255,29 @@ def reevaluate_customers(
 ) -> dict[str, list[tuple[int, int]]]:
     """Re-evaluate some profiles against the segments their changes could affect.
 
-    One query answers every (profile, segment) pair; only the diff against
-    current membership is written. Returns ``{"entered": [(segment, customer)],
-    "exited": [...]}``. Merged-away profiles leave all their segments.
+    One query answers every (profile, segment) pair (its SQL cached briefly,
+    see ``segments.evaluation``); only the diff against current membership
+    is written. Returns ``{"entered": [(segment, customer)], "exited": [...]}``.
+    Merged-away profiles leave all their segments.
     """
     ids = sorted(set(customer_ids))
     result: dict[str, list[tuple[int, int]]] = {"entered": [], "exited": []}
-    segments = affected_segments(changes) if ids else []
+    changes = None if changes is None else list(changes)
+    if not ids or changes == []:
+        return result
+    segments, version = affected_segments(changes)
     if not segments:
         return result
-    now = now or timezone.now()
-    context = Context(now=now, scope=ids)
-    columns = {}
-    for segment in segments:
-        try:
-            condition = compile_rule(segment.rule, now=now, context=context)
-        except CompileError:
-            log.exception("segment %s cannot be compiled; skipped", segment.pk)
-            continue
-        columns[f"s{segment.pk}"] = ExpressionWrapper(condition, output_field=BooleanField())
-    by_id = {s.pk: s for s in segments if f"s{s.pk}" in columns}
-    matches = {
-        (segment_id, row["pk"])
-        for row in Customer.objects.active().filter(pk__in=ids).order_by().values("pk", **columns)
-        for segment_id in by_id
-        if row[f"s{segment_id}"]
-    }
+    matches, evaluated = evaluation.evaluate(
+        segment_ids=[s.pk for s in segments], customer_ids=ids, version=version, now=now
+    )
+    by_id = {s.pk: s for s in segments if s.pk in set(evaluated)}
     current = set(
         SegmentMembership.objects.filter(
             segment_id__in=by_id, customer_id__in=ids, exited_at__isnull=True
         ).values_list("segment_id", "customer_id")
     )
+    now = now or timezone.now()
     result["entered"] = _enter_pairs(sorted(matches - current), now)
     result["exited"] = _exit_pairs(sorted(current - matches), now)
     for segment_id, segment in by_id.items():

@@ -222,3 +222,17 @@ def test_recompute_segments_command_refuses_unknown_ids(db):
 
     with pytest.raises(CommandError, match="no segment with id 404"):
         call_command("recompute_segments", "404")
+
+
+def test_reevaluation_follows_a_rule_edited_since_the_last_call(make_customer):
+    ann = make_customer(country="DE")
+    segment = save_segment(name="Germans", rule=GERMANS)
+    reevaluate_customers(customer_ids=[ann.pk], changes=["field:country"])
+    assert active_ids(segment) == {ann.pk}
+
+    save_segment(
+        segment=segment, name="French", rule={"field": "country", "op": "eq", "value": "FR"}
+    )
+    reevaluate_customers(customer_ids=[ann.pk], changes=["field:country"])
+
+    assert active_ids(segment) == set()
