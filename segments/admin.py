@@ -1,18 +1,43 @@
-"""The marketer's segment screens: rules, members, sizes, computed traits."""
+"""The marketer's segment screens: the rule builder, members, sizes, computed traits."""
 
 from __future__ import annotations
 
+import csv
+import json
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from customers.selectors import customer_ids_matching_identifier
+from segments import selectors
+from segments.charts import size_chart
 from segments.models import ComputedTrait, Segment, SegmentMembership
 from segments.rules import InvalidRule, validate_rule
-from segments.services import recompute_segment, save_computed_trait, save_segment
+from segments.services import (
+    add_to_static_segment,
+    recompute_segment,
+    save_computed_trait,
+    save_segment,
+)
+
+MEMBERS_SHOWN = 50
 
 
 class SegmentForm(forms.ModelForm):
+    members_to_add = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Add members",
+        help_text="Static segments: one identifier per line (email, phone, user id, or "
+        "type:value).",
+    )
+
     class Meta:
         model = Segment
         fields = ("name", "description", "kind", "is_active", "rule")
@@ -24,17 +49,29 @@ class SegmentForm(forms.ModelForm):
                 validate_rule(cleaned.get("rule"), segment_id=self.instance.pk)
             except InvalidRule as error:
                 self.add_error("rule", [f"{e.path}: {e.message} ({e.code})" for e in error.errors])
+        lines = [line for line in cleaned.get("members_to_add", "").splitlines() if line.strip()]
+        if lines and cleaned.get("kind") != Segment.Kind.STATIC:
+            self.add_error("members_to_add", "Only static segments take hand-picked members.")
+        unknown = [line for line in lines if not customer_ids_matching_identifier(line)]
+        if unknown:
+            self.add_error("members_to_add", f"No profile found for: {', '.join(unknown[:10])}")
+        cleaned["member_lines"] = lines
         return cleaned
 
 
 @admin.register(Segment)
 class SegmentAdmin(SimpleHistoryAdmin):
     form = SegmentForm
+    change_form_template = "admin/segments/segment/change_form.html"
     list_display = ("name", "kind", "size", "is_active", "computed_at")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "description")
-    readonly_fields = ("size", "computed_at", "dependencies")
+    readonly_fields = ("size", "computed_at")
     actions = ["recompute"]
+
+    class Media:
+        css = {"all": ("segments/builder.css",)}
+        js = ("segments/builder.js",)
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -46,9 +83,113 @@ class SegmentAdmin(SimpleHistoryAdmin):
             description=data.get("description", ""),
             is_active=data.get("is_active", True),
         )
+        ids = set()
+        for line in data.get("member_lines", []):
+            ids |= customer_ids_matching_identifier(line)
+        if ids:
+            entered = add_to_static_segment(segment=obj, customer_ids=ids)
+            self.message_user(request, f"{len(entered)} profiles added.", messages.SUCCESS)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        segment = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if segment is not None:
+            members = selectors.current_members(segment)
+            extra.update(
+                members=members[:MEMBERS_SHOWN],
+                members_shown=MEMBERS_SHOWN,
+                size_chart=size_chart(selectors.daily_sizes(segment)),
+                export_url=reverse("admin:segments_segment_export", args=[segment.pk]),
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("builder/options/", wrap(self.options_view), name="segments_builder_options"),
+            path("builder/values/", wrap(self.values_view), name="segments_builder_values"),
+            path("builder/preview/", wrap(self.preview_view), name="segments_builder_preview"),
+            path("<int:pk>/export/", wrap(self.export_view), name="segments_segment_export"),
+            *super().get_urls(),
+        ]
+
+    # --- JSON endpoints for the builder -------------------------------------
+
+    def _require_view(self, request) -> None:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+
+    def options_view(self, request):
+        self._require_view(request)
+        return JsonResponse(selectors.builder_options())
+
+    def values_view(self, request):
+        """``?event=NAME`` → its property names; ``?field=`` / ``?trait=`` /
+        ``?event=&property=`` → common values."""
+        self._require_view(request)
+        params = request.GET
+        if params.get("event") and not params.get("property"):
+            return JsonResponse({"properties": selectors.event_properties(params["event"])})
+        values = selectors.top_values(
+            field=params.get("field", ""),
+            trait=params.get("trait", ""),
+            event=params.get("event", ""),
+            prop=params.get("property", ""),
+        )
+        return JsonResponse({"values": values})
+
+    def preview_view(self, request):
+        self._require_view(request)
+        if request.method != "POST":
+            return JsonResponse(
+                {"code": "method_not_allowed", "message": "POST a rule"}, status=405
+            )
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"code": "invalid_json", "message": "body is not JSON"}, status=400)
+        if not isinstance(body, dict):
+            return JsonResponse(
+                {"code": "invalid_json", "message": "expected an object"}, status=400
+            )
+        segment_id = body.get("segment_id")
+        result = selectors.preview(
+            rule=body.get("rule"), segment_id=segment_id if isinstance(segment_id, int) else None
+        )
+        if result["errors"]:
+            return JsonResponse(
+                {"code": "invalid_rule", "message": "the rule is not valid", **result}, status=400
+            )
+        return JsonResponse(result)
+
+    def export_view(self, request, pk: int):
+        self._require_view(request)
+        segment = get_object_or_404(Segment, pk=pk)
+        rows = selectors.current_members(segment).values_list(
+            "customer_id",
+            "customer__email",
+            "customer__phone",
+            "customer__first_name",
+            "customer__last_name",
+            "entered_at",
+        )
+
+        class Echo:
+            def write(self, value):
+                return value
+
+        writer = csv.writer(Echo())
+        header = ["customer_id", "email", "phone", "first_name", "last_name", "entered_at"]
+        lines = (writer.writerow([_safe_cell(v) for v in row]) for row in rows.iterator(2000))
+        response = StreamingHttpResponse(
+            (line for chunk in ([writer.writerow(header)], lines) for line in chunk),
+            content_type="text/csv",
+        )
+        response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}.csv"'
+        return response
 
     @admin.action(description="Recompute membership now")
-    def recompute(self, request, queryset: QuerySet[Segment]) -> None:
+    def recompute(self, request, queryset: QuerySet[Segment]) -> HttpResponseRedirect | None:
         for segment in queryset:
             result = recompute_segment(segment_id=segment.pk)
             self.message_user(
@@ -56,6 +197,13 @@ class SegmentAdmin(SimpleHistoryAdmin):
                 f"{segment.name}: {result.size} members (+{result.entered} / -{result.exited})",
                 messages.SUCCESS,
             )
+        return None
+
+
+def _safe_cell(value) -> str:
+    """Spreadsheet programs run cells starting with = + - @ as formulas (OWASP)."""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @admin.register(SegmentMembership)

@@ -1,0 +1,135 @@
+"""Read-side queries for segments: builder choices, previews, members, sizes.
+
+Choices offered by the builder come from the data itself, read from a
+sample of recent rows so that they stay cheap on large tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from customers.models import Customer, Event, IdentifierType, Identity
+from segments.compiler import compile_rule
+from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
+from segments.rules import (
+    ALL_OPS,
+    FIELD_TYPES,
+    NUMBER_OPS,
+    OPS_BY_TYPE,
+    InvalidRule,
+    validate_rule,
+)
+
+SAMPLE = 2000
+
+
+def builder_options() -> dict:
+    """Everything the rule builder offers to pick from."""
+    source_model = Identity._meta.get_field("source").related_model
+    used_events = {t.event for t in ComputedTrait.objects.only("event")} | set(
+        _recent_event_names()
+    )
+    return {
+        "fields": FIELD_TYPES,
+        "operators": {
+            kind: sorted(ops)
+            for kind, ops in {**OPS_BY_TYPE, "number": NUMBER_OPS, "json": ALL_OPS}.items()
+        },
+        "traits": trait_names(),
+        "events": sorted(used_events),
+        "identifier_types": list(IdentifierType.objects.values_list("name", flat=True)),
+        "sources": [{"id": s.pk, "name": s.name} for s in source_model.objects.order_by("name")],
+        "segments": [
+            {"id": s.pk, "name": s.name} for s in Segment.objects.order_by("name").only("name")
+        ],
+        "computed_traits": [
+            {"name": t.name, "numeric": t.is_numeric} for t in ComputedTrait.objects.all()
+        ],
+    }
+
+
+def _recent_event_names() -> list[str]:
+    names = Event.objects.order_by("-timestamp").values_list("name", flat=True)[:SAMPLE]
+    return [name for name in set(names) if name]
+
+
+def trait_names() -> list[str]:
+    keys: set[str] = set()
+    for traits in Customer.objects.order_by("-pk").values_list("traits", flat=True)[:SAMPLE]:
+        if isinstance(traits, dict):
+            keys.update(traits)
+    return sorted(keys)
+
+
+def event_properties(event: str) -> list[str]:
+    keys: set[str] = set()
+    recent = Event.objects.filter(name=event).order_by("-timestamp")
+    for properties in recent.values_list("properties", flat=True)[:SAMPLE]:
+        if isinstance(properties, dict):
+            keys.update(properties)
+    return sorted(keys)
+
+
+def top_values(
+    *, field: str = "", trait: str = "", event: str = "", prop: str = ""
+) -> list[object]:
+    """The most common values of a field, trait or event property (up to 20)."""
+    counts: Counter = Counter()
+    if field in FIELD_TYPES and FIELD_TYPES[field] == "text":
+        rows = Customer.objects.order_by("-pk").values_list(field, flat=True)[:SAMPLE]
+        counts.update(value for value in rows if value)
+    elif trait:
+        rows = Customer.objects.order_by("-pk").values_list("traits", flat=True)[:SAMPLE]
+        counts.update(_scalar(row, trait) for row in rows if _scalar(row, trait) is not None)
+    elif event and prop:
+        recent = Event.objects.filter(name=event).order_by("-timestamp")
+        rows = recent.values_list("properties", flat=True)[:SAMPLE]
+        counts.update(_scalar(row, prop) for row in rows if _scalar(row, prop) is not None)
+    return [value for value, _ in counts.most_common(20)]
+
+
+def _scalar(data: object, key: str):
+    if not isinstance(data, dict):
+        return None
+    value = data.get(key)
+    return value if isinstance(value, str | int | float) and value != "" else None
+
+
+def preview(*, rule: object, segment_id: int | None = None, sample: int = 10) -> dict:
+    """Count and a sample of the profiles a (possibly unsaved) rule matches."""
+    try:
+        validate_rule(rule, segment_id=segment_id)
+    except InvalidRule as error:
+        return {"count": None, "sample": [], "errors": [e.as_dict() for e in error.errors]}
+    matching = Customer.objects.active().filter(compile_rule(rule, now=timezone.now()))
+    rows = matching.order_by("-last_seen").only("pk", "first_name", "last_name", "email", "phone")
+    return {
+        "count": matching.count(),
+        "sample": [
+            {"id": c.pk, "name": str(c), "email": c.email, "url": c.get_absolute_url()}
+            for c in rows[:sample]
+        ],
+        "errors": [],
+    }
+
+
+def current_members(segment: Segment) -> QuerySet[SegmentMembership]:
+    return (
+        SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
+        .select_related("customer")
+        .order_by("-entered_at", "pk")
+    )
+
+
+def daily_sizes(segment: Segment, *, days: int = 90, today: date | None = None):
+    """(day, size) for the last ``days`` days that have a recorded size."""
+    today = today or timezone.localdate()
+    return list(
+        SegmentSize.objects.filter(segment=segment, day__gt=today - timedelta(days=days))
+        .order_by("day")
+        .values_list("day", "size")
+    )

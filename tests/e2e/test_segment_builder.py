@@ -1,0 +1,47 @@
+import re
+
+import pytest
+
+from customers.models import Customer
+from segments.models import Segment, SegmentMembership
+from tests.e2e.conftest import screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def people(e2e_db):
+    for index, (country, plan) in enumerate([("DE", "pro"), ("DE", "free"), ("FR", "pro")]):
+        Customer.objects.create(first_name=f"P{index}", country=country, traits={"plan": plan})
+
+
+def test_marketer_builds_a_segment_and_sees_its_count(login, people):
+    page = login("marketer")
+    page.goto("/admin/segments/segment/add/")
+    page.fill("#id_name", "German pros")
+
+    page.click(".rb-add-condition")
+    page.locator(".rb-condition .rb-field").select_option("country")
+    page.locator(".rb-condition .rb-value").fill("de")
+    page.click(".rb-add-condition")
+    second = page.locator(".rb-condition").nth(1)
+    second.locator(".rb-kind").select_option("trait")
+    second = page.locator(".rb-condition").nth(1)
+    second.locator(".rb-trait").fill("plan")
+    second.locator(".rb-value").fill("PRO")
+
+    page.wait_for_function(
+        "document.querySelector('.rb-count-number')?.textContent === '1'", timeout=10_000
+    )
+    screenshot(page, "segment-builder")
+    page.click("input[name=_save]")
+    page.wait_for_url(re.compile(r".*/admin/segments/segment/$"))
+
+    segment = Segment.objects.get(name="German pros")
+    assert segment.rule == {
+        "all": [
+            {"field": "country", "op": "eq", "value": "de"},
+            {"trait": "plan", "op": "eq", "value": "PRO"},
+        ]
+    }
+    assert SegmentMembership.objects.filter(segment=segment).count() == 1
