@@ -4,6 +4,7 @@ from itertools import count
 import pytest
 
 from customers.models import Customer, Event, IdentifierType, Identity
+from tests.api.conftest import make_api_client  # noqa: F401  (fixture for the API tests)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 _message_ids = count(1)

@@ -1,0 +1,164 @@
+"""Segments over the REST API (scope ``segments:read``).
+
+GET /api/v1/segments/                                   segments, by name
+GET /api/v1/segments/{id}/                              one segment
+GET /api/v1/segments/{id}/members/                      current members, newest first
+GET /api/v1/segments/{id}/members/<type>:<value>/       is this profile a member?
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.response import Response
+
+from cdp_site.api.exceptions import ApiError
+from cdp_site.api.router import router
+from customers.models import Customer
+from customers.selectors import find_customer_by_identifier, identifier_type_exists
+from customers.services.normalize import InvalidValue
+from segments.models import Segment, SegmentMembership
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Segment
+        fields = (
+            "id",
+            "name",
+            "description",
+            "kind",
+            "rule",
+            "is_active",
+            "size",
+            "computed_at",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    customer_id = serializers.IntegerField()
+    email = serializers.CharField(source="customer.email")
+
+    class Meta:
+        model = SegmentMembership
+        fields = ("customer_id", "email", "entered_at")
+        read_only_fields = fields
+
+
+class MembershipAnswerSerializer(serializers.Serializer):
+    segment_id = serializers.IntegerField()
+    customer_id = serializers.IntegerField()
+    member = serializers.BooleanField()
+    entered_at = serializers.DateTimeField(allow_null=True)
+
+
+class SegmentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Segments with their current size (as of their last recompute)."""
+
+    queryset = Segment.objects.all()
+    serializer_class = SegmentSerializer
+    required_scopes = ["segments:read"]
+    cursor_ordering = ("name", "id")
+
+
+SEGMENT_PARAMETER = OpenApiParameter("segment_pk", OpenApiTypes.INT, OpenApiParameter.PATH)
+IDENTIFIER_PARAMETER = OpenApiParameter(
+    "identifier",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="`<type>:<value>`, e.g. `email:ann@example.com`, normalized as in ingestion.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[SEGMENT_PARAMETER]),
+    retrieve=extend_schema(
+        parameters=[SEGMENT_PARAMETER, IDENTIFIER_PARAMETER],
+        responses={200: MembershipAnswerSerializer},
+    ),
+)
+class SegmentMemberViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A segment's current members; ``members/<type>:<value>/`` answers for one profile."""
+
+    serializer_class = MemberSerializer
+    required_scopes = ["segments:read"]
+    cursor_ordering = ("-id",)
+    lookup_field = "identifier"
+    lookup_value_regex = "[^/]+"
+
+    def _segment(self) -> Segment:
+        segment = Segment.objects.filter(pk=self.kwargs["segment_pk"]).first()
+        if segment is None:
+            raise ApiError(
+                status_code=404,
+                code="segment_not_found",
+                message=f"No segment with id {self.kwargs['segment_pk']}.",
+            )
+        return segment
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SegmentMembership.objects.none()
+        return SegmentMembership.objects.filter(
+            segment=self._segment(), exited_at__isnull=True
+        ).select_related("customer")
+
+    def retrieve(self, request, segment_pk: str, identifier: str):
+        segment = self._segment()
+        customer = _profile_or_404(identifier)
+        membership = (
+            SegmentMembership.objects.filter(
+                segment=segment, customer=customer, exited_at__isnull=True
+            )
+            .only("entered_at")
+            .first()
+        )
+        answer = {
+            "segment_id": segment.pk,
+            "customer_id": customer.pk,
+            "member": membership is not None,
+            "entered_at": membership.entered_at if membership else None,
+        }
+        return Response(MembershipAnswerSerializer(answer).data)
+
+
+def _profile_or_404(identifier: str) -> Customer:
+    type_name, sep, value = identifier.partition(":")
+    if not sep or not type_name or not value:
+        raise ApiError(
+            status_code=400,
+            code="invalid_identifier",
+            message="Address a profile as <type>:<value>, e.g. email:ann@example.com.",
+            details={"identifier": identifier},
+        )
+    if not identifier_type_exists(type_name):
+        raise ApiError(
+            status_code=400,
+            code="unknown_identifier_type",
+            message=f"{type_name!r} is not an identifier type.",
+            details={"type": type_name},
+        )
+    try:
+        customer = find_customer_by_identifier(type_name=type_name, value=value)
+    except InvalidValue as exc:
+        raise ApiError(
+            status_code=400, code=exc.code, message=exc.message, details={"type": type_name}
+        ) from None
+    if customer is None:
+        raise ApiError(
+            status_code=404,
+            code="profile_not_found",
+            message=f"No profile has {type_name} {value!r}.",
+            details={"type": type_name},
+        )
+    return customer
+
+
+router.register("segments", SegmentViewSet, basename="segment")
+router.register(
+    r"segments/(?P<segment_pk>[0-9]+)/members", SegmentMemberViewSet, basename="segment-member"
+)
