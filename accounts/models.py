@@ -20,7 +20,7 @@ class ApiKey(models.Model):
 
     Only the SHA-256 digest of the key and a short prefix (to tell keys
     apart) are stored; the key is shown once, when created. Each key acts
-    through its own ``user`` (no password, no permissions) so that the audit
+    through its own ``user`` (inactive, no password, no permissions) so that the audit
     trail records which key changed what; what the key may do is its
     ``scopes``. Keys are revoked, never deleted, to keep that trail readable.
     """

@@ -15,7 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/auth/", include("dj_rest_auth.urls")),
+    path("api/v1/auth/", include("cdp_site.api.auth_urls")),
     path("api/v1/", include("cdp_site.api.urls")),
     re_path(r"^api/", api_not_found),  # JSON 404 for any other path under /api/
     path("healthz", health, name="health"),

@@ -61,6 +61,7 @@ def create_api_key(
         first_name=name[:150],
         last_name="(API key)",
         is_staff=False,
+        is_active=False,  # cannot sign in anywhere; it only names the key in the audit trail
     )
     user.set_unusable_password()
     user.save(update_fields=["password"])

@@ -12,7 +12,12 @@ profile shows what the apps above ``customers`` know about it.
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
@@ -34,6 +39,11 @@ IDENTIFIER_PARAMETER = OpenApiParameter(
     OpenApiParameter.PATH,
     description="`<type>:<value>`, e.g. `email:ann@example.com`, `user_id:42`, "
     "`external_id:crm-9`. The value is normalized as in ingestion.",
+    examples=[
+        OpenApiExample("email", value="email:ann@example.com"),
+        OpenApiExample("user id", value="user_id:42"),
+        OpenApiExample("CRM id", value="external_id:crm-9"),
+    ],
 )
 
 
@@ -44,6 +54,7 @@ class IdentitySerializer(serializers.Serializer):
 
 class ProfileSerializer(serializers.ModelSerializer):
     identities = IdentitySerializer(many=True, read_only=True)
+    email = serializers.CharField(help_text="Empty when unknown.")
     traits = serializers.DictField()
 
     class Meta:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from cdp_site.api.exceptions import Conflict
 from cdp_site.api.router import router
+from cdp_site.api.schema import ErrorSerializer
 from sources.models import Source
 from sources.services.keys import create_source, rotate_write_key
 
@@ -54,7 +55,10 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     required_scopes = ["sources:admin"]
     cursor_ordering = "id"
 
-    @extend_schema(request=SourceCreateSerializer, responses={201: SourceWithKeySerializer})
+    @extend_schema(
+        request=SourceCreateSerializer,
+        responses={201: SourceWithKeySerializer, 409: ErrorSerializer},
+    )
     def create(self, request):
         """Create a source; the response carries its write key, shown only once."""
         form = SourceCreateSerializer(data=request.data)

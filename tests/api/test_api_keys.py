@@ -70,6 +70,7 @@ def test_each_key_acts_as_its_own_passwordless_account(db):
     api_key, _key = create_api_key(name="CRM sync", scopes=["profiles:read"])
     assert api_key.user.has_usable_password() is False
     assert api_key.user.is_staff is False
+    assert api_key.user.is_active is False
     assert api_key.user.first_name == "CRM sync"
 
 

@@ -150,3 +150,25 @@ def test_schema_documents_the_error_shape_and_bearer_auth(db):
     list_op = schema["paths"]["/api/v1/sources/"]["get"]
     assert {"401", "403", "429"} <= set(list_op["responses"])
     assert "sources:admin" in list_op["description"]
+
+
+def test_api_keys_cannot_use_the_people_sign_in_endpoints(full_api_client):
+    assert_error(full_api_client.get("/api/v1/auth/user/"), 401, "not_authenticated")
+    response = full_api_client.post(
+        "/api/v1/auth/password/change/",
+        {"new_password1": "x-Secret-123456", "new_password2": "x-Secret-123456"},
+        content_type="application/json",
+    )
+    assert_error(response, 401, "not_authenticated")
+
+
+def test_post_to_an_unknown_api_path_is_404_json_not_a_csrf_page(db):
+    response = Client(enforce_csrf_checks=True).post("/api/v1/sources/0.5/rotate-key/")
+    assert_error(response, 404, "not_found")
+
+
+def test_logout_is_post_only(client, django_user_model):
+    user = django_user_model.objects.create_user("someone", password="pw-123456789")
+    client.force_login(user)
+    assert_error(client.get("/api/v1/auth/logout/"), 405, "method_not_allowed")
+    assert client.post("/api/v1/auth/logout/").status_code == 200
