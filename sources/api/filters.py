@@ -11,7 +11,10 @@ from django.db.models import Q, Subquery
 from django.db.models.fields.json import KeyTransform
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ValidationError
 
+from consent.selectors import allowed_q
+from consent.services.consent import UnknownPurpose
 from customers.models import Customer, Event, Identity
 from customers.selectors import customer_ids_matching_identifier
 
@@ -71,6 +74,10 @@ class CustomerFilter(django_filters.FilterSet):
     )
     identified = django_filters.BooleanFilter(field_name="is_identified")
     country = django_filters.CharFilter(field_name="country", help_text="ISO 3166-1 alpha-2")
+    allowed_for = django_filters.CharFilter(
+        method="filter_allowed_for",
+        help_text="A purpose code: only profiles that purpose may use now (consent).",
+    )
     q = django_filters.CharFilter(
         method="search",
         help_text="Any identifier (`email:…`, or a bare value tried as every type), "
@@ -79,12 +86,18 @@ class CustomerFilter(django_filters.FilterSet):
 
     class Meta:
         model = Customer
-        fields = ("trait", "source", "seen_since", "identified", "country", "q")
+        fields = ("trait", "source", "seen_since", "identified", "country", "allowed_for", "q")
 
     @extend_schema_field(OpenApiTypes.INT)
     def filter_source(self, queryset, name, value):
         holders = Identity.objects.filter(source_id=value).values("customer_id")
         return queryset.filter(pk__in=Subquery(holders))
+
+    def filter_allowed_for(self, queryset, name, value):
+        try:
+            return queryset.filter(allowed_q(value))
+        except UnknownPurpose as exc:
+            raise ValidationError({"allowed_for": [str(exc)]}) from None
 
     def search(self, queryset, name, value):
         term = value.strip()

@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, viewsets
@@ -23,6 +24,7 @@ from rest_framework.response import Response
 
 from cdp_site.api.exceptions import ApiError
 from cdp_site.api.router import router
+from consent.selectors import consent_overview
 from customers.models import CORE_FIELDS, Customer, Event
 from customers.selectors import (
     find_customer_by_identifier,
@@ -69,6 +71,27 @@ class ProfileSerializer(serializers.ModelSerializer):
             "last_seen",
         )
         read_only_fields = fields
+
+
+class PurposeStatusSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    legal_basis = serializers.CharField()
+    state = serializers.CharField(allow_null=True, help_text="null: no statement recorded yet")
+    allowed = serializers.BooleanField(help_text="Whether the purpose may use this profile now.")
+    since = serializers.DateTimeField(allow_null=True)
+
+
+class ProfileDetailSerializer(ProfileSerializer):
+    consent = serializers.SerializerMethodField(help_text="Every active purpose and its verdict.")
+
+    class Meta(ProfileSerializer.Meta):
+        fields = (*ProfileSerializer.Meta.fields, "consent")
+        read_only_fields = fields
+
+    @extend_schema_field(PurposeStatusSerializer(many=True))
+    def get_consent(self, customer: Customer) -> list[dict]:
+        return PurposeStatusSerializer(consent_overview(customer), many=True).data
 
 
 class TraitsUpdateSerializer(serializers.Serializer):
@@ -135,14 +158,14 @@ def profile_or_404(identifier: str) -> Customer:
     partial_update=extend_schema(
         parameters=[IDENTIFIER_PARAMETER],
         request=TraitsUpdateSerializer,
-        responses={200: ProfileSerializer},
+        responses={200: ProfileDetailSerializer},
     ),
 )
 class ProfileViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """A profile addressed by any of its identifiers, like Segment's Profiles API."""
 
     queryset = Customer.objects.active()
-    serializer_class = ProfileSerializer
+    serializer_class = ProfileDetailSerializer
     lookup_field = "identifier"
     lookup_value_regex = "[^/]+"
     required_scopes = {"retrieve": ["profiles:read"], "partial_update": ["profiles:write"]}
@@ -165,7 +188,7 @@ class ProfileViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
                 status_code=400, code=exc.code, message=exc.message, details={"traits": exc.message}
             ) from None
         fresh = Customer.objects.prefetch_related(profile_identities()).get(pk=customer.pk)
-        return Response(ProfileSerializer(fresh).data)
+        return Response(ProfileDetailSerializer(fresh).data)
 
 
 @extend_schema_view(list=extend_schema(parameters=[IDENTIFIER_PARAMETER]))
@@ -185,7 +208,10 @@ class ProfileEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class CustomerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Active profiles, filtered; newest first. Fetch one with /profiles/<type>:<value>/."""
+    """Active profiles, filtered; newest first.
+
+    Fetch one with /profiles/<type>:<value>/ for its consent verdicts.
+    """
 
     serializer_class = ProfileSerializer
     filterset_class = CustomerFilter

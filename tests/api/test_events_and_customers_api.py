@@ -2,6 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from consent.services.consent import record_consent
+from customers.models import Customer
 from sources.models import Source
 from sources.services.keys import create_source
 from tests.api.conftest import assert_error, send
@@ -162,3 +164,16 @@ def test_customers_bad_filter_is_400(make_api_client, people, params):
 
 def test_customers_need_profiles_read(make_api_client, people):
     assert_error(make_api_client("events:read").get(CUSTOMERS), 403, "missing_scope")
+
+
+def test_customers_filter_by_purpose_allowed(make_api_client, people):
+    ann = Customer.objects.get(pk=people["ann"])
+    record_consent(customer=ann, purpose="email_marketing", state="granted", method="api")
+    response = make_api_client("profiles:read").get(CUSTOMERS, {"allowed_for": "email_marketing"})
+    assert ids(response) == [people["ann"]]
+
+
+def test_customers_filter_by_unknown_purpose_is_400(make_api_client, people):
+    response = make_api_client("profiles:read").get(CUSTOMERS, {"allowed_for": "telepathy"})
+    body = assert_error(response, 400, "invalid")
+    assert "allowed_for" in body["details"]

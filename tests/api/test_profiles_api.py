@@ -1,6 +1,7 @@
 import pytest
 from django.db.models import Max
 
+from consent.services.consent import record_consent
 from customers.models import Customer, Event
 from sources.models import Source
 from tests.api.conftest import assert_error, send
@@ -150,3 +151,13 @@ def test_rest_writes_reuse_one_api_source(make_api_client, ann):
         )
     assert Source.objects.filter(kind="api").count() == 1
     assert Event.objects.filter(customer=ann).aggregate(Max("id"))["id__max"] is not None
+
+
+def test_profile_shows_consent_verdict_per_purpose(make_api_client, ann):
+    record_consent(customer=ann, purpose="email_marketing", state="granted", method="api")
+    body = make_api_client("profiles:read").get("/api/v1/profiles/user_id:42/").json()
+    by_code = {p["code"]: p for p in body["consent"]}
+    assert by_code["email_marketing"]["state"] == "granted"
+    assert by_code["email_marketing"]["allowed"] is True
+    assert by_code["sms_marketing"]["state"] is None
+    assert by_code["sms_marketing"]["allowed"] is False
