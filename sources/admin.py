@@ -10,7 +10,13 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.masking import can_see_contact_details
 from customers.models import Customer, Event
-from sources.exports.service import ExportFile, export_customers, export_events
+from segments.models import Segment
+from sources.exports.service import (
+    ExportFile,
+    export_customers,
+    export_events,
+    segment_members,
+)
 from sources.imports.forms import MappingForm, UploadForm
 from sources.imports.jobs import (
     ImportStateError,
@@ -210,9 +216,9 @@ def _export_action(file_format: str, exporter, keyword: str):
         )
 
     action.__name__ = f"export_{file_format}"
-    return admin.action(description=f"Export to {file_format.upper()}", permissions=["view"])(
-        action
-    )
+    what = "members " if keyword == "segments" else ""
+    description = f"Export {what}to {file_format.upper()}"
+    return admin.action(description=description, permissions=["view"])(action)
 
 
 def _with_exports(model, exporter, keyword: str) -> None:
@@ -225,5 +231,14 @@ def _with_exports(model, exporter, keyword: str) -> None:
     admin.site.register(model, type(registered.__name__, (registered,), {"actions": actions}))
 
 
+def _export_members(segments, file_format: str, mask_contact_details: bool) -> ExportFile:
+    return export_customers(
+        customers=segment_members(segments),
+        file_format=file_format,
+        mask_contact_details=mask_contact_details,
+    )
+
+
 _with_exports(Customer, export_customers, "customers")
 _with_exports(Event, export_events, "events")
+_with_exports(Segment, _export_members, "segments")

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.masking import redact_text
 from customers.models import Customer, Event, Identity
+from segments.models import Segment, SegmentMembership
 from sources.exports.escaping import escape_formula
 from sources.resources import CustomerResource, EventResource
 
@@ -57,6 +58,12 @@ def export_customers(
         name="customers",
         mask=mask_contact_details,
     )
+
+
+def segment_members(segments: Iterable[Segment]) -> QuerySet[Customer]:
+    """The customers currently in any of ``segments``."""
+    current = SegmentMembership.objects.filter(segment__in=segments, exited_at__isnull=True)
+    return Customer.objects.filter(pk__in=current.values("customer_id"))
 
 
 def export_events(

@@ -111,3 +111,22 @@ def test_export_reads_identifiers_without_a_query_per_customer(
     with django_assert_max_num_queries(4):
         lines = b"".join(export.chunks).decode("utf-8-sig").splitlines()
     assert len(lines) == 4
+
+
+def test_segment_members_export(admin_client, import_file):
+    from datetime import UTC, datetime
+
+    from segments.models import Segment, SegmentMembership
+
+    _customers(import_file)
+    ann = Customer.objects.get(email="ann@example.com")
+    cy = Customer.objects.get(email="cy@example.com")
+    segment = Segment.objects.create(name="VIPs", kind="static")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    SegmentMembership.objects.create(segment=segment, customer=ann, entered_at=at)
+    SegmentMembership.objects.create(segment=segment, customer=cy, entered_at=at, exited_at=at)
+    response = _post_action(
+        admin_client, "admin:segments_segment_changelist", "export_csv", [segment.pk]
+    )
+    rows = _csv(response)
+    assert [row[1] for row in rows[1:]] == ["ann@example.com"]
