@@ -7,14 +7,18 @@ reads every app (consent, segments, sources) and ``customers`` imports none.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path
 
 from accounts.masking import can_see_contact_details, mask_email, mask_identifier, mask_phone
 from backoffice.customer360 import customer_360, display_name
 from customers.admin import CustomerAdmin, IdentityInline
-from customers.models import Customer, Event, Identity
+from customers.models import Customer, Event, Identity, Merge
+from customers.services.merging import MergeError, unmerge
 
 # Read-only columns that replace contact details for people who may not see them.
 _MASKED_COLUMNS = {
@@ -114,6 +118,31 @@ class Customer360Admin(ContactMaskingMixin, _registered(Customer)):
             if fields:
                 fieldsets.append((title, {**opts, "fields": fields}))
         return fieldsets
+
+    def get_urls(self):
+        undo = path(
+            "<int:customer_id>/undo-merge/<int:merge_id>/",
+            self.admin_site.admin_view(self.undo_merge_view),
+            name="customers_customer_undo_merge",
+        )
+        return [undo, *super().get_urls()]
+
+    def undo_merge_view(self, request, customer_id: int, merge_id: int):
+        """The 360 page's "Undo merge" button: split the absorbed profile back out."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("customers.change_merge"):
+            raise PermissionDenied
+        merge = get_object_or_404(Merge, pk=merge_id, survivor_id=customer_id)
+        try:
+            unmerge(merge=merge, actor=request.user)
+        except MergeError as error:
+            self.message_user(request, f"Could not undo the merge: {error.message}", messages.ERROR)
+        else:
+            self.message_user(
+                request, f"Merge undone: profile #{merge.absorbed_id} is separate again."
+            )
+        return redirect("admin:customers_customer_change", customer_id)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         context = dict(extra_context or {})

@@ -13,7 +13,9 @@ from django.core.paginator import Paginator
 from django.utils.dateparse import parse_datetime
 
 from accounts.masking import can_see_contact_details, mask_email, mask_phone
-from customers.models import CORE_FIELDS, Customer, Event
+from consent.selectors import consent_history, consent_overview
+from customers.models import CORE_FIELDS, Customer, Event, Merge
+from segments.models import SegmentMembership
 from sources.models import Source
 
 EVENTS_PER_PAGE = 25
@@ -140,6 +142,24 @@ def history_rows(customer: Customer, *, user) -> list[HistoryRow]:
     return rows
 
 
+def segment_rows(customer: Customer) -> list[SegmentMembership]:
+    """Segments the person is in or was in, with entry (and exit) times."""
+    return list(
+        SegmentMembership.objects.filter(customer=customer)
+        .select_related("segment")
+        .order_by("exited_at", "-entered_at")[:50]
+    )
+
+
+def merge_rows(customer: Customer) -> list[Merge]:
+    """Profiles merged into this one (the merge log), newest first."""
+    return list(
+        Merge.objects.filter(survivor=customer)
+        .select_related("actor", "undone_by")
+        .order_by("-created_at", "-id")[:50]
+    )
+
+
 def customer_360(customer: Customer, *, user, event_type: str = "", page=None) -> dict:
     core, traits = profile_rows(customer, user=user)
     return {
@@ -151,5 +171,9 @@ def customer_360(customer: Customer, *, user, event_type: str = "", page=None) -
         "event_types": Event.Type.values,
         "data_quality": data_quality_rows(customer, user=user),
         "history": history_rows(customer, user=user),
-        "absorbed": list(customer.absorbed.order_by("pk").values_list("pk", flat=True)[:50]),
+        "segments": segment_rows(customer),
+        "consent": consent_overview(customer),
+        "consent_history": list(consent_history(customer, limit=HISTORY_ROWS)),
+        "merges": merge_rows(customer),
+        "can_undo_merges": user.has_perm("customers.change_merge"),
     }

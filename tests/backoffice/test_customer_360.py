@@ -115,3 +115,50 @@ def test_360_page_runs_a_bounded_number_of_queries(
 ):
     with django_assert_max_num_queries(30):
         _page(admin_client, person)
+
+
+def test_segments_show_entry_and_exit_times(person, admin_client):
+    from segments.models import Segment, SegmentMembership
+
+    vip = Segment.objects.create(name="VIP", kind="static")
+    entered = datetime(2026, 5, 3, 8, 0, tzinfo=UTC)
+    SegmentMembership.objects.create(segment=vip, customer=person, entered_at=entered)
+    rows = _page(admin_client, person).context["bo"]["segments"]
+    assert [(m.segment.name, m.entered_at, m.exited_at) for m in rows] == [("VIP", entered, None)]
+
+
+def test_consent_state_and_history(person, admin_client):
+    from consent.services.consent import record_consent
+
+    record_consent(customer=person, purpose="email_marketing", state="granted", method="admin")
+    record_consent(customer=person, purpose="email_marketing", state="withdrawn", method="api")
+    bo = _page(admin_client, person).context["bo"]
+    email = next(c for c in bo["consent"] if c.code == "email_marketing")
+    assert (email.state, email.allowed) == ("withdrawn", False)
+    assert [r.state for r in bo["consent_history"]] == ["withdrawn", "granted"]
+
+
+@pytest.fixture
+def merged(person):
+    from customers.services.merging import merge_manually
+
+    other = Customer.objects.create(first_name="Annie", first_seen=person.first_seen + timedelta(1))
+    (merge,) = merge_manually(customer_ids=[person.pk, other.pk])
+    return merge
+
+
+def test_steward_undoes_a_merge_from_the_360_page(merged, role_client):
+    client = role_client("steward")
+    page = _page(client, merged.survivor)
+    assert [m.pk for m in page.context["bo"]["merges"]] == [merged.pk]
+    url = reverse("admin:customers_customer_undo_merge", args=[merged.survivor_id, merged.pk])
+    assert client.post(url).status_code == 302
+    assert Customer.objects.get(pk=merged.absorbed_id).merged_into_id is None
+
+
+def test_marketer_cannot_undo_a_merge(merged, role_client):
+    client = role_client("marketer")
+    assert b"Undo merge" not in _page(client, merged.survivor).content
+    url = reverse("admin:customers_customer_undo_merge", args=[merged.survivor_id, merged.pk])
+    assert client.post(url).status_code == 403
+    assert Customer.objects.get(pk=merged.absorbed_id).merged_into_id == merged.survivor_id
