@@ -22,6 +22,8 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
+from accounts.masking import can_see_contact_details, mask_email, mask_identifier, mask_phone
+from accounts.models import ApiKey
 from cdp_site.api.exceptions import ApiError
 from cdp_site.api.router import router
 from consent.selectors import consent_overview
@@ -71,6 +73,24 @@ class ProfileSerializer(serializers.ModelSerializer):
             "last_seen",
         )
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if _masks_contact_details(self.context.get("request")):
+            data["email"] = mask_email(data["email"])
+            data["phone"] = mask_phone(data["phone"])
+            for identity in data["identities"]:
+                identity["value"] = mask_identifier(identity["type"], identity["value"])
+        return data
+
+
+def _masks_contact_details(request) -> bool:
+    """People signed in without ``accounts.view_contact_details`` (the Viewer
+    role) get emails and phones masked, as in the admin. API keys are
+    governed by their scopes alone."""
+    if request is None or isinstance(request.auth, ApiKey):
+        return False
+    return not can_see_contact_details(request.user)
 
 
 class PurposeStatusSerializer(serializers.Serializer):

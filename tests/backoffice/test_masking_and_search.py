@@ -156,3 +156,16 @@ def test_marketer_exports_customers_with_full_emails(ann, role_client):
         {"action": "export_csv", "_selected_action": [str(ann.pk)]},
     )
     assert ann.email in b"".join(response.streaming_content).decode("utf-8-sig")
+
+
+def test_viewer_reads_masked_contact_details_through_the_api(ann, role_client):
+    response = role_client("viewer").get(f"/api/v1/profiles/email:{ann.email}/")
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["email"], body["phone"]) == (mask_email(ann.email), mask_phone(ann.phone))
+    assert ann.email not in response.content.decode()
+
+
+def test_marketer_reads_full_contact_details_through_the_api(ann, role_client):
+    response = role_client("marketer").get(f"/api/v1/profiles/email:{ann.email}/")
+    assert response.json()["email"] == ann.email
