@@ -15,15 +15,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from backoffice.models import DailyStat
 from backoffice.stats import WINDOW_DAYS, day_start, fill_daily_stats
 from consent.models import ConsentState, Purpose
-from customers.models import Customer, Event
+from customers.models import Customer, DataQualityIssue, Event
 from segments.models import Segment
-from sources.models import Source
+from sources.models import ImportJob, Source
 
 CACHE_KEY = "backoffice:dashboard:v1"
 Metric = DailyStat.Metric
@@ -79,6 +79,7 @@ def compute_figures(*, now: datetime) -> dict:
         "events_week": events_week,
         "sources": _sources(history, live, week_days),
         "consent": _consent(profiles["total"]),
+        "rejected": _rejected(since=day_start(week_days[-1])),
         "segments": list(
             Segment.objects.filter(is_active=True)
             .order_by("-size", "name")
@@ -125,6 +126,19 @@ def _sources(history: dict, live: dict, week_days: list[date]) -> list[SourceRow
             SourceRow(source.name, source.get_kind_display(), source.enabled, today_n, week, last)
         )
     return rows
+
+
+def _rejected(*, since: datetime) -> dict[str, int]:
+    """What did not make it in over the last 7 days: rejected import rows,
+    failed import jobs, values refused by cleansing (data-quality issues)."""
+    jobs = ImportJob.objects.filter(created_at__gte=since).aggregate(
+        rows=Sum("rows_invalid"), failed=Count("id", filter=Q(status=ImportJob.Status.FAILED))
+    )
+    return {
+        "import_rows": jobs["rows"] or 0,
+        "import_jobs_failed": jobs["failed"],
+        "quality_issues": DataQualityIssue.objects.filter(created_at__gte=since).count(),
+    }
 
 
 def _consent(active_profiles: int) -> list[ConsentRow]:

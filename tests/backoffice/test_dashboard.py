@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from backoffice.dashboard import compute_figures
 from backoffice.models import DailyStat
@@ -110,15 +111,15 @@ def test_closed_days_are_computed_once(activity):
 def test_first_computation_writes_the_window_in_a_few_queries(
     activity, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(17):
         compute_figures(now=NOW)
 
 
-def test_recomputing_after_the_window_is_written_takes_eight_queries(
+def test_recomputing_after_the_window_is_written_takes_ten_queries(
     activity, django_assert_num_queries
 ):
     compute_figures(now=NOW)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         compute_figures(now=NOW)
 
 
@@ -137,3 +138,13 @@ def test_dashboard_draws_three_svg_charts(activity, admin_client):
     body = admin_client.get(reverse("admin:index")).content.decode()
     assert body.count('<svg class="bo-chart"') == 3
     assert "cdn" not in body.lower()
+
+
+def test_rejected_values_of_the_last_seven_days(activity, source):
+    from customers.services.normalize import Issue
+    from customers.services.quality import record_issues
+
+    issue = Issue(field="email", value="nope", code="invalid_email", message="not an email")
+    record_issues(issues=[issue, issue], customer=activity[0], source_id=source.pk)
+    rejected = compute_figures(now=timezone.now())["rejected"]
+    assert rejected == {"import_rows": 0, "import_jobs_failed": 0, "quality_issues": 2}
