@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from cdp_site.env import env_bool, env_int, env_list, env_str, parse_database_url
@@ -273,6 +274,14 @@ TRIBUTARY_WEBHOOK_SECRET_OVERLAP_HOURS = env_int(
 TRIBUTARY_WEBHOOK_FAILING_ALERT_MINUTES = env_int(
     "TRIBUTARY_WEBHOOK_FAILING_ALERT_MINUTES", 60, minimum=1
 )
+
+# Tracking API (/v1/): browsers call it directly, so CORS is open there and
+# only there. A rotated or disabled write key stops working within this many
+# seconds (each server process caches key look-ups).
+CORS_URLS_REGEX = r"^/v1/.*$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_HEADERS = (*default_cors_headers, "content-encoding")
+TRIBUTARY_WRITE_KEY_CACHE_SECONDS = env_int("TRIBUTARY_WRITE_KEY_CACHE_SECONDS", 5, minimum=0)
 
 LOGGING = {
     "version": 1,

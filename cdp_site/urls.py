@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("cdp_site.api.urls")),
     re_path(r"^api/", api_not_found),  # JSON 404 for any other path under /api/
     path("healthz", health, name="health"),
+    path("v1/", include("sources.urls")),
 ]
 
 handler404 = "cdp_site.api.errors.page_not_found"

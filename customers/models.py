@@ -180,6 +180,9 @@ class Event(models.Model):
     context = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
+    # the client's own clock, kept as sent (``timestamp`` is skew-corrected)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    original_timestamp = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=200)
 
     class Meta:
@@ -200,6 +203,49 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.name}".strip()
+
+
+class Group(models.Model):
+    """An account or company people belong to (Segment's ``group`` call)."""
+
+    group_id = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    # {"<trait>": {"source": <source id>, "at": "<iso time>"}}
+    trait_provenance = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    history = audited_history(excluded_fields=["last_seen"])
+
+    class Meta:
+        ordering = ["name", "group_id"]
+
+    def __str__(self) -> str:
+        return self.name or self.group_id
+
+
+class GroupMembership(models.Model):
+    """A person belongs to a group; one row per (group, customer)."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="group_memberships"
+    )
+    source = models.ForeignKey(
+        "sources.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "customer"], name="group_membership_unique"),
+        ]
+        indexes = [models.Index(fields=["customer"], name="group_membership_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.group_id}"
 
 
 class OutboxEntry(models.Model):

@@ -5,12 +5,15 @@ from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.masking import can_see_contact_details
 from customers.models import Customer, Event
 from segments.models import Segment
+from sources import admin_intake  # noqa: F401 - registers the intake admin
 from sources.exports.service import (
     ExportFile,
     export_customers,
@@ -29,16 +32,53 @@ from sources.imports.mapping import MappingError
 from sources.imports.reading import ImportFileError
 from sources.imports.report import report_lines, summary_lines
 from sources.models import ImportJob, Source
+from sources.selectors import with_intake_figures
 from sources.services.keys import create_source, rotate_write_key
+
+_FIGURES = (
+    "messages_last_hour",
+    "messages_last_day",
+    "last_message_at",
+    "recent_rejections",
+    "recent_failures",
+)
 
 
 @admin.register(Source)
 class SourceAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "kind", "write_key_prefix", "enabled", "created_at")
+    list_display = ("name", "kind", "write_key_prefix", "enabled", *_FIGURES)
     list_filter = ("kind", "enabled")
     search_fields = ("name",)
-    readonly_fields = ("write_key_prefix", "write_key_rotated_at", "created_at")
+    readonly_fields = ("write_key_prefix", "write_key_rotated_at", "created_at", *_FIGURES)
     actions = ["rotate_keys"]
+
+    def get_queryset(self, request):
+        return with_intake_figures(super().get_queryset(request), now=timezone.now())
+
+    @admin.display(description="messages, last hour", ordering="messages_last_hour")
+    def messages_last_hour(self, obj):
+        return obj.messages_last_hour
+
+    @admin.display(description="messages, last day", ordering="messages_last_day")
+    def messages_last_day(self, obj):
+        return obj.messages_last_day
+
+    @admin.display(description="last message", ordering="last_message_at")
+    def last_message_at(self, obj):
+        return obj.last_message_at or "never"
+
+    @admin.display(description="rejected, last day")
+    def recent_rejections(self, obj):
+        url = reverse("admin:sources_rejectedmessage_changelist") + f"?source__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.rejections_last_day)
+
+    @admin.display(description="failed, last day")
+    def recent_failures(self, obj):
+        url = (
+            reverse("admin:sources_intakemessage_changelist")
+            + f"?source__id__exact={obj.pk}&status__exact=failed"
+        )
+        return format_html('<a href="{}">{}</a>', url, obj.failures_last_day)
 
     def save_model(self, request, obj, form, change):
         if change:

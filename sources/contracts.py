@@ -13,7 +13,8 @@ class NormalizedMessage:
 
     ``timestamp`` is the corrected event time; ``external_ids`` are
     ``(identifier type, raw value)`` pairs from ``context.externalIds`` or
-    from mapped import columns.
+    from mapped import columns. ``sent_at`` and ``original_timestamp`` are
+    the client's own times, kept as sent.
     """
 
     source_id: int
@@ -31,3 +32,6 @@ class NormalizedMessage:
     previous_id: str | None = None
     group_id: str | None = None
     external_ids: tuple[tuple[str, str], ...] = ()
+    # the client's clock as sent, before skew correction
+    sent_at: datetime | None = None
+    original_timestamp: datetime | None = None

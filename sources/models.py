@@ -135,3 +135,65 @@ class ImportIssue(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.reason}"
+
+
+class IntakeMessage(models.Model):
+    """One accepted tracking call, stored before it is acknowledged.
+
+    ``payload`` is the call as received (batch-level context and
+    integrations merged in, ``context.ip`` filled from the request), so the
+    pipeline can process it, and a steward replay it, at any later time.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="intake_messages")
+    message_id = models.CharField(max_length=200)
+    type = models.CharField(max_length=16)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "message_id"], name="intake_source_message_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["source", "received_at"], name="intake_source_received"),
+            models.Index(
+                fields=["source", "received_at"],
+                condition=models.Q(status="failed"),
+                name="intake_failed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.message_id}"
+
+
+class RejectedMessage(models.Model):
+    """A call refused at intake, kept with its payload and the reason."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="rejections")
+    code = models.CharField(max_length=64)
+    reason = models.TextField()
+    field = models.CharField(max_length=200, blank=True)
+    # the offending message, or {"raw": <first bytes>} when the body was unreadable
+    payload = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["source", "received_at"], name="rejected_source_received")]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"

@@ -1,17 +1,40 @@
-"""The one code path that turns a normalized message into profile changes.
+"""The one code path that turns normalized messages into profile changes.
 
-intake → normalize → resolve identity → update profile → store event.
-Tracking API, file imports and REST writes all end up in ``process_message``.
+normalize → resolve identity → update profile → store event, a batch at a
+time: ``apply_messages`` is the pipeline and ``process_message`` is a batch
+of one. Tracking API intake (``sources.services.intake.process_batch``), file
+imports and REST writes all end up here.
+
+Identity is resolved set-at-a-time for the common cases (every identifier
+known and naming one profile; people never seen before) and through
+``customers.services.identity.resolve_identity`` one message at a time for
+everything else (joins, merges, limits), in message order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
 
-from customers.models import Customer
-from customers.services.identity import resolve_identity, screen_identifiers
+from customers.models import Customer, Event
+from customers.services.bulk import (
+    EventRecord,
+    NewPerson,
+    active_customers,
+    create_profiles,
+    find_owners,
+    record_events,
+    within_limits,
+)
+from customers.services.groups import record_group
+from customers.services.identity import (
+    identifier_types,
+    lock_identifiers,
+    resolve_identity,
+    screen_identifiers,
+)
 from customers.services.normalize import (
     InvalidValue,
     Issue,
@@ -19,7 +42,7 @@ from customers.services.normalize import (
     normalize_country,
     normalize_identifier,
 )
-from customers.services.profiles import apply_traits, record_event
+from customers.services.profiles import apply_traits
 from customers.services.quality import record_issues
 from segments.services import profile_changes, reevaluate_customers
 from sources.contracts import NormalizedMessage
@@ -43,6 +66,7 @@ _ADDRESS_TRAITS = {
     "postal_code": "postal_code",
     "country": "country",
 }
+_PREVIOUS_ID_TYPES = ("user_id", "anonymous_id")
 
 
 @dataclass(frozen=True)
@@ -59,26 +83,47 @@ class ProcessResult:
     issues: tuple[Issue, ...] = ()
 
 
-def message_identifiers(message: NormalizedMessage) -> list[tuple[str, str]]:
+def message_identifiers(
+    message: NormalizedMessage, *, known_types: Collection[str] | None = None
+) -> list[tuple[str, str]]:
     """(type, normalized value) pairs the message carries; junk is left out."""
-    return collect_identifiers(message)[0]
+    return collect_identifiers(message, known_types=known_types)[0]
 
 
-def collect_identifiers(message: NormalizedMessage) -> tuple[list[tuple[str, str]], list[Issue]]:
+def collect_identifiers(
+    message: NormalizedMessage, *, known_types: Collection[str] | None = None
+) -> tuple[list[tuple[str, str]], list[Issue]]:
     """(type, normalized value) pairs the message carries, and the issues of
-    the values that could not be used (junk placeholders, bad emails…)."""
+    the values that could not be used (junk placeholders, bad emails…).
+
+    Person traits come from ``context.traits`` and ``traits`` (except on
+    group calls, whose traits describe the group).
+    ``context.externalIds`` of a type we do not know become ``external_id``
+    values namespaced by their type. An alias's ``previousId`` is added by
+    the caller, which knows whether it is a user id or an anonymous id.
+    ``known_types`` are the identifier type names (read from the database
+    when not given).
+    """
+    if known_types is None:
+        known_types = identifier_types()
+    context_traits = message.context.get("traits")
+    person: dict = dict(context_traits) if isinstance(context_traits, dict) else {}
+    if message.type != "group":
+        person.update(message.traits)
     raw: list[tuple[str, object]] = [
         ("user_id", message.user_id),
         ("anonymous_id", message.anonymous_id),
-        ("email", message.traits.get("email")),
-        ("phone", message.traits.get("phone")),
-        *message.external_ids,
+        ("email", person.get("email")),
+        ("phone", person.get("phone")),
     ]
-    if message.type == "alias":
-        raw.append(("user_id", message.previous_id))
+    for type_name, value in message.external_ids:
+        if type_name in known_types:
+            raw.append((type_name, value))
+        else:
+            raw.append(("external_id", f"{type_name}:{value}"))
     found: list[tuple[str, str]] = []
     issues: list[Issue] = []
-    region = _phone_region(message.traits)
+    region = _phone_region(person)
     for type_name, value in raw:
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
@@ -121,65 +166,232 @@ def split_traits(traits: dict) -> tuple[dict, dict]:
     return core, custom
 
 
-@transaction.atomic
 def process_message(message: NormalizedMessage) -> ProcessResult:
-    identifiers, issues = collect_identifiers(message)
-    identifiers, blocked = screen_identifiers(identifiers=identifiers)
-    issues.extend(blocked)
-    if not identifiers:
-        record_issues(issues=issues, source_id=message.source_id)
-        return ProcessResult(
-            customer=None, created_profile=False, event_created=False, issues=tuple(issues)
+    """Apply one message: a batch of one."""
+    return apply_messages([message])[0]
+
+
+@transaction.atomic
+def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]:
+    """Apply messages in order, in one transaction; each (source, messageId) once."""
+    done = _already_applied(messages)
+    todo = [i for i, m in enumerate(messages) if (m.source_id, m.message_id) not in done]
+    types = identifier_types()
+    limits = {name: t.max_per_profile for name, t in types.items()}
+    plans: dict[int, list[tuple[str, str]]] = {}
+    issues: dict[int, list[Issue]] = {}
+    for i in todo:
+        plans[i], issues[i] = collect_identifiers(messages[i], known_types=types)
+        plans[i], blocked = screen_identifiers(identifiers=plans[i], types=types)
+        issues[i].extend(blocked)
+    previous = [(t, messages[i].previous_id) for i in todo for t in _PREVIOUS_ID_TYPES]
+    wanted = [p for plan in plans.values() for p in plan] + [(t, v) for t, v in previous if v]
+    # every identifier of the batch at once, in one order (no deadlocks)
+    lock_identifiers(wanted)
+    owners = find_owners(identifiers=wanted)
+    for i in todo:
+        if messages[i].type == "alias":
+            plans[i].append(_previous_identifier(messages[i].previous_id or "", owners))
+    owner_ids, created, merged, attached = _resolve(messages, plans, owners, limits)
+    customers = active_customers(ids={pk for pk in owner_ids.values() if pk is not None})
+    events: list[EventRecord] = []
+    changed: dict[int, list[str]] = {}
+    for i in todo:
+        message, owner = messages[i], owner_ids.get(i)
+        if owner is None:
+            if issues[i]:
+                record_issues(issues=issues[i], source_id=message.source_id)
+            continue
+        customer = customers[owner]
+        changed[i] = _update_profile(message, customer, issues[i])
+        if issues[i]:
+            record_issues(issues=issues[i], customer=customer, source_id=message.source_id)
+        events.append(_event_record(message, customer))
+    record_events(events=events, customers={c.pk: c for c in customers.values()})
+    # Live segment membership, once for the batch: every touched profile
+    # against the segments whose rules read anything the batch changed.
+    touched: set[int] = set()
+    changes: set[str] = set()
+    for i in todo:
+        if owner_ids.get(i) is None:
+            continue
+        touched.add(customers[owner_ids[i]].pk)
+        touched.update(merged.get(i, ()))
+        changes.update(
+            profile_changes(
+                fields=changed.get(i, ()),
+                event=messages[i].event or None,
+                identities=attached.get(i, ()),
+                source_id=messages[i].source_id,
+                merged=bool(merged.get(i)),
+            )
         )
-    resolution = resolve_identity(
-        identifiers=identifiers,
-        source_id=message.source_id,
-        seen_at=message.timestamp,
-        message_id=message.message_id,
-    )
-    customer = resolution.customer
-    changed: list[str] = []
+    reevaluate_customers(customer_ids=touched, changes=changes)
+    results = []
+    for i in range(len(messages)):
+        owner = owner_ids.get(i)
+        customer = customers[owner] if owner is not None else None
+        results.append(
+            ProcessResult(
+                customer=customer,
+                created_profile=created.get(i, False),
+                event_created=customer is not None,
+                merged_ids=merged.get(i, ()),
+                new_identities=attached.get(i, ()),
+                changed=tuple(changed.get(i, ())),
+                issues=tuple(issues.get(i, ())),
+            )
+        )
+    return results
+
+
+def _already_applied(messages: Sequence[NormalizedMessage]) -> set[tuple[int, str]]:
+    by_source: dict[int, set[str]] = {}
+    for message in messages:
+        by_source.setdefault(message.source_id, set()).add(message.message_id)
+    done: set[tuple[int, str]] = set()
+    for source_id, ids in by_source.items():
+        rows = Event.objects.filter(source_id=source_id, message_id__in=ids)
+        done.update((source_id, mid) for mid in rows.values_list("message_id", flat=True))
+    return done
+
+
+def _previous_identifier(previous_id: str, owners: dict) -> tuple[str, str]:
+    """An alias's previousId as the type it is known under (anonymous if new)."""
+    for type_name in _PREVIOUS_ID_TYPES:
+        if (type_name, previous_id) in owners:
+            return (type_name, previous_id)
+    return ("anonymous_id", previous_id)
+
+
+def _resolve(messages, plans, owners, limits):
+    """Per message index: its customer id, whether it created the profile,
+    the profiles it merged, the identities it attached."""
+    owner_ids: dict[int, int | None] = {}
+    created: dict[int, bool] = {}
+    merged: dict[int, tuple[int, ...]] = {}
+    attached: dict[int, tuple[str, ...]] = {}
+    sequential: list[int] = []
+    new_people: list[NewPerson] = []
+    new_members: list[list[int]] = []
+    for members in _components(plans):
+        pairs = list(dict.fromkeys(p for i in members for p in plans[i]))
+        if not pairs:
+            owner_ids.update(dict.fromkeys(members))
+            continue
+        unknown = not any(p in owners for p in pairs)
+        if (
+            unknown
+            and all(messages[i].type != "alias" for i in members)
+            and within_limits(identifiers=pairs, limits=limits)
+        ):
+            first = min(members)
+            new_people.append(
+                NewPerson(
+                    identifiers=tuple(pairs),
+                    source_id=messages[first].source_id,
+                    seen_at=min(messages[i].timestamp for i in members),
+                )
+            )
+            new_members.append(members)
+            continue
+        for i in members:
+            holders = {owners.get(p) for p in plans[i]}
+            if len(holders) == 1 and None not in holders and messages[i].type != "alias":
+                owner_ids[i] = holders.pop()
+            else:
+                sequential.append(i)
+    made = create_profiles(people=new_people)
+    for members, customer in zip(new_members, made, strict=True):
+        owner_ids.update(dict.fromkeys(members, customer.pk))
+        created[min(members)] = True
+        seen: set[tuple[str, str]] = set()
+        for i in sorted(members):
+            attached[i] = tuple(f"{t}:{v}" for t, v in plans[i] if (t, v) not in seen)
+            seen.update(plans[i])
+    for i in sorted(sequential):
+        message = messages[i]
+        resolution = resolve_identity(
+            identifiers=plans[i],
+            source_id=message.source_id,
+            seen_at=message.timestamp,
+            message_id=message.message_id,
+        )
+        owner_ids[i] = resolution.customer.pk
+        created[i] = resolution.created
+        merged[i] = resolution.absorbed_ids
+        attached[i] = resolution.new_identities
+    return owner_ids, created, merged, attached
+
+
+def _components(plans: dict[int, list[tuple[str, str]]]) -> list[list[int]]:
+    """Message indexes grouped by shared identifiers (union-find)."""
+    parent = {i: i for i in plans}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    holder: dict[tuple[str, str], int] = {}
+    for i, plan in plans.items():
+        for pair in plan:
+            if pair in holder:
+                parent[find(i)] = find(holder[pair])
+            else:
+                holder[pair] = i
+    groups: dict[int, list[int]] = {}
+    for i in plans:
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def _update_profile(
+    message: NormalizedMessage, customer: Customer, issues: list[Issue]
+) -> list[str]:
+    """Identify sets traits, group records the membership; returns what changed.
+
+    ``issues`` gains cleansing's.
+    """
     if message.type == "identify" and message.traits:
         raw_core, custom = split_traits(dict(message.traits))
         core, core_issues = cleanse_core(raw_core)
         reported = {(i.field, i.code) for i in issues}
         issues.extend(i for i in core_issues if (i.field, i.code) not in reported)
-        changed = apply_traits(
+        return apply_traits(
             customer=customer,
             core=core,
             traits=custom,
             source_id=message.source_id,
             observed_at=message.timestamp,
         )
-    record_issues(issues=issues, customer=customer, source_id=message.source_id)
-    _, event_created = record_event(
-        customer=customer,
+    if message.type == "group" and message.group_id:
+        record_group(
+            customer=customer,
+            group_id=message.group_id,
+            traits=dict(message.traits),
+            source_id=message.source_id,
+            observed_at=message.timestamp,
+        )
+    return []
+
+
+def _event_record(message: NormalizedMessage, customer: Customer) -> EventRecord:
+    properties = dict(message.properties)
+    if message.type in ("group", "alias"):
+        extra = {"groupId": message.group_id, "previousId": message.previous_id}
+        properties.update({k: v for k, v in extra.items() if v is not None})
+    return EventRecord(
+        customer_id=customer.pk,
         source_id=message.source_id,
         type=message.type,
         name=message.event,
-        properties=dict(message.properties),
+        properties=properties,
         context=dict(message.context),
         timestamp=message.timestamp,
         received_at=message.received_at,
         message_id=message.message_id,
-    )
-    # Live segment membership: only segments whose rules read what changed.
-    reevaluate_customers(
-        customer_ids=[customer.pk, *resolution.absorbed_ids],
-        changes=profile_changes(
-            fields=changed,
-            event=message.event if event_created else None,
-            identities=resolution.new_identities,
-            source_id=message.source_id,
-            merged=bool(resolution.absorbed_ids),
-        ),
-    )
-    return ProcessResult(
-        customer=customer,
-        created_profile=resolution.created,
-        event_created=event_created,
-        merged_ids=resolution.absorbed_ids,
-        new_identities=resolution.new_identities,
-        changed=tuple(changed),
-        issues=tuple(issues),
+        sent_at=message.sent_at,
+        original_timestamp=message.original_timestamp,
     )

@@ -1,7 +1,8 @@
-"""Celery tasks of the sources app: thin wrappers around services.
+"""Celery tasks of the sources app: thin wrappers around services, ids in.
 
 Routed by name (``CELERY_TASK_ROUTES``): tasks with ``import`` in their name
-go to the ``imports`` queue, so a big file never delays live events.
+go to the ``imports`` queue, so a big file never delays live events; the
+tracking intake goes to ``ingest``.
 """
 
 from __future__ import annotations
@@ -9,9 +10,21 @@ from __future__ import annotations
 from celery import shared_task
 
 from sources.imports.runner import run_import
+from sources.services.processing import process_batch
+
+MAX_RETRIES = 3
 
 
 @shared_task(name="sources.tasks.run_import_job")
 def run_import_job(job_id: int, dry_run: bool = False) -> str:
     """Preview (dry run) or import one job; safe to run twice (rows are idempotent)."""
     return run_import(job_id=job_id, dry_run=dry_run).status
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, name="sources.tasks.process_intake")
+def process_intake(self, intake_ids: list[int]) -> dict:
+    """Run stored tracking calls through the pipeline; retry the ones that fail."""
+    outcome = process_batch(intake_ids=intake_ids)
+    if outcome.failed and self.request.retries < MAX_RETRIES:
+        raise self.retry(args=[outcome.failed], countdown=5 * 2**self.request.retries)
+    return {"processed": len(outcome.processed), "failed": len(outcome.failed)}

@@ -1,0 +1,191 @@
+"""Set-at-a-time helpers for batched ingestion.
+
+The batched pipeline (``sources.pipeline``) uses these for the cheap, common
+cases — identifiers that are all known and name one profile, people never
+seen before, storing events — and hands everything else (joins, merges,
+limits) to ``customers.services.identity.resolve_identity`` one message at a
+time, so that identity decisions stay in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+from simple_history.utils import bulk_create_with_history
+
+from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
+from customers.services.identity import ANONYMOUS_TYPES
+
+# as in customers.services.profiles.record_event: what webhooks subscribe to
+OUTBOX_EVENT_TYPES = frozenset({"identify", "track"})
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """Identifiers ((type, normalized value) pairs) of someone never seen before."""
+
+    identifiers: tuple[tuple[str, str], ...]
+    source_id: int | None
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    customer_id: int
+    source_id: int
+    type: str
+    name: str
+    properties: dict
+    context: dict
+    timestamp: datetime
+    received_at: datetime
+    message_id: str
+    sent_at: datetime | None = None
+    original_timestamp: datetime | None = None
+
+
+def identifier_type_ids() -> dict[str, int]:
+    return dict(IdentifierType.objects.values_list("name", "pk"))
+
+
+def within_limits(*, identifiers: Iterable[tuple[str, str]], limits: dict[str, int]) -> bool:
+    """Whether one profile may hold all these identifiers (per-type limits)."""
+    counts: dict[str, int] = {}
+    for name, _ in set(identifiers):
+        counts[name] = counts.get(name, 0) + 1
+    return all(count <= limits.get(name, count) for name, count in counts.items())
+
+
+def find_owners(*, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Which customer holds each known (type, value) pair, in one query."""
+    type_ids = identifier_type_ids()
+    names = {pk: name for name, pk in type_ids.items()}
+    by_type: dict[int, set[str]] = {}
+    for name, value in identifiers:
+        if name in type_ids:
+            by_type.setdefault(type_ids[name], set()).add(value)
+    if not by_type:
+        return {}
+    query = Q(pk__in=[])
+    for type_id, values in by_type.items():
+        query |= Q(type_id=type_id, value__in=values)
+    rows = Identity.objects.filter(query).values_list("type_id", "value", "customer_id")
+    return {(names[type_id], value): customer for type_id, value, customer in rows}
+
+
+def create_profiles(*, people: Sequence[NewPerson]) -> list[Customer]:
+    """One new profile per person, with its identities, in a few bulk inserts.
+
+    The caller guarantees none of the identifiers exists yet; a concurrent
+    insert of the same identifier makes this raise IntegrityError, and the
+    caller then retries the message through ``resolve_identity``.
+    """
+    if not people:
+        return []
+    type_ids = identifier_type_ids()
+    customers = bulk_create_with_history(
+        [
+            Customer(
+                first_seen=person.seen_at,
+                last_seen=person.seen_at,
+                is_identified=any(t not in ANONYMOUS_TYPES for t, _ in person.identifiers),
+            )
+            for person in people
+        ],
+        Customer,
+    )
+    identities = [
+        Identity(
+            type_id=type_ids[type_name],
+            value=value,
+            customer=customer,
+            source_id=person.source_id,
+            first_seen=person.seen_at,
+        )
+        for person, customer in zip(people, customers, strict=True)
+        for type_name, value in person.identifiers
+        if type_name in type_ids
+    ]
+    bulk_create_with_history(identities, Identity)
+    OutboxEntry.objects.bulk_create(
+        OutboxEntry(topic="profile.created", customer=c, payload={"customer_id": c.pk})
+        for c in customers
+    )
+    return customers
+
+
+def active_customers(*, ids: Iterable[int]) -> dict[int, Customer]:
+    """Each id mapped to the profile that now holds it (following merges).
+
+    Ids that end at the same profile share one instance, so updates made
+    through either are not lost.
+    """
+    wanted = set(ids)
+    loaded = Customer.objects.in_bulk(wanted)
+    result: dict[int, Customer] = {}
+    for pk in wanted:
+        customer = loaded[pk]
+        seen = {pk}
+        while customer.merged_into_id is not None and customer.merged_into_id not in seen:
+            seen.add(customer.merged_into_id)
+            nxt = customer.merged_into_id
+            if nxt not in loaded:
+                loaded[nxt] = Customer.objects.get(pk=nxt)
+            customer = loaded[nxt]
+        result[pk] = customer
+    return result
+
+
+def record_events(*, events: Sequence[EventRecord], customers: dict[int, Customer]) -> list[Event]:
+    """Store new events (the caller has left out message ids already stored).
+
+    Bumps ``last_seen`` and writes the outbox entries ``record_event`` writes
+    (identify and track calls, same payload), all in bulk.
+    """
+    created = Event.objects.bulk_create(
+        [
+            Event(
+                customer_id=e.customer_id,
+                source_id=e.source_id,
+                type=e.type,
+                name=e.name,
+                properties=e.properties,
+                context=e.context,
+                timestamp=e.timestamp,
+                received_at=e.received_at,
+                sent_at=e.sent_at,
+                original_timestamp=e.original_timestamp,
+                message_id=e.message_id,
+            )
+            for e in events
+        ]
+    )
+    OutboxEntry.objects.bulk_create(
+        OutboxEntry(
+            topic=event.type,
+            customer_id=event.customer_id,
+            payload={
+                "customer_id": event.customer_id,
+                "event_id": event.pk,
+                "event": event.name,
+                "properties": event.properties,
+                "timestamp": event.timestamp.isoformat(),
+                "message_id": event.message_id,
+                "source_id": event.source_id,
+            },
+        )
+        for event in created
+        if event.type in OUTBOX_EVENT_TYPES
+    )
+    moved = {}
+    for e in events:
+        customer = customers[e.customer_id]
+        if e.timestamp > customer.last_seen:
+            customer.last_seen = e.timestamp
+            moved[customer.pk] = customer
+    if moved:
+        Customer.objects.bulk_update(moved.values(), ["last_seen"])
+    return created

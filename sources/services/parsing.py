@@ -1,0 +1,288 @@
+"""Reading and validating Segment-spec tracking calls.
+
+Two layers of errors, each with a stable code:
+
+- ``RequestRejected``: the body as a whole cannot be used (too big, broken
+  gzip, not JSON, not an object…); the API answers with its HTTP status.
+- ``InvalidMessage``: one call is invalid; in a batch the others still go
+  through and this one is reported and recorded.
+
+``prepare_call`` checks a raw call and returns the payload to store;
+``normalize_call`` turns a stored payload into the ``NormalizedMessage`` the
+pipeline runs on. Both are pure functions: the same payload and receive time
+always give the same message, so intake, processing and replay agree.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from customers.services.normalize import is_junk_identifier
+from sources.contracts import NormalizedMessage
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_MESSAGES = 2500
+MAX_DEPTH = 32
+CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+_STRING_FIELDS = ("event", "name", "category")
+_OBJECT_FIELDS = ("traits", "properties", "context", "integrations")
+
+
+@dataclass(frozen=True)
+class RequestRejected(Exception):
+    code: str
+    message: str
+    status: int = 400
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class InvalidMessage(Exception):
+    code: str
+    message: str
+    field: str = ""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def decode_body(*, body: bytes, content_encoding: str, limit: int) -> bytes:
+    """The body, inflated if gzipped, never more than ``limit`` bytes."""
+    if len(body) > limit:
+        raise RequestRejected("body_too_large", f"body is larger than {limit} bytes", 413)
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise RequestRejected(
+            "unsupported_encoding", f"Content-Encoding {content_encoding!r} is not supported", 415
+        )
+    # wbits 47 accepts gzip and zlib headers; max_length stops a bomb early.
+    inflater = zlib.decompressobj(wbits=47)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        raise RequestRejected("invalid_gzip", "body is not valid gzip data") from None
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise RequestRejected(
+            "body_too_large", f"body inflates to more than {limit} bytes", 413
+        ) from None
+    if not inflater.eof:
+        raise RequestRejected("invalid_gzip", "gzip data is truncated")
+    return data
+
+
+def load_object(raw: bytes) -> dict:
+    """Parse a JSON object from UTF-8 bytes, refusing absurd nesting."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestRejected("invalid_encoding", "body is not UTF-8") from None
+    if "\\u0000" in text:
+        # PostgreSQL cannot store NUL in text or jsonb
+        raise RequestRejected("invalid_character", "strings must not contain \\u0000")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise RequestRejected("too_deep", f"JSON is nested deeper than {MAX_DEPTH}") from None
+    except ValueError as error:
+        raise RequestRejected("invalid_json", f"body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise RequestRejected("not_an_object", "body must be a JSON object")
+    if _too_deep(data):
+        raise RequestRejected("too_deep", f"JSON is nested deeper than {MAX_DEPTH}")
+    return data
+
+
+def _too_deep(data: object) -> bool:
+    level = [data]
+    for _ in range(MAX_DEPTH):
+        nested = []
+        for node in level:
+            if isinstance(node, dict):
+                nested.extend(v for v in node.values() if isinstance(v, (dict, list)))
+            elif isinstance(node, list):
+                nested.extend(v for v in node if isinstance(v, (dict, list)))
+        if not nested:
+            return False
+        level = nested
+    return True
+
+
+def batch_calls(body: dict) -> list[object]:
+    """The calls of a ``/v1/batch`` body with batch-level context merged in."""
+    calls = body.get("batch")
+    if not isinstance(calls, list):
+        raise RequestRejected("invalid_batch", "batch must be a list of calls")
+    if len(calls) > MAX_BATCH_MESSAGES:
+        raise RequestRejected(
+            "too_many_messages", f"a batch holds at most {MAX_BATCH_MESSAGES} calls", 413
+        )
+    shared = {
+        key: body[key] for key in ("context", "integrations") if isinstance(body.get(key), dict)
+    }
+    if not shared:
+        return calls
+    merged: list[object] = []
+    for call in calls:
+        if isinstance(call, dict):
+            call = dict(call)
+            for key, value in shared.items():
+                own = call.get(key)
+                call[key] = {**value, **own} if isinstance(own, dict) else own or dict(value)
+        merged.append(call)
+    return merged
+
+
+def prepare_call(call: object, *, call_type: str | None, ip: str) -> dict:
+    """Validate one call; the payload to store (type, messageId and ip filled)."""
+    if not isinstance(call, dict):
+        raise InvalidMessage("invalid_message", "each call must be a JSON object")
+    call = dict(call)
+    kind = call_type or call.get("type")
+    if kind not in CALL_TYPES:
+        raise InvalidMessage("invalid_type", f"type must be one of {', '.join(CALL_TYPES)}", "type")
+    call["type"] = kind
+    message_id = call.get("messageId")
+    if message_id is None:
+        call["messageId"] = str(uuid.uuid4())
+    elif not isinstance(message_id, (str, int)) or isinstance(message_id, bool):
+        raise InvalidMessage("invalid_message_id", "messageId must be a string", "messageId")
+    elif not 0 < len(str(message_id)) <= 200:
+        raise InvalidMessage(
+            "invalid_message_id", "messageId must be 1 to 200 characters", "messageId"
+        )
+    else:
+        call["messageId"] = str(message_id)
+    context = call.get("context")
+    if isinstance(context, dict) and ip and not context.get("ip"):
+        call["context"] = {**context, "ip": ip}
+    elif context is None and ip:
+        call["context"] = {"ip": ip}
+    if len(json.dumps(call, separators=(",", ":"))) > MAX_MESSAGE_BYTES:
+        raise InvalidMessage(
+            "message_too_large", f"a call must be at most {MAX_MESSAGE_BYTES} bytes"
+        )
+    # Validates everything the pipeline will rely on, so it cannot fail later.
+    normalize_call(call, source_id=0, received_at=datetime.now(UTC))
+    return call
+
+
+def normalize_call(payload: dict, *, source_id: int, received_at: datetime) -> NormalizedMessage:
+    """The pipeline's view of a stored call (clock skew corrected)."""
+    kind = payload["type"]
+    for name in _OBJECT_FIELDS:
+        if payload.get(name) is not None and not isinstance(payload[name], dict):
+            raise InvalidMessage("invalid_field", f"{name} must be an object", name)
+    for name in _STRING_FIELDS:
+        if payload.get(name) is not None and not isinstance(payload[name], str):
+            raise InvalidMessage("invalid_field", f"{name} must be a string", name)
+    user_id = _identifier(payload, "userId")
+    anonymous_id = _identifier(payload, "anonymousId")
+    previous_id = _identifier(payload, "previousId")
+    group_id = _identifier(payload, "groupId")
+    if kind == "alias":
+        if not (_usable(previous_id) and _usable(user_id)):
+            raise InvalidMessage(
+                "missing_identifier", "alias needs a usable previousId and userId", "previousId"
+            )
+    elif not (_usable(user_id) or _usable(anonymous_id)):
+        raise InvalidMessage(
+            "missing_identifier", "a usable userId or anonymousId is required", "userId"
+        )
+    if kind == "track" and not payload.get("event"):
+        raise InvalidMessage("missing_event", "track needs an event name", "event")
+    if kind == "group" and not _usable(group_id):
+        raise InvalidMessage("missing_group_id", "group needs a usable groupId", "groupId")
+    context = payload.get("context") or {}
+    for name in ("traits", "externalIds"):
+        if context.get(name) is not None and not isinstance(
+            context[name], dict if name == "traits" else list
+        ):
+            raise InvalidMessage("invalid_field", f"context.{name} has the wrong type", name)
+    original = _time(payload, "originalTimestamp") or _time(payload, "timestamp")
+    sent_at = _time(payload, "sentAt")
+    timestamp = corrected_timestamp(original=original, sent_at=sent_at, received_at=received_at)
+    name = payload.get("event") or payload.get("name") or ""
+    return NormalizedMessage(
+        source_id=source_id,
+        message_id=payload["messageId"],
+        type=kind,
+        timestamp=timestamp,
+        received_at=received_at,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        event=name[:200],
+        traits=payload.get("traits") or {},
+        properties=payload.get("properties") or {},
+        context=context,
+        integrations=payload.get("integrations") or {},
+        previous_id=previous_id,
+        group_id=group_id,
+        external_ids=_external_ids(context),
+        sent_at=sent_at,
+        original_timestamp=original,
+    )
+
+
+def corrected_timestamp(
+    *, original: datetime | None, sent_at: datetime | None, received_at: datetime
+) -> datetime:
+    """Segment's clock-skew rule: ``receivedAt - (sentAt - originalTimestamp)``."""
+    if original is None:
+        return received_at
+    if sent_at is None:
+        return original
+    return received_at - (sent_at - original)
+
+
+def _usable(value: str | None) -> bool:
+    return value is not None and not is_junk_identifier(value)
+
+
+def _identifier(payload: dict, key: str) -> str | None:
+    """The identifier as text, None when absent.
+
+    Junk placeholders are kept (the pipeline refuses them as identifiers and
+    records a data-quality issue); a call needs at least one usable one.
+    """
+    value = payload.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InvalidMessage("invalid_field", f"{key} must be a string", key)
+    text = str(value).strip()
+    if len(text) > 255:
+        raise InvalidMessage("identifier_too_long", f"{key} is longer than 255 characters", key)
+    return text
+
+
+def _time(payload: dict, key: str) -> datetime | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidMessage("invalid_timestamp", f"{key} must be an ISO 8601 string", key)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidMessage("invalid_timestamp", f"{key} is not an ISO 8601 time", key) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _external_ids(context: dict) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in context.get("externalIds") or ():
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            raise InvalidMessage("invalid_field", "context.externalIds holds bad entries")
+        value = item.get("id")
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            pairs.append((item["type"], str(value)))
+    return tuple(pairs)

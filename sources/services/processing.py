@@ -1,0 +1,84 @@
+"""Processing stored calls through the pipeline, with failure bookkeeping.
+
+A batch is applied in one transaction; if it fails, each call is retried
+alone (a batch of one) so one bad call cannot hold back the others, and the
+failing call is marked ``failed`` with its error and attempt count. Failed
+calls are retried by the task and can be replayed from the admin.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from customers.audit import SYSTEM, acting_as, source_label
+from sources.models import IntakeMessage
+from sources.pipeline import apply_messages
+from sources.services.parsing import normalize_call
+
+logger = logging.getLogger(__name__)
+_OPEN = (IntakeMessage.Status.PENDING, IntakeMessage.Status.FAILED)
+
+
+@dataclass
+class BatchOutcome:
+    processed: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def process_batch(*, intake_ids: Sequence[int]) -> BatchOutcome:
+    """Apply the stored calls that are not processed yet; safe to run twice."""
+    try:
+        return _apply(intake_ids)
+    except Exception as error:
+        if len(intake_ids) > 1:
+            outcome = BatchOutcome()
+            for intake_id in intake_ids:
+                one = process_batch(intake_ids=[intake_id])
+                outcome.processed += one.processed
+                outcome.failed += one.failed
+            return outcome
+        logger.exception("intake message %s failed", intake_ids[0])
+        IntakeMessage.objects.filter(pk=intake_ids[0], status__in=_OPEN).update(
+            status=IntakeMessage.Status.FAILED,
+            attempts=F("attempts") + 1,
+            error=f"{type(error).__name__}: {error}"[:2000],
+        )
+        return BatchOutcome(failed=list(intake_ids))
+
+
+@transaction.atomic
+def _apply(intake_ids: Sequence[int]) -> BatchOutcome:
+    rows = list(
+        IntakeMessage.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=intake_ids, status__in=_OPEN)
+        .order_by("pk")
+    )
+    if not rows:
+        return BatchOutcome()
+    messages = [
+        normalize_call(row.payload, source_id=row.source_id, received_at=row.received_at)
+        for row in rows
+    ]
+    sources = {row.source_id for row in rows}
+    actor = source_label(sources.pop()) if len(sources) == 1 else SYSTEM
+    with acting_as(actor):
+        apply_messages(messages)
+    ids = [row.pk for row in rows]
+    IntakeMessage.objects.filter(pk__in=ids).update(
+        status=IntakeMessage.Status.PROCESSED,
+        attempts=F("attempts") + 1,
+        error="",
+        processed_at=timezone.now(),
+    )
+    return BatchOutcome(processed=ids)
+
+
+def replay_messages(*, intake_ids: Sequence[int]) -> BatchOutcome:
+    """Process failed calls again now (the admin's replay action)."""
+    return process_batch(intake_ids=list(intake_ids))
