@@ -64,10 +64,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip", nargs="*", default=[])
     parser.add_argument("--only", nargs="*", default=[])
+    parser.add_argument(
+        "--collect",
+        type=Path,
+        help="build the table from bench_NAME.json files in this folder instead of running",
+    )
     args = parser.parse_args()
 
     rows: list[tuple[str, str, object]] = []
     failures: dict[str, str] = {}
+    if args.collect:
+        for path in sorted(args.collect.glob("bench_*.json")):
+            name = path.stem.removeprefix("bench_")
+            rows.extend((name, k, v) for k, v in json.loads(path.read_text()).items())
+        write_results(rows, failures, command=f"benchmarks/run_all.py --collect {args.collect}")
+        return
     for name, (script, extra) in BENCHMARKS.items():
         if name in args.skip or (args.only and name not in args.only):
             continue
@@ -80,14 +91,17 @@ def main() -> None:
             failures[name] = error
         rows.extend((name, metric, value) for metric, value in figures.items())
         rows.append((name, "benchmark wall time (s)", round(elapsed, 1)))
+    write_results(rows, failures, command="benchmarks/run_all.py")
 
+
+def write_results(rows: list[tuple[str, str, object]], failures: dict[str, str], command: str):
     lines = [
         "# Tributary benchmark results",
         "",
         f"- date: {dt.datetime.now(tz=dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine_description()}",
         f"- database: PostgreSQL {postgres_version()} (local, default settings)",
-        f"- command: `{PYTHON} benchmarks/run_all.py`",
+        f"- command: `.venv/bin/python {command}`",
         "",
         "| benchmark | figure | value |",
         "|---|---|---|",
