@@ -26,8 +26,7 @@ HERE = Path(__file__).resolve().parent
 
 # name -> (script, extra arguments by dataset size, what its figures mean)
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
-    "ingest": ("ingest.py", []),
-    "scaling": ("ingest.py", ["--scaling"]),
+    "ingest": ("ingest.py", ["--scaling"]),
     "imports": ("imports.py", []),
     "dedupe": ("dedupe.py", []),
     "segments": ("segments.py", []),
