@@ -151,6 +151,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
 }
+# Redis only: a prefix for every key, so several deployments (or test runs)
+# can share one Redis database without stealing each other's tasks.
+if env_str("CELERY_REDIS_KEY_PREFIX", ""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_REDIS_KEY_PREFIX", "")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # One queue per kind of work, so a big import cannot starve live events.
 CELERY_TASK_DEFAULT_QUEUE = "default"

@@ -25,6 +25,8 @@ from sources.services.keys import create_source
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER = "redis://127.0.0.1:6379/14"
+# a key prefix of its own, so parallel runs sharing this Redis never mix tasks
+KEY_PREFIX = f"tributary-test-{uuid.uuid4().hex[:12]}:"
 MESSAGES = 600
 BATCH = 25
 
@@ -40,7 +42,7 @@ def _redis_up() -> bool:
 pytestmark = [
     pytest.mark.postgres_only,
     pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379"),
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
 
@@ -54,6 +56,7 @@ def _worker_env() -> dict[str, str]:
         "DATABASE_URL": url,
         "CELERY_BROKER_URL": BROKER,
         "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_REDIS_KEY_PREFIX": KEY_PREFIX,
         "CELERY_WORKER_PREFETCH_MULTIPLIER": "1",
     }
 
@@ -105,15 +108,18 @@ def _post_batch(url: str, key: str, messages: list[dict]) -> int:
 @pytest.fixture
 def celery_on_redis():
     """Publish this process's tasks to Redis instead of running them inline."""
-    import redis
-
-    redis.Redis.from_url(BROKER).flushdb()
-    saved = (celery_app.conf.broker_url, celery_app.conf.task_always_eager)
-    celery_app.conf.broker_url = BROKER
-    celery_app.conf.task_always_eager = False
+    conf = celery_app.conf
+    saved = (conf.broker_url, conf.task_always_eager, conf.broker_transport_options)
+    conf.broker_url = BROKER
+    conf.task_always_eager = False
+    conf.broker_transport_options = {
+        **conf.broker_transport_options,
+        "visibility_timeout": 3,
+        "global_keyprefix": KEY_PREFIX,
+    }
     _reset_connections()
     yield
-    celery_app.conf.broker_url, celery_app.conf.task_always_eager = saved
+    conf.broker_url, conf.task_always_eager, conf.broker_transport_options = saved
     _reset_connections()
 
 
