@@ -27,6 +27,7 @@ class ApiKeyForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(SimpleHistoryAdmin):
+    history_list_display = ("history_actor",)  # who: user, API key or source
     form = ApiKeyForm
     list_display = ("name", "prefix", "scope_list", "created_by", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)

@@ -2,7 +2,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
+
+from customers.audit import audited_history
 
 
 class User(AbstractUser):
@@ -48,7 +49,7 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["key_hash", "last_used_at"])
+    history = audited_history(excluded_fields=["key_hash", "last_used_at"])
 
     class Meta:
         verbose_name = "API key"

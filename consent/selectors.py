@@ -47,6 +47,10 @@ def allowed_q(purpose: Purpose | str, *, prefix: str = "") -> Q:
     return ~Q(**{key: objected})
 
 
+def active_purpose_codes() -> set[str]:
+    return set(Purpose.objects.filter(is_active=True).values_list("code", flat=True))
+
+
 def customers_allowed_for(purpose: Purpose | str) -> QuerySet[Customer]:
     """Active (not merged-away) profiles that ``purpose`` may use."""
     return Customer.objects.active().filter(allowed_q(purpose))

@@ -47,6 +47,7 @@ class SourceFilter(admin.SimpleListFilter):
 
 @admin.register(Customer)
 class CustomerAdmin(SimpleHistoryAdmin):
+    history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = (
         "__str__",
         "email",
@@ -181,12 +182,14 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
 
 @admin.register(IdentifierType)
 class IdentifierTypeAdmin(SimpleHistoryAdmin):
+    history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("name", "priority", "max_per_profile", "merges", "description")
     list_editable = ("priority", "max_per_profile", "merges")
 
 
 @admin.register(Identity)
 class IdentityAdmin(SimpleHistoryAdmin):
+    history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("value", "type", "customer", "source", "first_seen")
     list_filter = ("type",)
     list_select_related = ("type", "customer", "source")

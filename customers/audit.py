@@ -56,9 +56,13 @@ def current_actor() -> str:
 
 
 @contextmanager
-def acting_as(label: str) -> Iterator[None]:
-    """Attribute every change made inside the block to ``label``."""
-    token = _actor.set(label)
+def acting_as(label: str, *, override: bool = True) -> Iterator[None]:
+    """Attribute every change made inside the block to ``label``.
+
+    With ``override=False`` an actor already set wins: a REST write that goes
+    through the pipeline stays attributed to its API key, not to the source.
+    """
+    token = _actor.set(label if override or not _actor.get() else _actor.get())
     try:
         yield
     finally:

@@ -46,6 +46,7 @@ _FIGURES = (
 
 @admin.register(Source)
 class SourceAdmin(SimpleHistoryAdmin):
+    history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("name", "kind", "write_key_prefix", "enabled", *_FIGURES)
     list_filter = ("kind", "enabled")
     search_fields = ("name",)

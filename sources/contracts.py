@@ -35,3 +35,7 @@ class NormalizedMessage:
     # the client's clock as sent, before skew correction
     sent_at: datetime | None = None
     original_timestamp: datetime | None = None
+    # purpose code -> granted, from import consent columns or REST writes;
+    # the tracking API's context.consent.categoryPreferences is read from context
+    consent: Mapping[str, bool] = field(default_factory=dict)
+    consent_method: str = ""

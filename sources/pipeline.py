@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from consent.services.suppression import suppressed_indexes
+from customers.audit import acting_as, source_label
+
 from customers.models import Customer, Event
 from customers.services.bulk import (
     EventRecord,
@@ -45,6 +48,7 @@ from customers.services.normalize import (
 from customers.services.profiles import apply_traits
 from customers.services.quality import record_issues
 from segments.services import profile_changes, reevaluate_customers
+from sources.consent_capture import record_message_consent
 from sources.contracts import NormalizedMessage
 
 # Segment's reserved traits that land in core profile fields.
@@ -81,6 +85,8 @@ class ProcessResult:
     changed: tuple[str, ...] = ()
     # values that could not be used (also recorded as data-quality issues)
     issues: tuple[Issue, ...] = ()
+    # dropped: an identifier belongs to an erased person (counted per source)
+    suppressed: bool = False
 
 
 def message_identifiers(
@@ -167,8 +173,10 @@ def split_traits(traits: dict) -> tuple[dict, dict]:
 
 
 def process_message(message: NormalizedMessage) -> ProcessResult:
-    """Apply one message: a batch of one."""
-    return apply_messages([message])[0]
+    """Apply one message: a batch of one, attributed to its source in the audit
+    trail (unless an actor, e.g. an API key, is already set)."""
+    with acting_as(source_label(message.source_id), override=False):
+        return apply_messages([message])[0]
 
 
 @transaction.atomic
@@ -184,6 +192,12 @@ def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]
         plans[i], issues[i] = collect_identifiers(messages[i], known_types=types)
         plans[i], blocked = screen_identifiers(identifiers=plans[i], types=types)
         issues[i].extend(blocked)
+    # messages naming an erased person are dropped (and counted per source)
+    dropped = suppressed_indexes(
+        identifier_sets={i: plans[i] for i in todo},
+        source_ids={i: messages[i].source_id for i in todo},
+    )
+    todo = [i for i in todo if i not in dropped]
     previous = [(t, messages[i].previous_id) for i in todo for t in _PREVIOUS_ID_TYPES]
     wanted = [p for plan in plans.values() for p in plan] + [(t, v) for t, v in previous if v]
     # every identifier of the batch at once, in one order (no deadlocks)
@@ -203,6 +217,7 @@ def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]
                 record_issues(issues=issues[i], source_id=message.source_id)
             continue
         customer = customers[owner]
+        record_message_consent(message=message, customer=customer, absorbed_ids=merged.get(i, ()))
         changed[i] = _update_profile(message, customer, issues[i])
         if issues[i]:
             record_issues(issues=issues[i], customer=customer, source_id=message.source_id)
@@ -240,6 +255,7 @@ def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]
                 new_identities=attached.get(i, ()),
                 changed=tuple(changed.get(i, ())),
                 issues=tuple(issues.get(i, ())),
+                suppressed=i in dropped,
             )
         )
     return results

@@ -7,6 +7,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from accounts.services.api_keys import authenticate_api_key
+from customers.audit import api_key_label, set_request_actor
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -31,6 +32,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Invalid or revoked API key.", code="invalid_api_key"
             )
+        set_request_actor(api_key_label(api_key.name))  # the audit trail names the key
         return (api_key.user, api_key)
 
     def authenticate_header(self, request):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -61,7 +62,7 @@ def record_consent(
         method=method,
         source_id=source_id,
         occurred_at=occurred_at or timezone.now(),
-        ip_address=ip_address or None,
+        ip_address=_valid_ip(ip_address),
         user_agent=(user_agent or "")[:500],
         wording=wording or "",
         wording_version=(wording_version or "")[:64],
@@ -83,6 +84,14 @@ def record_consent(
         current.occurred_at = record.occurred_at
         current.save(update_fields=["state", "record", "occurred_at"])
     return record
+
+
+def _valid_ip(text: str | None) -> str | None:
+    """The address if it is one; proof with a garbled address keeps the rest."""
+    try:
+        return str(ipaddress.ip_address(str(text).strip())) if text else None
+    except ValueError:
+        return None
 
 
 def _next_state(granted: bool, current: str | None) -> str | None:

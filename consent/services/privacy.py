@@ -218,6 +218,9 @@ def register_builtin() -> None:
     registry.register_exporter("profile", lambda s: customer_privacy.export_profiles(ids(s)))
     registry.register_exporter("identities", lambda s: customer_privacy.export_identities(ids(s)))
     registry.register_exporter("events", lambda s: customer_privacy.export_events(ids(s)))
+    registry.register_exporter(
+        "data_quality_issues", lambda s: customer_privacy.export_data_quality_issues(ids(s))
+    )
     registry.register_exporter("consent_history", export_consent)
     registry.register_exporter(
         "change_history", lambda s: customer_privacy.export_change_history(ids(s))

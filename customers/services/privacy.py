@@ -11,7 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 
-from customers.models import Customer, Event, Identity
+from customers.models import Customer, DataQualityIssue, Event, Identity
 
 _PROFILE_FIELDS = [f.attname for f in Customer._meta.concrete_fields]
 _PROFILE_HISTORY_FIELDS = [
@@ -60,6 +60,9 @@ def erase_customers(*, customer_ids: list[int], identifier_values: list[str]) ->
         Identity.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True)
     )
     removed = Event.objects.filter(customer_id__in=customer_ids).delete()[0]
+    removed += DataQualityIssue.objects.filter(
+        Q(customer_id__in=customer_ids) | Q(value__in=identifier_values)
+    ).delete()[0]
     removed += _delete_admin_log(Customer, customer_ids) + _delete_admin_log(Identity, identity_ids)
     removed += Customer.objects.filter(pk__in=customer_ids).delete()[0]
     removed += Customer.history.filter(id__in=customer_ids).delete()[0]
@@ -107,6 +110,15 @@ def export_events(customer_ids: list[int]) -> list[dict]:
             "received_at",
             "message_id",
         )
+    )
+
+
+def export_data_quality_issues(customer_ids: list[int]) -> list[dict]:
+    """Values that arrived for the person but could not be used."""
+    return list(
+        DataQualityIssue.objects.filter(customer_id__in=customer_ids)
+        .order_by("created_at", "pk")
+        .values("field", "value", "code", "message", "source_id", "created_at")
     )
 
 

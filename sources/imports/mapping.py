@@ -2,7 +2,8 @@
 
 A mapping is ``{column header: target}``. Targets are a core field name
 (``email``, ``first_name``, ``postal_code`` …), ``trait.NAME``, ``id.TYPE``
-(an identifier type, e.g. ``id.external_id``) or ``ignore``. Event files also
+(an identifier type, e.g. ``id.external_id``), ``consent.PURPOSE`` (a purpose
+code; yes/no values record consent given or refused) or ``ignore``. Event files also
 take ``event``, ``timestamp``, ``message_id`` and ``property.NAME``. Common
 header variants are recognised; other columns become custom traits (customer
 files) or event properties (event files).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from consent.selectors import active_purpose_codes
 from customers.models import CORE_FIELDS
 
 CUSTOMERS = "customers"
@@ -79,7 +81,8 @@ class Target:
     name: str
 
     def __str__(self) -> str:
-        prefix = {"trait": "trait.", "id": "id.", "property": "property."}.get(self.kind, "")
+        prefix = {"trait": "trait.", "id": "id.", "property": "property.", "consent": "consent."}
+        prefix = prefix.get(self.kind, "")
         return IGNORE if self.kind == IGNORE else f"{prefix}{self.name}"
 
 
@@ -118,6 +121,13 @@ def parse_target(raw: str, *, kind: str, identifier_types: set[str]) -> Target:
         if kind == CUSTOMERS:
             raise MappingError("bad_target", f"{text}: customer files carry traits")
         return Target("property", name)
+    if head == "consent" and name:
+        if kind == EVENTS:
+            raise MappingError("bad_target", f"{text}: consent columns belong in customer files")
+        codes = active_purpose_codes()
+        if name not in codes:
+            raise MappingError("unknown_purpose", f"{text}: purposes: {', '.join(sorted(codes))}")
+        return Target("consent", name)
     if head == "id" and name:
         if name in ("email", "phone"):
             return Target("core", name)
@@ -175,7 +185,7 @@ def build_mapping(
             target = parse_target(text, kind=kind, identifier_types=identifier_types)
         except MappingError as exc:
             raise MappingError(exc.code, f"column {column!r}: {exc.message}", column) from None
-        if target.kind in ("core", "event_field", "trait", "property"):
+        if target.kind in ("core", "event_field", "trait", "property", "consent"):
             key = str(target)
             if key in single:
                 raise MappingError(

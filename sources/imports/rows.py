@@ -108,6 +108,7 @@ def build_message(
 
     core: dict[str, str] = {}
     external_ids: list[tuple[str, str]] = []
+    consent: dict[str, bool] = {}
     extra: dict[str, object] = {}
     event_fields: dict[str, tuple[str, str]] = {}
     content: dict[str, object] = {}
@@ -129,6 +130,12 @@ def build_message(
             outcome.columns[(target.name, text[:500])] = column
         elif target.kind == "event_field":
             event_fields[target.name] = (column, text)
+        elif target.kind == "consent":
+            answer = consent_answer(text)
+            if answer is None:
+                issue("warning", column, text, "invalid_consent", f"{text!r} is not yes or no")
+            else:
+                consent[target.name] = answer
         else:
             extra[target.name] = _json_value(value)
 
@@ -166,8 +173,20 @@ def build_message(
         properties=extra if kind != CUSTOMERS else {},
         context={"import": {"row": row.number}},
         external_ids=tuple(dict.fromkeys(external_ids)),
+        consent=consent,
+        consent_method="import" if consent else "",
     )
     return outcome
+
+
+_YES = frozenset({"yes", "y", "true", "t", "1", "granted", "opt-in", "optin", "opted in", "x"})
+_NO = frozenset({"no", "n", "false", "f", "0", "denied", "opt-out", "optout", "opted out"})
+
+
+def consent_answer(text: str) -> bool | None:
+    """Yes/no in a consent column (yes, true, 1, granted, opt-in … / no, false, 0 …)."""
+    value = text.strip().lower()
+    return True if value in _YES else False if value in _NO else None
 
 
 def content_hash(*, source_id: int, kind: str, content: dict[str, object]) -> str:

@@ -19,6 +19,7 @@ ANN = {
     "first_name": "Annabelle",
     "street": "Quixotic Street 12",
     "colour": "Zinnoberteal",
+    "bad_birthday": "notadate-Zq17",  # kept as a data-quality issue
 }
 
 
@@ -53,6 +54,7 @@ def build_ann(source):
                 "firstName": ANN["first_name"],
                 "address": {"street": ANN["street"]},
                 "favourite_colour": ANN["colour"],
+                "birthday": ANN["bad_birthday"],
             },
         )
     )

@@ -62,6 +62,7 @@ def test_access_export_holds_profile_identities_events_consent_and_history(
     ] == [("sms_marketing", "granted", "v2")]
     assert files["change_history.json"]["profile"][-1]["first_name"] == ANN["first_name"]
     assert request.summary["events"] == 3
+    assert [i["value"] for i in files["data_quality_issues.json"]] == [ANN["bad_birthday"]]
 
 
 def test_access_for_an_unknown_person_completes_with_empty_files(

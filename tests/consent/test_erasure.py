@@ -1,12 +1,13 @@
 from django.contrib.admin.models import LogEntry
 
-from consent.models import ConsentRecord, DataSubjectRequest, Suppression
+from consent.models import ConsentRecord, DataSubjectRequest, SuppressedMessageCount, Suppression
 from consent.services.consent import record_consent
 from consent.services.privacy import create_request, process_request
 from consent.services.suppression import drop_if_suppressed, identifier_hash, is_suppressed
-from customers.models import Customer
+from customers.models import Customer, Event
+from sources.pipeline import process_message
 
-from .helpers import ANN, build_ann, tables_mentioning
+from .helpers import ANN, build_ann, message, tables_mentioning
 
 
 def _erase(identifier, capture):
@@ -42,7 +43,8 @@ def test_erasure_leaves_no_trace_of_the_person_in_any_table(
     )
     assert response.status_code == 302
     needles = [*ANN.values(), "Quist-Zyx", "198.51.100.77", "AnnBrowser"]
-    assert "customers_historicalcustomer" in tables_mentioning(needles)
+    before = tables_mentioning(needles)
+    assert {"customers_historicalcustomer", "customers_dataqualityissue"} <= set(before)
 
     request = _erase("email:Ann.Quist@example.com", django_capture_on_commit_callbacks)
 
@@ -121,3 +123,20 @@ def test_process_request_twice_is_harmless(source, django_capture_on_commit_call
     assert again.status == "completed"
     assert DataSubjectRequest.objects.count() == 1
     assert LogEntry.objects.count() == 0
+
+
+def test_pipeline_drops_later_messages_for_the_erased_person(
+    source, django_capture_on_commit_callbacks
+):
+    build_ann(source)
+    _erase(f"email:{ANN['email']}", django_capture_on_commit_callbacks)
+
+    result = process_message(
+        message(source, type="track", event="Came back", anonymous_id=ANN["anonymous_id"])
+    )
+
+    assert (result.suppressed, result.customer) == (True, None)
+    assert Customer.objects.count() == 0
+    assert Event.objects.count() == 0
+    assert SuppressedMessageCount.objects.get(source=source).count == 1
+    assert tables_mentioning([ANN["anonymous_id"]]) == {}
