@@ -1,6 +1,8 @@
 from pathlib import Path
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -11,6 +13,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.masking import can_see_contact_details
+from consent.models import Purpose
 from customers.models import Customer, Event
 from segments.models import Segment
 from sources import admin_intake  # noqa: F401 - registers the intake admin
@@ -249,16 +252,44 @@ def _download(export: ExportFile) -> StreamingHttpResponse:
     return response
 
 
+class ExportForm(forms.Form):
+    """What an export is for: only customers that purpose may use are written."""
+
+    purpose = forms.ModelChoiceField(
+        queryset=Purpose.objects.filter(is_active=True), to_field_name="code"
+    )
+
+
 def _export_action(file_format: str, exporter, keyword: str):
     def action(modeladmin, request, queryset):
-        mask = not can_see_contact_details(request.user)  # viewers get masked files
-        return _download(
-            exporter(**{keyword: queryset}, file_format=file_format, mask_contact_details=mask)
+        form = ExportForm(request.POST if "purpose" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            mask = not can_see_contact_details(request.user)  # viewers get masked files
+            export = exporter(
+                **{keyword: queryset},
+                file_format=file_format,
+                purpose=form.cleaned_data["purpose"],
+                mask_contact_details=mask,
+            )
+            return _download(export)
+        return TemplateResponse(
+            request,
+            "admin/sources/export_purpose.html",
+            {
+                **modeladmin.admin_site.each_context(request),
+                "title": f"Export to {file_format.upper()}: what is it for?",
+                "opts": modeladmin.model._meta,
+                "form": form,
+                "action_name": request.POST.get("action", ""),
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across", "0"),
+                "count": queryset.count(),
+            },
         )
 
     action.__name__ = f"export_{file_format}"
     what = "members " if keyword == "segments" else ""
-    description = f"Export {what}to {file_format.upper()}"
+    description = f"Export {what}to {file_format.upper()}…"
     return admin.action(description=description, permissions=["view"])(action)
 
 
@@ -272,10 +303,13 @@ def _with_exports(model, exporter, keyword: str) -> None:
     admin.site.register(model, type(registered.__name__, (registered,), {"actions": actions}))
 
 
-def _export_members(segments, file_format: str, mask_contact_details: bool) -> ExportFile:
+def _export_members(
+    segments, file_format: str, purpose: Purpose, mask_contact_details: bool
+) -> ExportFile:
     return export_customers(
         customers=segment_members(segments),
         file_format=file_format,
+        purpose=purpose,
         mask_contact_details=mask_contact_details,
     )
 

@@ -1,9 +1,11 @@
 """Export customer lists and events to CSV or XLSX, escaped against formula injection.
 
-``export_customers(customers=…)`` takes the customers to export (a queryset
-from the admin's filters, a segment's members …) and returns an
-``ExportFile`` whose content is produced while it is streamed: rows are read
-in chunks, never all at once.
+``export_customers(customers=…, purpose=…)`` takes the customers to export (a
+queryset from the admin's filters, a segment's members …) and the purpose
+the file is for, keeps only the customers that purpose may use
+(``consent.selectors.allowed_q``), and returns an ``ExportFile`` whose
+content is produced while it is streamed: rows are read in chunks, never all
+at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.masking import redact_text
+from consent.models import Purpose
+from consent.selectors import allowed_q
 from customers.models import Customer, Event, Identity
 from segments.models import Segment, SegmentMembership
 from sources.exports.escaping import escape_formula
@@ -43,14 +47,19 @@ class ExportFile:
 
 
 def export_customers(
-    *, customers: QuerySet[Customer], file_format: str, mask_contact_details: bool = False
+    *,
+    customers: QuerySet[Customer],
+    file_format: str,
+    purpose: Purpose | str,
+    mask_contact_details: bool = False,
 ) -> ExportFile:
-    """The customers as a file: one row each, core fields, traits, identifiers.
+    """The customers ``purpose`` may use, as a file: core fields, traits, identifiers.
 
     ``mask_contact_details`` (for people without ``accounts.view_contact_details``)
     masks every email and phone number in the file."""
     identities = Prefetch("identities", queryset=Identity.objects.select_related("type"))
-    rows = customers.prefetch_related(identities).order_by("pk").iterator(chunk_size=CHUNK)
+    allowed = customers.filter(allowed_q(purpose))
+    rows = allowed.prefetch_related(identities).order_by("pk").iterator(chunk_size=CHUNK)
     return _export(
         CustomerResource(),
         rows,
@@ -67,9 +76,15 @@ def segment_members(segments: Iterable[Segment]) -> QuerySet[Customer]:
 
 
 def export_events(
-    *, events: QuerySet[Event], file_format: str, mask_contact_details: bool = False
+    *,
+    events: QuerySet[Event],
+    file_format: str,
+    purpose: Purpose | str,
+    mask_contact_details: bool = False,
 ) -> ExportFile:
-    rows = events.select_related("source").order_by("pk").iterator(chunk_size=CHUNK)
+    """The events of customers ``purpose`` may use, as a file."""
+    allowed = events.filter(allowed_q(purpose, prefix="customer__"))
+    rows = allowed.select_related("source").order_by("pk").iterator(chunk_size=CHUNK)
     return _export(
         EventResource(), rows, file_format=file_format, name="events", mask=mask_contact_details
     )

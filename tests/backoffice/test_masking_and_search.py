@@ -142,7 +142,7 @@ def test_log_filter_masks_emails_and_phones_in_messages():
 def test_viewer_exports_customers_with_masked_emails_and_phones(ann, role_client):
     response = role_client("viewer").post(
         reverse("admin:customers_customer_changelist"),
-        {"action": "export_csv", "_selected_action": [str(ann.pk)]},
+        {"action": "export_csv", "_selected_action": [str(ann.pk)], "purpose": "analytics"},
     )
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     assert ann.email not in text
@@ -153,7 +153,7 @@ def test_viewer_exports_customers_with_masked_emails_and_phones(ann, role_client
 def test_marketer_exports_customers_with_full_emails(ann, role_client):
     response = role_client("marketer").post(
         reverse("admin:customers_customer_changelist"),
-        {"action": "export_csv", "_selected_action": [str(ann.pk)]},
+        {"action": "export_csv", "_selected_action": [str(ann.pk)], "purpose": "analytics"},
     )
     assert ann.email in b"".join(response.streaming_content).decode("utf-8-sig")
 

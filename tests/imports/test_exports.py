@@ -50,7 +50,8 @@ def _csv(response) -> list[list[str]]:
 
 def _post_action(admin_client, url_name, action, ids):
     return admin_client.post(
-        reverse(url_name), {"action": action, "_selected_action": [str(i) for i in ids]}
+        reverse(url_name),
+        {"action": action, "_selected_action": [str(i) for i in ids], "purpose": "analytics"},
     )
 
 
@@ -82,7 +83,12 @@ def test_customer_export_of_the_filtered_list_as_xlsx(admin_client, import_file)
     _customers(import_file)
     response = admin_client.post(
         reverse("admin:customers_customer_changelist") + "?q=Lee",
-        {"action": "export_xlsx", "select_across": "1", "_selected_action": ["0"]},
+        {
+            "action": "export_xlsx",
+            "select_across": "1",
+            "_selected_action": ["0"],
+            "purpose": "analytics",
+        },
     )
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
@@ -107,7 +113,9 @@ def test_export_reads_identifiers_without_a_query_per_customer(
     import_file, django_assert_max_num_queries
 ):
     _customers(import_file)
-    export = export_customers(customers=Customer.objects.all(), file_format="csv")
+    export = export_customers(
+        customers=Customer.objects.all(), file_format="csv", purpose="analytics"
+    )
     with django_assert_max_num_queries(4):
         lines = b"".join(export.chunks).decode("utf-8-sig").splitlines()
     assert len(lines) == 4
