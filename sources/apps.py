@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class SourcesConfig(AppConfig):
     name = "sources"
+
+    def ready(self) -> None:
+        from consent import registry
+        from sources.privacy import erase_from_imports
+
+        registry.register_eraser("sources.imports", erase_from_imports)

@@ -1,3 +1,5 @@
+import io
+
 from django.contrib.admin.models import LogEntry
 
 from consent.models import ConsentRecord, DataSubjectRequest, SuppressedMessageCount, Suppression
@@ -140,3 +142,24 @@ def test_pipeline_drops_later_messages_for_the_erased_person(
     assert Event.objects.count() == 0
     assert SuppressedMessageCount.objects.get(source=source).count == 1
     assert tables_mentioning([ANN["anonymous_id"]]) == {}
+
+
+def test_erasure_removes_import_files_and_row_issues_that_mention_the_person(
+    db, tmp_path, django_capture_on_commit_callbacks
+):
+    from django.core.management import call_command
+
+    from sources.models import ImportIssue, ImportJob
+
+    path = tmp_path / "people.csv"
+    path.write_text(f"email,phone\n{ANN['email']},not-a-phone-{ANN['user_id']}\nbob@example.com,\n")
+    call_command("import_customers", str(path), stdout=io.StringIO())
+    job = ImportJob.objects.get()
+    assert job.file
+    assert ImportIssue.objects.count() == 1
+
+    _erase(f"email:{ANN['email']}", django_capture_on_commit_callbacks)
+
+    job.refresh_from_db()
+    assert (job.file.name, ImportIssue.objects.count()) == ("", 0)
+    assert job.rows_total == 2
