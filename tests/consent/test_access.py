@@ -6,6 +6,7 @@ import pytest
 
 from consent.services.consent import record_consent
 from consent.services.privacy import PrivacyRequestError, create_request
+from segments.models import Segment, SegmentMembership
 
 from .helpers import ANN, build_ann
 
@@ -27,6 +28,8 @@ def test_access_export_holds_profile_identities_events_consent_and_history(
     source, django_capture_on_commit_callbacks
 ):
     ann = build_ann(source)
+    fans = Segment.objects.create(name="Fans", kind="static")
+    SegmentMembership.objects.create(segment=fans, customer=ann, entered_at=ann.first_seen)
     record_consent(
         customer=ann,
         purpose="sms_marketing",
@@ -62,6 +65,7 @@ def test_access_export_holds_profile_identities_events_consent_and_history(
     ] == [("sms_marketing", "granted", "v2")]
     assert files["change_history.json"]["profile"][-1]["first_name"] == ANN["first_name"]
     assert request.summary["events"] == 3
+    assert [m["segment__name"] for m in files["segment_memberships.json"]] == ["Fans"]
     assert [i["value"] for i in files["data_quality_issues.json"]] == [ANN["bad_birthday"]]
 
 
