@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -85,6 +90,7 @@ class PurposeStatusSerializer(serializers.Serializer):
     since = serializers.DateTimeField(allow_null=True)
 
 
+@extend_schema_serializer(many=False)  # the "list" action answers one object
 class ProfileConsentSerializer(serializers.Serializer):
     purposes = PurposeStatusSerializer(many=True)
     history = ConsentRecordSerializer(many=True)
