@@ -9,7 +9,7 @@ be reversed by hashing guessed e-mail addresses without the key. Rotating
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -52,6 +52,29 @@ def is_suppressed(identifiers: Iterable[tuple[str, str]]) -> bool:
     return bool(hashes) and Suppression.objects.filter(identifier_hash__in=hashes).exists()
 
 
+def suppressed_indexes(
+    *, identifier_sets: Mapping[int, Iterable[tuple[str, str]]], source_ids: Mapping[int, int]
+) -> set[int]:
+    """Which of a batch of messages name an erased person (one query), counted per source.
+
+    ``identifier_sets`` and ``source_ids`` are keyed by the message's index.
+    """
+    by_hash: dict[str, set[int]] = {}
+    for index, identifiers in identifier_sets.items():
+        for type_name, value in identifiers:
+            for digest in _hashes([(type_name, value)]):
+                by_hash.setdefault(digest, set()).add(index)
+    if not by_hash:
+        return set()
+    found = Suppression.objects.filter(identifier_hash__in=list(by_hash)).values_list(
+        "identifier_hash", flat=True
+    )
+    dropped = {index for digest in found for index in by_hash[digest]}
+    for index in dropped:
+        _count(source_ids[index])
+    return dropped
+
+
 def drop_if_suppressed(*, identifiers: Iterable[tuple[str, str]], source_id: int) -> bool:
     """True (and counted for the source) if any identifier belongs to an erased person.
 
@@ -59,6 +82,11 @@ def drop_if_suppressed(*, identifiers: Iterable[tuple[str, str]], source_id: int
     """
     if not is_suppressed(identifiers):
         return False
+    _count(source_id)
+    return True
+
+
+def _count(source_id: int) -> None:
     now = timezone.now()
     counted = SuppressedMessageCount.objects.filter(source_id=source_id).update(
         count=F("count") + 1, last_dropped_at=now
@@ -73,4 +101,3 @@ def drop_if_suppressed(*, identifiers: Iterable[tuple[str, str]], source_id: int
             SuppressedMessageCount.objects.filter(source_id=source_id).update(
                 count=F("count") + 1, last_dropped_at=now
             )
-    return True

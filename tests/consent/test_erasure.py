@@ -163,3 +163,22 @@ def test_erasure_removes_import_files_and_row_issues_that_mention_the_person(
     job.refresh_from_db()
     assert (job.file.name, ImportIssue.objects.count()) == ("", 0)
     assert job.rows_total == 2
+
+
+def test_batch_suppression_check_names_the_dropped_messages(
+    source, django_capture_on_commit_callbacks
+):
+    from consent.services.suppression import suppressed_indexes
+
+    build_ann(source)
+    _erase(f"email:{ANN['email']}", django_capture_on_commit_callbacks)
+    dropped = suppressed_indexes(
+        identifier_sets={
+            0: [("user_id", "someone-else")],
+            1: [("user_id", "x"), ("phone", ANN["phone"])],
+            2: [],
+        },
+        source_ids={0: source.pk, 1: source.pk, 2: source.pk},
+    )
+    assert dropped == {1}
+    assert SuppressedMessageCount.objects.get(source=source).count == 1
