@@ -6,6 +6,7 @@ class SourcesConfig(AppConfig):
 
     def ready(self) -> None:
         from consent import registry
-        from sources.privacy import erase_from_imports
+        from sources.privacy import erase_from_imports, erase_from_intake
 
+        registry.register_eraser("sources.intake", erase_from_intake)
         registry.register_eraser("sources.imports", erase_from_imports)

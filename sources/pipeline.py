@@ -20,7 +20,6 @@ from django.db import transaction
 
 from consent.services.suppression import suppressed_indexes
 from customers.audit import acting_as, source_label
-
 from customers.models import Customer, Event
 from customers.services.bulk import (
     EventRecord,
@@ -198,6 +197,7 @@ def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]
         source_ids={i: messages[i].source_id for i in todo},
     )
     todo = [i for i in todo if i not in dropped]
+    plans = {i: plans[i] for i in todo}
     previous = [(t, messages[i].previous_id) for i in todo for t in _PREVIOUS_ID_TYPES]
     wanted = [p for plan in plans.values() for p in plan] + [(t, v) for t, v in previous if v]
     # every identifier of the batch at once, in one order (no deadlocks)

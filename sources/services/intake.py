@@ -15,8 +15,10 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connection, transaction
 
+from consent.services.suppression import suppressed_indexes
 from sources import tasks
 from sources.models import IntakeMessage, RejectedMessage, Source
+from sources.privacy import payload_identifiers
 from sources.services.keys import authenticate_write_key
 from sources.services.parsing import InvalidMessage, RequestRejected, prepare_call
 
@@ -84,6 +86,8 @@ def accept_calls(
             )
             continue
         rows.append((payload["messageId"], payload["type"], payload))
+    report.accepted = len(rows)
+    rows, rejections = _without_erased_people(source=source, rows=rows, rejections=rejections)
     with transaction.atomic():
         report.intake_ids = _insert_new(source=source, rows=rows, received_at=received_at)
         if rejections:
@@ -91,9 +95,26 @@ def accept_calls(
         if report.intake_ids:
             ids = report.intake_ids
             transaction.on_commit(lambda: tasks.process_intake.delay(ids))
-    report.accepted = len(rows)
     report.duplicates = len(rows) - len(report.intake_ids)
     return report
+
+
+def _without_erased_people(
+    *, source: Source, rows: list[tuple[str, str, dict]], rejections: list[RejectedMessage]
+) -> tuple[list[tuple[str, str, dict]], list[RejectedMessage]]:
+    """Calls naming an erased person are dropped before anything is stored.
+
+    They are counted per source (``consent.SuppressedMessageCount``); the
+    client is answered as for any accepted call. One query per request.
+    """
+    payloads = [payload for _, _, payload in rows] + [r.payload for r in rejections]
+    sets = {i: payload_identifiers(payload) for i, payload in enumerate(payloads)}
+    dropped = suppressed_indexes(identifier_sets=sets, source_ids=dict.fromkeys(sets, source.pk))
+    if not dropped:
+        return rows, rejections
+    kept_rows = [row for i, row in enumerate(rows) if i not in dropped]
+    kept_rejections = [r for i, r in enumerate(rejections, len(rows)) if i not in dropped]
+    return kept_rows, kept_rejections
 
 
 def record_rejected_body(
