@@ -219,6 +219,9 @@ def register_builtin() -> None:
     registry.register_exporter("identities", lambda s: customer_privacy.export_identities(ids(s)))
     registry.register_exporter("events", lambda s: customer_privacy.export_events(ids(s)))
     registry.register_exporter(
+        "group_memberships", lambda s: customer_privacy.export_group_memberships(ids(s))
+    )
+    registry.register_exporter(
         "data_quality_issues", lambda s: customer_privacy.export_data_quality_issues(ids(s))
     )
     registry.register_exporter("consent_history", export_consent)

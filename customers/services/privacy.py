@@ -11,7 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 
-from customers.models import Customer, DataQualityIssue, Event, Identity
+from customers.models import Customer, DataQualityIssue, Event, GroupMembership, Identity
 
 _PROFILE_FIELDS = [f.attname for f in Customer._meta.concrete_fields]
 _PROFILE_HISTORY_FIELDS = [
@@ -110,6 +110,15 @@ def export_events(customer_ids: list[int]) -> list[dict]:
             "received_at",
             "message_id",
         )
+    )
+
+
+def export_group_memberships(customer_ids: list[int]) -> list[dict]:
+    """The accounts (Segment ``group`` calls) the person belongs to."""
+    return list(
+        GroupMembership.objects.filter(customer_id__in=customer_ids)
+        .order_by("first_seen", "pk")
+        .values("group__group_id", "group__name", "source_id", "first_seen", "last_seen")
     )
 
 

@@ -92,3 +92,16 @@ def test_bad_requests_are_refused_with_a_code(db, type_, identifier, code):
     with pytest.raises(PrivacyRequestError) as caught:
         create_request(type=type_, identifier=identifier)
     assert caught.value.code == code
+
+
+def test_access_export_lists_the_accounts_the_person_belongs_to(
+    source, django_capture_on_commit_callbacks
+):
+    from sources.pipeline import process_message
+
+    from .helpers import message
+
+    process_message(message(source, type="group", user_id="u-g", group_id="acme-42"))
+    request = _access("user_id:u-g", django_capture_on_commit_callbacks)
+    groups = _read(request)["group_memberships.json"]
+    assert [g["group__group_id"] for g in groups] == ["acme-42"]
