@@ -38,6 +38,8 @@ from django.db.models.lookups import (
     Regex,
 )
 
+from consent.selectors import allowed_q
+from consent.services.consent import UnknownPurpose
 from customers.models import Event, Identity
 from segments import computed
 from segments.jsonsql import JsonIsBool, JsonKind, JsonNumber, JsonText
@@ -366,6 +368,14 @@ def _segment(node: dict, ctx: Context) -> Q:
     return Q(pk__in=members.values("customer_id"))
 
 
+def _consent(node: dict, ctx: Context) -> Q:
+    """The purpose may use the profile (``consent.selectors.allowed_q``)."""
+    try:
+        return allowed_q(node["consent"])
+    except UnknownPurpose:
+        return FALSE  # an inactive (or removed) purpose allows no one
+
+
 _LEAVES = {
     "field": _field,
     "trait": _trait,
@@ -374,4 +384,5 @@ _LEAVES = {
     "has_identifier": _has_identifier,
     "source": _source,
     "segment": _segment,
+    "consent": _consent,
 }

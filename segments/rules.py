@@ -9,7 +9,8 @@ Conditions (one per node, told apart by their first key):
 - ``{"event": "Order Completed", "where": [...], "within_days": 30,
   "count": {"at_least": 2}}`` — also ``"performed": false``, ``"between"``,
   ``"first"`` / ``"last"`` (a date condition on the first/last occurrence)
-- ``{"has_identifier": "email"}``, ``{"source": 3}``, ``{"segment": 7}``
+- ``{"has_identifier": "email"}``, ``{"source": 3}``, ``{"segment": 7}``,
+  ``{"consent": "email_marketing"}`` (the purpose allows using the profile)
 
 Validation reports every problem with the path of the offending node
 (``$.all[1].where[0].value``), so the builder can point at it.
@@ -60,6 +61,7 @@ LEAF_KEYS = (
     "has_identifier",
     "source",
     "segment",
+    "consent",
 )
 # Trait and property names become JSON paths: keep them to a safe alphabet.
 KEY_NAME = re.compile(r"^[A-Za-z0-9_\-$@ :/.]{1,100}$")
@@ -120,6 +122,11 @@ class References:
         from customers.models import IdentifierType
 
         return IdentifierType.objects.filter(name=name).exists()
+
+    def purpose_exists(self, code: str) -> bool:
+        from consent.models import Purpose
+
+        return Purpose.objects.filter(code=code).exists()
 
     def source_exists(self, source_id: int) -> bool:
         from customers.models import Identity
@@ -314,6 +321,12 @@ class _Validator:
         if not _positive_int(value) or not self.refs.source_exists(value):
             self.fail(f"{path}.source", "unknown_source", f"no source with id {value!r}")
 
+    def leaf_consent(self, node: dict, path: str, chain) -> None:
+        self.keys(node, path, {"consent"})
+        code = node["consent"]
+        if not isinstance(code, str) or not self.refs.purpose_exists(code):
+            self.fail(f"{path}.consent", "unknown_purpose", f"no purpose with code {code!r}")
+
     def leaf_segment(self, node: dict, path: str, chain: tuple[int, ...]) -> None:
         self.keys(node, path, {"segment"})
         target = node["segment"]
@@ -438,6 +451,8 @@ def _collect(node: dict, found: set[str], refs: References, seen: tuple[int, ...
         found.add(f"identity:{node['has_identifier']}")
     elif "source" in node:
         found.add(f"source:{node['source']}")
+    elif "consent" in node:
+        found.add(f"consent:{node['consent']}")
     elif "segment" in node:
         target = node["segment"]
         found.add(f"segment:{target}")

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from consent.models import Purpose
 from customers.models import Customer, Event, IdentifierType, Identity
 from segments.compiler import compile_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
@@ -45,6 +46,9 @@ def builder_options() -> dict:
         "sources": [{"id": s.pk, "name": s.name} for s in source_model.objects.order_by("name")],
         "segments": [
             {"id": s.pk, "name": s.name} for s in Segment.objects.order_by("name").only("name")
+        ],
+        "purposes": [
+            {"code": p.code, "name": p.name} for p in Purpose.objects.filter(is_active=True)
         ],
         "computed_traits": [
             {"name": t.name, "numeric": t.is_numeric} for t in ComputedTrait.objects.all()

@@ -83,6 +83,14 @@ def evaluate(node: dict, p: Profile, now: datetime) -> bool:
         return any(src == s for _, src in p.identities) or any(
             e["source_id"] == s for e in p.events
         )
+    if "consent" in node:
+        from consent.selectors import is_allowed
+        from consent.services.consent import UnknownPurpose
+
+        try:
+            return is_allowed(p.pk, node["consent"])
+        except UnknownPurpose:
+            return False
     if "segment" in node:
         segment = Segment.objects.get(pk=node["segment"])
         if segment.kind == "static":

@@ -201,3 +201,33 @@ def test_segment_condition_reads_static_membership(people):
     vip = save_segment(name="VIP", kind=Segment.Kind.STATIC)
     add_to_static_segment(segment=vip, customer_ids=[people["Dana"].pk])
     assert names({"segment": vip.pk}) == ["Dana"]
+
+
+@pytest.mark.parametrize(
+    ("legal_basis", "expected"),
+    [("consent", ["Ann"]), ("legitimate_interest", ["Ann", "Cem", "Dana"])],
+)
+def test_consent_condition_follows_the_purpose_legal_basis(people, legal_basis, expected):
+    from consent.models import Purpose
+    from consent.services.consent import record_consent
+
+    Purpose.objects.create(code="newsletter_x", name="Newsletter", legal_basis=legal_basis)
+    record_consent(customer=people["Ann"], purpose="newsletter_x", state="granted", method="admin")
+    record_consent(
+        customer=people["Bob"], purpose="newsletter_x", state="withdrawn", method="admin"
+    )
+    rule = {"consent": "newsletter_x"}
+
+    assert names(rule) == expected
+    assert set(
+        Customer.objects.active().filter(compile_rule(rule, now=NOW)).values_list("pk", flat=True)
+    ) == matching_ids(rule, NOW)
+
+
+def test_consent_condition_on_an_inactive_purpose_matches_no_one(people):
+    from consent.models import Purpose
+
+    Purpose.objects.create(
+        code="old_x", name="Old", legal_basis="legitimate_interest", is_active=False
+    )
+    assert names({"consent": "old_x"}) == []

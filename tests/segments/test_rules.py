@@ -54,6 +54,7 @@ def errors(rule, **kwargs) -> list[tuple[str, str]]:
         ({"has_identifier": "fax"}, [("$.has_identifier", "unknown_identifier")]),
         ({"source": 999999}, [("$.source", "unknown_source")]),
         ({"segment": 999999}, [("$.segment", "unknown_segment")]),
+        ({"consent": "no_such_purpose"}, [("$.consent", "unknown_purpose")]),
         (
             {"computed_trait": "nope", "op": "gt", "value": 1},
             [("$.computed_trait", "unknown_computed_trait")],

@@ -12,6 +12,7 @@ document.addEventListener("DOMContentLoaded", function () {
   const LEAVES = {
     field: "Profile field", trait: "Trait", computed_trait: "Computed trait", event: "Event",
     has_identifier: "Has identifier", source: "Came from source", segment: "Member of segment",
+    consent: "Consent allows",
   };
   const OP_LABELS = {
     eq: "is", neq: "is not", contains: "contains", starts_with: "starts with", in: "is one of",
@@ -160,6 +161,7 @@ document.addEventListener("DOMContentLoaded", function () {
       case "has_identifier": return { has_identifier: options.identifier_types[0] || "email" };
       case "source": return { source: options.sources.length ? options.sources[0].id : 0 };
       case "segment": return { segment: options.segments.length ? options.segments[0].id : 0 };
+      case "consent": return { consent: options.purposes.length ? options.purposes[0].code : "" };
     }
   }
 
@@ -192,6 +194,8 @@ document.addEventListener("DOMContentLoaded", function () {
       row.append(select(options.identifier_types.map((t) => [t, t]), node.has_identifier, (v) => { node.has_identifier = v; save(); }));
     } else if (kind === "source") {
       row.append(select(options.sources.map((s) => [s.id, s.name]), node.source, (v) => { node.source = Number(v); save(); }));
+    } else if (kind === "consent") {
+      row.append(select(options.purposes.map((p) => [p.code, p.name]), node.consent, (v) => { node.consent = v; save(); }));
     } else if (kind === "segment") {
       const others = options.segments.filter((s) => String(s.id) !== root.dataset.segmentId);
       row.append(select(others.map((s) => [s.id, s.name]), node.segment, (v) => { node.segment = Number(v); save(); }));
