@@ -137,3 +137,12 @@ def daily_sizes(segment: Segment, *, days: int = 90, today: date | None = None):
         .order_by("day")
         .values_list("day", "size")
     )
+
+
+def profile_computed_traits(customer_id: int) -> list[tuple[str, object]]:
+    """Every computed trait's current value for one profile, by name."""
+    from segments.computed import values_for_customer
+
+    traits = list(ComputedTrait.objects.order_by("name"))
+    values = values_for_customer(customer_id=customer_id, traits=traits, now=timezone.now())
+    return [(trait.name, values[trait.name]) for trait in traits]

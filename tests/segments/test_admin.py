@@ -169,3 +169,24 @@ def test_static_segment_refuses_unknown_identifiers(admin_client):
     assert response.context["adminform"].form.errors["members_to_add"] == [
         "No profile found for: nobody@example.com"
     ]
+
+
+def test_customer_360_shows_computed_traits(admin_client, make_customer, make_event):
+    from segments.models import ComputedTrait
+    from segments.services import recompute_segment, save_segment
+
+    ann = make_customer(first_name="Ann", country="DE")
+    make_event(ann, "Order Completed", days_ago=1)
+    make_event(ann, "Order Completed", days_ago=2)
+    ComputedTrait.objects.create(
+        name="orders_30d", kind="count", event="Order Completed", window_days=30
+    )
+    segment = save_segment(name="Germans", rule={"field": "country", "op": "eq", "value": "DE"})
+    recompute_segment(segment_id=segment.pk)
+
+    response = admin_client.get(reverse("admin:customers_customer_change", args=[ann.pk]))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<td>Germans</td>" in body
+    assert '<tr class="bo-computed"><td>orders_30d</td><td>2</td></tr>' in body
