@@ -33,6 +33,7 @@ from django.db.models.lookups import (
     Exact,
     GreaterThan,
     GreaterThanOrEqual,
+    In,
     LessThan,
     LessThanOrEqual,
     Regex,
@@ -143,10 +144,10 @@ def text_q(expr, op: str, value, case_sensitive: bool) -> Q:
     if op == "neq":
         return ~text_q(expr, "eq", value, case_sensitive)
     if op == "in":
-        result = FALSE
-        for item in value:
-            result |= text_q(expr, "eq", str(item), case_sensitive)
-        return result
+        items = [str(item) for item in value]
+        if case_sensitive:
+            return Q(In(expr, items))
+        return Q(In(Lower(expr), [Lower(Value(item)) for item in items]))
     lhs = expr if case_sensitive else Lower(expr)
     rhs = Value(str(value)) if case_sensitive else Lower(Value(str(value)))
     if op == "eq":
@@ -315,7 +316,7 @@ def _event(node: dict, ctx: Context) -> Q:
 
 
 def _count_q(events, key: str, n: int) -> Q:
-    counted = events.values("customer_id").annotate(n=Count("pk"))
+    counted = events.values("customer_id").annotate(n=Count("*"))
     if key == "at_least":
         return TRUE if n == 0 else Q(pk__in=counted.filter(n__gte=n).values("customer_id"))
     if key == "at_most":

@@ -145,7 +145,7 @@ def _apply_matching(segment_id: int, sql: str, params, now: datetime):
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS segment_match")
         cursor.execute("CREATE TEMPORARY TABLE segment_match (customer_id bigint PRIMARY KEY)")
-        cursor.execute(f"INSERT INTO segment_match (customer_id) {sql}", params)
+        _insert_matching(cursor, sql, params)
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE segment_match")
         cursor.execute(
@@ -166,6 +166,25 @@ def _apply_matching(segment_id: int, sql: str, params, now: datetime):
         exited = [row[0] for row in cursor.fetchall()]
         cursor.execute("DROP TABLE segment_match")
     return entered, exited
+
+
+def _insert_matching(cursor, sql: str, params) -> None:
+    """Fill segment_match. On PostgreSQL, as the bulk job it is: JSON conditions
+    defeat row estimates (the planner then expects one profile and picks
+    nested loops over hundreds of thousands), so hash joins, memory for the
+    aggregates, and no JIT for this one statement."""
+    if connection.vendor != "postgresql":
+        cursor.execute(f"INSERT INTO segment_match (customer_id) {sql}", params)
+        return
+    cursor.execute("SET enable_nestloop = off")
+    cursor.execute("SET work_mem = '64MB'")
+    cursor.execute("SET jit = off")
+    try:
+        cursor.execute(f"INSERT INTO segment_match (customer_id) {sql}", params)
+    finally:
+        cursor.execute("RESET enable_nestloop")
+        cursor.execute("RESET work_mem")
+        cursor.execute("RESET jit")
 
 
 def _record_size(segment: Segment, now: datetime) -> int:
