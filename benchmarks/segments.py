@@ -248,8 +248,10 @@ def run(args) -> dict:
     typical = typical_segments(shop_source)
 
     print()
-    print(f"{'segment':45} {'members':>9} {'compute+write s':>16} {'recompute s':>12}")
-    print("-" * 85)
+    print(
+        f"{'segment':45} {'members':>9} {'compute+write s':>16} {'recompute s':>12} {'changes':>8}"
+    )
+    print("-" * 94)
     for (name, _), segment in zip(typical, create_segments(typical), strict=True):
         started = time.perf_counter()
         result = recompute_segment(segment_id=segment.pk)
@@ -257,8 +259,11 @@ def run(args) -> dict:
         started = time.perf_counter()
         again = recompute_segment(segment_id=segment.pk)
         second = time.perf_counter() - started
-        assert again.entered == again.exited == 0
-        print(f"{name:45} {result.size:>9,} {first:>16.3f} {second:>12.3f}", flush=True)
+        # time-based rules legitimately move a few profiles between the two runs
+        changes = again.entered + again.exited
+        print(
+            f"{name:45} {result.size:>9,} {first:>16.3f} {second:>12.3f} {changes:>8}", flush=True
+        )
         figures[f"{name}: members"] = result.size
         figures[f"{name}: compute+write (s)"] = round(first, 3)
 

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Customer
-from customers.services.outbox import emit_many
+from customers.services.outbox import emit_for_customers
 from segments import evaluation
 from segments.compiler import compile_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
@@ -198,24 +198,9 @@ def _record_size(segment: Segment, now: datetime) -> int:
 
 
 def _emit(segment: Segment, *, entered: Sequence[int], exited: Sequence[int], now: datetime):
-    stamp = now.isoformat()
+    payload = {"segment_id": segment.pk, "segment": segment.name, "at": now.isoformat()}
     for topic, ids in (("segment.entered", entered), ("segment.exited", exited)):
-        if ids:
-            emit_many(
-                topic=topic,
-                entries=[
-                    (
-                        cid,
-                        {
-                            "segment_id": segment.pk,
-                            "segment": segment.name,
-                            "customer_id": cid,
-                            "at": stamp,
-                        },
-                    )
-                    for cid in ids
-                ],
-            )
+        emit_for_customers(topic=topic, customer_ids=list(ids), payload=payload, created_at=now)
 
 
 # --- live re-evaluation ------------------------------------------------------------
