@@ -4,12 +4,13 @@ Building the SQL for 50 rules through the ORM costs far more Python time than
 the database needs to answer it, yet that SQL only changes when a segment
 does. So each process keeps the compiled statement of a bundle of segments
 for a few seconds, built for placeholder customer ids that are swapped for
-the real ones at each call. On PostgreSQL it is executed as a prepared
-statement, so its plan is reused as well.
+the real ones at each call (batch sizes round up to a power of two). On
+PostgreSQL it is executed as a prepared statement, so its plan is reused
+as well.
 
 Without an explicit ``now``, time windows ("within the last 30 days") are
 measured from the start of the current ``BUCKET_SECONDS`` slot, so they may
-lag by a few seconds; the scheduled recompute uses the exact time.
+lag by up to a minute; the scheduled recompute uses the exact time.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from customers.models import Customer, Event
 from segments.compiler import CompileError, Context, compile_rule
 
 log = logging.getLogger(__name__)
-BUCKET_SECONDS = 5
+BUCKET_SECONDS = 60
 CACHE_SIZE = 64
 # Placeholder ids: far below anything a validated rule can contain (|n| < 10**15).
 _PLACEHOLDER = -(10**17)
@@ -53,9 +54,13 @@ def evaluate(
     if now is None:
         current = timezone.now()
         now = current - timedelta(seconds=current.timestamp() % BUCKET_SECONDS, microseconds=0)
-    key = (version, tuple(segment_ids), len(customer_ids), now)
+    # Batches of any size share the statements of the next power of two
+    # (the last id repeated), so a stream of varying batches compiles a few.
+    slots = 1 << (len(customer_ids) - 1).bit_length()
+    customer_ids = [*customer_ids, *[customer_ids[-1]] * (slots - len(customer_ids))]
+    key = (version, tuple(segment_ids), slots, now)
     if key not in _cache:
-        _cache[key] = _compile(segment_ids, len(customer_ids), now)
+        _cache[key] = _compile(segment_ids, slots, now)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     _cache.move_to_end(key)
