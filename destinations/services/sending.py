@@ -200,7 +200,11 @@ def _claim(*, delivery_pk: int, now: datetime) -> Delivery | None:
 
 @transaction.atomic
 def _record(*, delivery_pk: int, now: datetime, result: AttemptResult) -> Delivery:
-    delivery = Delivery.objects.select_for_update().get(pk=delivery_pk)
+    delivery = (
+        Delivery.objects.select_for_update(of=("self",))
+        .select_related("destination")
+        .get(pk=delivery_pk)
+    )
     outcome = result.outcome
     if outcome == Outcome.RETRY and delivery.attempts >= max_attempts(delivery):
         outcome = Outcome.GAVE_UP
@@ -243,10 +247,12 @@ def _record(*, delivery_pk: int, now: datetime, result: AttemptResult) -> Delive
             "last_latency_ms",
         ]
     )
+    # Only a change of health is written, so a busy destination's row is rarely touched.
     health = Destination.objects.filter(pk=delivery.destination_id)
-    if outcome == Outcome.SUCCEEDED:
+    failing = delivery.destination.failing_since is not None
+    if outcome == Outcome.SUCCEEDED and failing:
         health.filter(failing_since__isnull=False).update(failing_since=None)
-    else:
+    elif outcome != Outcome.SUCCEEDED and not failing:
         health.filter(failing_since__isnull=True).update(failing_since=now)
     if delivery.status not in OPEN:
         _release_next(delivery=delivery, now=now)

@@ -128,3 +128,32 @@ def test_send_webhooks_command_dispatches_everything_pending(receiver):
 
     assert out.getvalue().strip() == "dispatched 2 outbox entries, sent 0 due retries"
     assert len(receiver.requests) == 2
+
+
+def test_identify_calls_are_delivered_with_the_updated_profile(receiver, run_on_commit, source):
+    from datetime import UTC, datetime
+
+    from sources.contracts import NormalizedMessage
+    from sources.pipeline import process_message
+
+    make_destination(receiver.url, on_identify=True)
+    at = datetime(2026, 11, 3, tzinfo=UTC)
+    process_message(
+        NormalizedMessage(
+            source_id=source.pk,
+            message_id="id-1",
+            type="identify",
+            timestamp=at,
+            received_at=at,
+            user_id="u7",
+            traits={"email": "zoe@example.com", "plan": "pro"},
+        )
+    )
+
+    run_on_commit(dispatch_outbox)
+
+    [request] = receiver.requests
+    body = request.json
+    assert (body["type"], body["data"]["message_id"]) == ("identify", "id-1")
+    assert body["profile"]["email"] == "zoe@example.com"
+    assert body["profile"]["traits"] == {"plan": "pro"}
