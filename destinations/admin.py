@@ -37,6 +37,7 @@ class DestinationForm(forms.ModelForm):
             "name",
             "url",
             "enabled",
+            "purpose",
             "on_profile_created",
             "on_profile_updated",
             "on_profile_merged",
@@ -46,6 +47,10 @@ class DestinationForm(forms.ModelForm):
             "track_events",
         )
         formfield_callback = _https_by_default
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["purpose"].required = True
 
     def clean_url(self):
         url = self.cleaned_data["url"]
@@ -79,12 +84,13 @@ class DestinationAdmin(SimpleHistoryAdmin):
     formfield_overrides = {
         models.URLField: {"assume_scheme": "https", "widget": widgets.AdminURLFieldWidget}
     }
-    list_display = ("name", "url", "enabled", "success_rate", "skipped_24h", "health")
-    list_filter = ("enabled",)
+    list_display = ("name", "url", "purpose", "enabled", "success_rate", "skipped_24h", "health")
+    list_filter = ("enabled", "purpose")
+    list_select_related = ("purpose",)
     search_fields = ("name", "url")
     readonly_fields = ("secret_rotated_at", "previous_secret_expires_at", "failing_since")
     fieldsets = (
-        (None, {"fields": ("name", "url", "enabled")}),
+        (None, {"fields": ("name", "url", "enabled", "purpose")}),
         (
             "Receives",
             {

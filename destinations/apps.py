@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class DestinationsConfig(AppConfig):
     name = "destinations"
+    verbose_name = "Destinations (webhooks)"
+
+    def ready(self) -> None:
+        from consent import registry
+        from destinations.services.privacy import erase_deliveries, export_deliveries
+
+        registry.register_eraser("destinations", erase_deliveries)
+        registry.register_exporter("webhook_deliveries", export_deliveries)

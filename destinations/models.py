@@ -27,6 +27,14 @@ class Destination(models.Model):
     name = models.CharField(max_length=120, unique=True)
     url = models.URLField(max_length=500, help_text="HTTPS endpoint that receives POSTed JSON.")
     enabled = models.BooleanField(default=True)
+    purpose = models.ForeignKey(
+        "consent.Purpose",
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="destinations",
+        help_text="What the data is used for there: only customers this purpose may use "
+        "are sent. Without a purpose nothing about customers is sent.",
+    )
     secret = models.CharField(max_length=100, editable=False)
     previous_secret = models.CharField(max_length=100, blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)

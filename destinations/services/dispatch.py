@@ -55,7 +55,9 @@ def dispatch_outbox(*, now: datetime | None = None, limit: int = 500) -> Dispatc
     entries = list(query[:limit])
     if not entries:
         return DispatchReport(entries=0, deliveries=0, skipped_no_consent=0)
-    destinations = list(Destination.objects.filter(enabled=True).order_by("pk"))
+    destinations = list(
+        Destination.objects.filter(enabled=True).select_related("purpose").order_by("pk")
+    )
     matches = [(e, d) for e in entries for d in destinations if subscribes(d, e)]
     allowed = {
         d.pk: gate.allowed_customer_ids(

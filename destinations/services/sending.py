@@ -153,7 +153,7 @@ def max_attempts(delivery: Delivery) -> int:
 def _claim(*, delivery_pk: int, now: datetime) -> Delivery | None:
     delivery = (
         Delivery.objects.select_for_update(of=("self",))
-        .select_related("destination")
+        .select_related("destination__purpose")
         .filter(pk=delivery_pk, status__in=OPEN, next_attempt_at__lte=now)
         .first()
     )

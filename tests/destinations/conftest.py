@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from consent.models import Purpose
 from customers.services.identity import resolve_identity
 from destinations.models import Destination
 from destinations.services.operations import save_destination
@@ -104,6 +105,8 @@ def run_on_commit(django_capture_on_commit_callbacks):
 
 
 def make_destination(url: str, **options) -> tuple[Destination, str]:
+    """A destination; by default for analytics (legitimate interest: no objection, sent)."""
+    options.setdefault("purpose", Purpose.objects.get(code="analytics"))
     destination = Destination(name=options.pop("name", "CRM hook"), url=url, **options)
     secret = save_destination(destination=destination)
     return destination, secret

@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from consent.models import Purpose
 from destinations.models import Delivery, Destination
 from destinations.services.dispatch import dispatch_outbox
 
@@ -12,7 +13,13 @@ from .conftest import make_destination, new_profile, verify_signature
 def test_creating_a_destination_shows_its_secret_once(receiver, admin_client):
     response = admin_client.post(
         reverse("admin:destinations_destination_add"),
-        {"name": "Email tool", "url": receiver.url, "enabled": "on", "track_events": "[]"},
+        {
+            "name": "Email tool",
+            "url": receiver.url,
+            "enabled": "on",
+            "purpose": Purpose.objects.get(code="email_marketing").pk,
+            "track_events": "[]",
+        },
         follow=True,
     )
 
@@ -136,3 +143,14 @@ def test_replay_action_queues_dead_deliveries_again(receiver, admin_client, run_
     assert "2 deliveries queued again." in response.content.decode()
     assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
     assert len(receiver.requests) == 4
+
+
+def test_admin_requires_a_purpose(db, admin_client, receiver):
+    response = admin_client.post(
+        reverse("admin:destinations_destination_add"),
+        {"name": "No purpose", "url": receiver.url, "track_events": "[]"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["purpose"] == ["This field is required."]
+    assert Destination.objects.count() == 0
