@@ -44,6 +44,7 @@ class DestinationForm(forms.ModelForm):
             "on_identify",
             "on_segment_entered",
             "on_segment_exited",
+            "segments",
             "track_events",
         )
         formfield_callback = _https_by_default
@@ -59,6 +60,13 @@ class DestinationForm(forms.ModelForm):
         except BlockedURL as exc:
             raise forms.ValidationError(exc.message, code=exc.code) from None
         return url
+
+    def clean(self):
+        cleaned = super().clean()
+        wants_segments = cleaned.get("on_segment_entered") or cleaned.get("on_segment_exited")
+        if wants_segments and not cleaned.get("segments"):
+            self.add_error("segments", "Choose the segments whose entries and exits to send.")
+        return cleaned
 
     def clean_track_events(self):
         names = self.cleaned_data["track_events"] or []
@@ -87,6 +95,7 @@ class DestinationAdmin(SimpleHistoryAdmin):
     list_display = ("name", "url", "purpose", "enabled", "success_rate", "skipped_24h", "health")
     list_filter = ("enabled", "purpose")
     list_select_related = ("purpose",)
+    filter_horizontal = ("segments",)
     search_fields = ("name", "url")
     readonly_fields = ("secret_rotated_at", "previous_secret_expires_at", "failing_since")
     fieldsets = (
@@ -98,6 +107,7 @@ class DestinationAdmin(SimpleHistoryAdmin):
                     ("on_profile_created", "on_profile_updated", "on_profile_merged"),
                     "on_identify",
                     ("on_segment_entered", "on_segment_exited"),
+                    "segments",
                     "track_events",
                 )
             },

@@ -47,6 +47,12 @@ class Destination(models.Model):
     on_identify = models.BooleanField("identify calls", default=False)
     on_segment_entered = models.BooleanField("segment entered", default=False)
     on_segment_exited = models.BooleanField("segment exited", default=False)
+    segments = models.ManyToManyField(
+        "segments.Segment",
+        blank=True,
+        related_name="destinations",
+        help_text="The segments whose entries and exits are sent.",
+    )
     track_events = models.JSONField(
         default=list,
         blank=True,

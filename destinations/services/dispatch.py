@@ -25,6 +25,7 @@ _FLAGS = {
     "profile.created": "on_profile_created",
     "profile.updated": "on_profile_updated",
     "profile.merged": "on_profile_merged",
+    "profile.unmerged": "on_profile_merged",  # an undone merge goes where merges went
     "identify": "on_identify",
     "segment.entered": "on_segment_entered",
     "segment.exited": "on_segment_exited",
@@ -39,10 +40,16 @@ class DispatchReport:
 
 
 def subscribes(destination: Destination, entry: OutboxEntry) -> bool:
+    """Whether the destination receives this entry (segments must be prefetched)."""
     if entry.topic == "track":
         return entry.payload.get("event") in destination.track_events
     flag = _FLAGS.get(entry.topic)
-    return bool(flag and getattr(destination, flag))
+    if not (flag and getattr(destination, flag)):
+        return False
+    if entry.topic in {"segment.entered", "segment.exited"}:
+        chosen = {segment.pk for segment in destination.segments.all()}
+        return entry.payload.get("segment_id") in chosen
+    return True
 
 
 @transaction.atomic
@@ -56,7 +63,10 @@ def dispatch_outbox(*, now: datetime | None = None, limit: int = 500) -> Dispatc
     if not entries:
         return DispatchReport(entries=0, deliveries=0, skipped_no_consent=0)
     destinations = list(
-        Destination.objects.filter(enabled=True).select_related("purpose").order_by("pk")
+        Destination.objects.filter(enabled=True)
+        .select_related("purpose")
+        .prefetch_related("segments")
+        .order_by("pk")
     )
     matches = [(e, d) for e in entries for d in destinations if subscribes(d, e)]
     allowed = {

@@ -157,3 +157,18 @@ def test_identify_calls_are_delivered_with_the_updated_profile(receiver, run_on_
     assert (body["type"], body["data"]["message_id"]) == ("identify", "id-1")
     assert body["profile"]["email"] == "zoe@example.com"
     assert body["profile"]["traits"] == {"plan": "pro"}
+
+
+def test_merges_and_undone_merges_go_to_merge_subscribers(receiver, run_on_commit):
+    from customers.services.merging import merge_manually, unmerge
+
+    make_destination(receiver.url, on_profile_merged=True)
+    ann, bob = new_profile("ann@example.com"), new_profile("bob@example.com")
+    [merge] = merge_manually(customer_ids=[ann.pk, bob.pk])
+    unmerge(merge=merge)
+
+    run_on_commit(dispatch_outbox)
+
+    types = [(r.json["type"], r.json["profile"]["id"]) for r in receiver.requests]
+    assert types == [("profile.merged", merge.survivor_id), ("profile.unmerged", merge.absorbed_id)]
+    assert receiver.requests[0].json["data"]["absorbed_id"] == merge.absorbed_id
