@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "dedupe": ("dedupe.py", []),
     "segments": ("segments.py", []),
     "lookup": ("lookup.py", []),
+    "webhooks": ("webhooks.py", []),
 }
 
 
