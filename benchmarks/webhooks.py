@@ -77,10 +77,6 @@ def main() -> None:
     )
 
     started = time.perf_counter()
-    if os.environ.get("BENCH_PROFILE"):
-        import cProfile
-
-        cProfile.runctx("dispatch_outbox(limit=500)", globals(), locals(), sort="cumtime")
     while dispatch_outbox(limit=500).entries:
         pass
     elapsed = time.perf_counter() - started
