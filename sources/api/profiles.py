@@ -25,14 +25,11 @@ from rest_framework.response import Response
 from accounts.masking import can_see_contact_details, mask_email, mask_identifier, mask_phone
 from accounts.models import ApiKey
 from cdp_site.api.exceptions import ApiError
+from cdp_site.api.lookups import profile_or_404
 from cdp_site.api.router import router
 from consent.selectors import consent_overview
 from customers.models import CORE_FIELDS, Customer, Event
-from customers.selectors import (
-    find_customer_by_identifier,
-    identifier_type_exists,
-    profile_identities,
-)
+from customers.selectors import profile_identities
 from customers.services.normalize import InvalidValue
 from sources.api.filters import CustomerFilter, EventFilter
 from sources.services.rest import update_profile_traits
@@ -139,38 +136,6 @@ class EventSerializer(serializers.ModelSerializer):
             "source",
         )
         read_only_fields = fields
-
-
-def profile_or_404(identifier: str) -> Customer:
-    type_name, sep, value = identifier.partition(":")
-    if not sep or not type_name or not value:
-        raise ApiError(
-            status_code=400,
-            code="invalid_identifier",
-            message="Address a profile as <type>:<value>, e.g. email:ann@example.com.",
-            details={"identifier": identifier},
-        )
-    if not identifier_type_exists(type_name):
-        raise ApiError(
-            status_code=400,
-            code="unknown_identifier_type",
-            message=f"{type_name!r} is not an identifier type.",
-            details={"type": type_name},
-        )
-    try:
-        customer = find_customer_by_identifier(type_name=type_name, value=value)
-    except InvalidValue as exc:
-        raise ApiError(
-            status_code=400, code=exc.code, message=exc.message, details={"type": type_name}
-        ) from None
-    if customer is None:
-        raise ApiError(
-            status_code=404,
-            code="profile_not_found",
-            message=f"No profile has {type_name} {value!r}.",
-            details={"type": type_name},
-        )
-    return customer
 
 
 @extend_schema_view(
