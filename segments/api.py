@@ -14,10 +14,8 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
 from cdp_site.api.exceptions import ApiError
+from cdp_site.api.lookups import profile_or_404
 from cdp_site.api.router import router
-from customers.models import Customer
-from customers.selectors import find_customer_by_identifier, identifier_type_exists
-from customers.services.normalize import InvalidValue
 from segments.models import Segment, SegmentMembership
 
 
@@ -109,7 +107,7 @@ class SegmentMemberViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def retrieve(self, request, segment_pk: str, identifier: str):
         segment = self._segment()
-        customer = _profile_or_404(identifier)
+        customer = profile_or_404(identifier)
         membership = (
             SegmentMembership.objects.filter(
                 segment=segment, customer=customer, exited_at__isnull=True
@@ -124,38 +122,6 @@ class SegmentMemberViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             "entered_at": membership.entered_at if membership else None,
         }
         return Response(MembershipAnswerSerializer(answer).data)
-
-
-def _profile_or_404(identifier: str) -> Customer:
-    type_name, sep, value = identifier.partition(":")
-    if not sep or not type_name or not value:
-        raise ApiError(
-            status_code=400,
-            code="invalid_identifier",
-            message="Address a profile as <type>:<value>, e.g. email:ann@example.com.",
-            details={"identifier": identifier},
-        )
-    if not identifier_type_exists(type_name):
-        raise ApiError(
-            status_code=400,
-            code="unknown_identifier_type",
-            message=f"{type_name!r} is not an identifier type.",
-            details={"type": type_name},
-        )
-    try:
-        customer = find_customer_by_identifier(type_name=type_name, value=value)
-    except InvalidValue as exc:
-        raise ApiError(
-            status_code=400, code=exc.code, message=exc.message, details={"type": type_name}
-        ) from None
-    if customer is None:
-        raise ApiError(
-            status_code=404,
-            code="profile_not_found",
-            message=f"No profile has {type_name} {value!r}.",
-            details={"type": type_name},
-        )
-    return customer
 
 
 router.register("segments", SegmentViewSet, basename="segment")

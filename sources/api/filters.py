@@ -17,6 +17,7 @@ from consent.selectors import allowed_q
 from consent.services.consent import UnknownPurpose
 from customers.models import Customer, Event, Identity
 from customers.selectors import customer_ids_matching_identifier
+from segments.models import SegmentMembership
 
 _TRAIT_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 
@@ -74,6 +75,9 @@ class CustomerFilter(django_filters.FilterSet):
     )
     identified = django_filters.BooleanFilter(field_name="is_identified")
     country = django_filters.CharFilter(field_name="country", help_text="ISO 3166-1 alpha-2")
+    segment = django_filters.NumberFilter(
+        method="filter_segment", help_text="A segment id: only its current members."
+    )
     allowed_for = django_filters.CharFilter(
         method="filter_allowed_for",
         help_text="A purpose code: only profiles that purpose may use now (consent).",
@@ -86,12 +90,28 @@ class CustomerFilter(django_filters.FilterSet):
 
     class Meta:
         model = Customer
-        fields = ("trait", "source", "seen_since", "identified", "country", "allowed_for", "q")
+        fields = (
+            "trait",
+            "source",
+            "seen_since",
+            "identified",
+            "country",
+            "segment",
+            "allowed_for",
+            "q",
+        )
 
     @extend_schema_field(OpenApiTypes.INT)
     def filter_source(self, queryset, name, value):
         holders = Identity.objects.filter(source_id=value).values("customer_id")
         return queryset.filter(pk__in=Subquery(holders))
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def filter_segment(self, queryset, name, value):
+        members = SegmentMembership.objects.filter(segment_id=value, exited_at__isnull=True).values(
+            "customer_id"
+        )
+        return queryset.filter(pk__in=Subquery(members))
 
     def filter_allowed_for(self, queryset, name, value):
         try:

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from cdp_site.api.exceptions import ApiError, Conflict
 from cdp_site.api.pagination import CursorPagination
 from cdp_site.api.router import router
+from cdp_site.api.schema import ErrorSerializer
 from sources.imports.jobs import (
     ImportStateError,
     confirm_import,
@@ -132,7 +133,7 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         job.refresh_from_db()
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={202: ImportJobSerializer})
+    @extend_schema(request=None, responses={202: ImportJobSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
         """Import a job whose preview is done."""

@@ -31,6 +31,7 @@ from consent.selectors import consent_overview
 from customers.models import CORE_FIELDS, Customer, Event
 from customers.selectors import profile_identities
 from customers.services.normalize import InvalidValue
+from segments.models import SegmentMembership
 from sources.api.filters import CustomerFilter, EventFilter
 from sources.services.rest import update_profile_traits
 
@@ -99,12 +100,28 @@ class PurposeStatusSerializer(serializers.Serializer):
     since = serializers.DateTimeField(allow_null=True)
 
 
+class ProfileSegmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="segment_id")
+    name = serializers.CharField(source="segment.name")
+    entered_at = serializers.DateTimeField()
+
+
 class ProfileDetailSerializer(ProfileSerializer):
+    segments = serializers.SerializerMethodField(help_text="Segments the profile is in now.")
     consent = serializers.SerializerMethodField(help_text="Every active purpose and its verdict.")
 
     class Meta(ProfileSerializer.Meta):
-        fields = (*ProfileSerializer.Meta.fields, "consent")
+        fields = (*ProfileSerializer.Meta.fields, "segments", "consent")
         read_only_fields = fields
+
+    @extend_schema_field(ProfileSegmentSerializer(many=True))
+    def get_segments(self, customer: Customer) -> list[dict]:
+        memberships = (
+            SegmentMembership.objects.filter(customer=customer, exited_at__isnull=True)
+            .select_related("segment")
+            .order_by("segment__name")
+        )
+        return ProfileSegmentSerializer(memberships, many=True).data
 
     @extend_schema_field(PurposeStatusSerializer(many=True))
     def get_consent(self, customer: Customer) -> list[dict]:

@@ -4,6 +4,7 @@ import pytest
 
 from consent.services.consent import record_consent
 from customers.models import Customer
+from segments.services import add_to_static_segment, save_segment
 from sources.models import Source
 from sources.services.keys import create_source
 from tests.api.conftest import assert_error, send
@@ -177,3 +178,10 @@ def test_customers_filter_by_unknown_purpose_is_400(make_api_client, people):
     response = make_api_client("profiles:read").get(CUSTOMERS, {"allowed_for": "telepathy"})
     body = assert_error(response, 400, "invalid")
     assert "allowed_for" in body["details"]
+
+
+def test_customers_filter_by_segment(make_api_client, people):
+    vip = save_segment(name="VIP", kind="static")
+    add_to_static_segment(segment=vip, customer_ids=[people["bob"], people["cat"]])
+    response = make_api_client("profiles:read").get(CUSTOMERS, {"segment": vip.pk})
+    assert ids(response) == [people["cat"], people["bob"]]

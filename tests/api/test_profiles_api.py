@@ -3,6 +3,7 @@ from django.db.models import Max
 
 from consent.services.consent import record_consent
 from customers.models import Customer, Event
+from segments.services import add_to_static_segment, save_segment
 from sources.models import Source
 from tests.api.conftest import assert_error, send
 
@@ -161,3 +162,11 @@ def test_profile_shows_consent_verdict_per_purpose(make_api_client, ann):
     assert by_code["email_marketing"]["allowed"] is True
     assert by_code["sms_marketing"]["state"] is None
     assert by_code["sms_marketing"]["allowed"] is False
+
+
+def test_profile_lists_the_segments_it_is_in(make_api_client, ann, source):
+    vip = save_segment(name="VIP", kind="static")
+    add_to_static_segment(segment=vip, customer_ids=[ann.pk])
+    save_segment(name="Nobody", kind="static")
+    body = make_api_client("profiles:read").get("/api/v1/profiles/user_id:42/").json()
+    assert [(s["id"], s["name"]) for s in body["segments"]] == [(vip.pk, "VIP")]
