@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 from django.test.client import RequestFactory
+from rest_framework import mixins
 
 from cdp_site.api.pagination import CursorPagination
 from cdp_site.api.permissions import HasScope, required_scopes_for
@@ -31,6 +32,8 @@ def test_every_action_requires_known_scopes(viewset, method, action):
 
 @pytest.mark.parametrize(("viewset", "method", "action"), list(_routes(only="list")))
 def test_every_list_is_cursor_paginated(viewset, method, action):
+    if not issubclass(viewset, mixins.ListModelMixin):
+        pytest.skip("answers with one document, not a collection")
     assert issubclass(viewset.pagination_class, CursorPagination)
 
 
