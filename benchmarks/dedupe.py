@@ -16,6 +16,7 @@ with the truth pairwise. Prints one table; `--json PATH` writes the figures.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -247,9 +248,11 @@ def run_size(size: int, seed: int) -> dict:
     from customers.services.duplicates import DEFAULT_MERGE_ABOVE
 
     truth = load(generate(size, seed))
+    out = io.StringIO()
     started = time.perf_counter()
-    call_command("find_duplicates", merge_above=DEFAULT_MERGE_ABOVE, verbosity=0)
+    call_command("find_duplicates", merge_above=DEFAULT_MERGE_ABOVE, verbosity=2, stdout=out)
     seconds = time.perf_counter() - started
+    print(out.getvalue(), file=sys.stderr)
     figures = evaluate(truth)
     figures["threshold"] = DEFAULT_MERGE_ABOVE
     figures["left for review"] = DuplicateSuggestion.objects.filter(status="pending").count()

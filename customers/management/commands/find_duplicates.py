@@ -37,3 +37,7 @@ class Command(BaseCommand):
             f"suggested {report.suggested}, merged {report.merged}, "
             f"left for review {report.not_merged}"
         )
+        if options["verbosity"] > 1:
+            self.stdout.write(
+                f"scoring {report.seconds_scoring:.1f} s, merging {report.seconds_merging:.1f} s"
+            )
