@@ -252,11 +252,13 @@ def run_size(size: int, seed: int) -> dict:
     started = time.perf_counter()
     call_command("find_duplicates", merge_above=DEFAULT_MERGE_ABOVE, verbosity=2, stdout=out)
     seconds = time.perf_counter() - started
-    print(out.getvalue(), file=sys.stderr)
+    timings = out.getvalue().strip().splitlines()[-1].split()  # scoring X s, merging Y s
+
     figures = evaluate(truth)
     figures["threshold"] = DEFAULT_MERGE_ABOVE
     figures["left for review"] = DuplicateSuggestion.objects.filter(status="pending").count()
     figures["seconds"] = round(seconds, 1)
+    figures["scoring s"], figures["merging s"] = timings[1], timings[4]
     return figures
 
 
@@ -288,7 +290,16 @@ def main() -> None:
             sys.exit(child.stderr[-3000:])
         results[size] = json.loads(child.stdout.strip().splitlines()[-1])
         drop(url)
-    columns = ["true pairs", "merged pairs", "precision", "recall", "F1", "left for review"]
+    columns = [
+        "true pairs",
+        "merged pairs",
+        "precision",
+        "recall",
+        "F1",
+        "left for review",
+        "scoring s",
+        "merging s",
+    ]
     print(f"find_duplicates --merge-above {results[args.sizes[0]]['threshold']} on PostgreSQL")
     print(f"machine: {machine_description()}")
     print("| profiles | " + " | ".join(columns) + " | seconds |")

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.db.models import QuerySet
+from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from customers.admin_merges import merge_selected
@@ -76,6 +77,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
         "updated_at",
         "latest_events",
         "data_quality",
+        "merge_history",
     )
     fieldsets = (
         (None, {"fields": ("first_name", "last_name", "email", "phone", "birthday", "company")}),
@@ -108,6 +110,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
             },
         ),
         ("Data quality", {"fields": ("data_quality",)}),
+        ("Merges", {"fields": ("merge_history",)}),
     )
 
     def get_queryset(self, request) -> QuerySet:
@@ -131,6 +134,34 @@ class CustomerAdmin(SimpleHistoryAdmin):
             "\n",
             "<div>{} · <b>{}</b> {} <span style='color:#888'>({})</span></div>",
             ((e.timestamp.strftime("%Y-%m-%d %H:%M"), e.type, e.name, e.source.name) for e in rows),
+        )
+
+    @admin.display(description="Merge history")
+    def merge_history(self, obj: Customer) -> str:
+        from django.db.models import Q
+        from django.utils.html import format_html_join
+
+        from customers.models import Merge
+
+        rows = list(
+            Merge.objects.filter(Q(survivor=obj) | Q(absorbed=obj)).order_by("-created_at")[:20]
+        )
+        if not rows:
+            return "Never merged."
+        return format_html_join(
+            "\n",
+            "<div>{} · <a href='{}'>#{} into #{}</a> ({}){}</div>",
+            (
+                (
+                    m.created_at.strftime("%Y-%m-%d %H:%M"),
+                    reverse("admin:customers_merge_change", args=[m.pk]),
+                    m.absorbed_id,
+                    m.survivor_id,
+                    m.get_reason_display(),
+                    " — undone" if m.undone_at else "",
+                )
+                for m in rows
+            ),
         )
 
     @admin.display(description="Data-quality issues")

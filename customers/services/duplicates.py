@@ -184,9 +184,9 @@ def _merge_sure(sure: list[tuple[float, tuple[int, int]]], ids: dict) -> tuple[i
         for pk in pair:
             details.setdefault(pk, {"score": value, "suggestion_id": ids.get(pair)})
     merges: list[Merge] = []
-    for start in range(0, len(groups), 1000):
+    for start in range(0, len(groups), 2000):
         merges += merge_groups(
-            groups=groups[start : start + 1000], reason=Merge.Reason.DUPLICATE, details=details
+            groups=groups[start : start + 2000], reason=Merge.Reason.DUPLICATE, details=details
         )
     by_absorbed = {m.absorbed_id: m.pk for m in merges}
     now = timezone.now()

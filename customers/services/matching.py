@@ -85,7 +85,10 @@ NICKNAMES = dict(pair.split("=") for pair in _NICKNAMES.split())
 
 
 def fold(value: object) -> str:
-    text = unicodedata.normalize("NFKD", str(value or ""))
+    text = str(value or "")
+    if text.isascii():
+        return " ".join(text.lower().split())
+    text = unicodedata.normalize("NFKD", text)
     return " ".join("".join(ch for ch in text if not unicodedata.combining(ch)).lower().split())
 
 

@@ -352,7 +352,11 @@ def merge_groups(
     for chunk in _chunks(list(target)):
         Customer.objects.filter(pk__in=chunk).update(updated_at=now)
     save_fields([(locked[pk], sorted(changed[pk])) for pk in survivors if changed[pk]])
-    Customer.history.bulk_history_create(list(locked.values()), update=True, batch_size=1000)
+    # History rows for the survivors, whose values changed; an absorbed
+    # profile's only change (merged_into) is recorded in full by the Merge row.
+    Customer.history.bulk_history_create(
+        [locked[pk] for pk in survivors if changed[pk]], update=True, batch_size=1000
+    )
     Merge.objects.bulk_create(merges, batch_size=1000)
     OutboxEntry.objects.bulk_create(
         [

@@ -59,3 +59,13 @@ def test_merge_log_list_has_bounded_queries(resolve, admin_client, django_assert
     with django_assert_max_num_queries(10):
         response = admin_client.get(reverse("admin:customers_merge_changelist"))
     assert response.status_code == 200
+
+
+def test_customer_page_shows_its_merge_history(resolve, admin_client):
+    a = resolve(("anonymous_id", "d-1")).customer
+    b = resolve(("anonymous_id", "d-2")).customer
+    [merge] = merge_manually(customer_ids=[a.pk, b.pk])
+    page = admin_client.get(reverse("admin:customers_customer_change", args=[a.pk]))
+    body = page.content.decode()
+    assert reverse("admin:customers_merge_change", args=[merge.pk]) in body
+    assert f"#{b.pk} into #{a.pk}" in body
