@@ -55,7 +55,9 @@ class ContactMaskingMixin:
         fields = list(super().get_readonly_fields(request, obj))
         if can_see_contact_details(request.user):
             return fields
-        return [*fields, *(m for m in _MASKED_COLUMNS.values() if m not in fields)]
+        own = {f.name for f in self.model._meta.get_fields()}
+        masked = [m for name, m in _MASKED_COLUMNS.items() if name in own]
+        return [*fields, *(m for m in masked if m not in fields)]
 
     def history_view(self, request, object_id, extra_context=None):
         # The raw history shows every old value; viewers read the masked
@@ -160,7 +162,12 @@ class Customer360Admin(ContactMaskingMixin, _registered(Customer)):
 
 @admin.register(Identity)
 class MaskedIdentityAdmin(ContactMaskingMixin, _registered(Identity)):
-    pass
+    def has_view_permission(self, request, obj=None):
+        # An identity's own page is titled with its value: viewers read
+        # identities (masked) on the customer's 360 page and the list instead.
+        if obj is not None and not can_see_contact_details(request.user):
+            return False
+        return super().has_view_permission(request, obj)
 
 
 @admin.register(Event)

@@ -169,3 +169,19 @@ def test_viewer_reads_masked_contact_details_through_the_api(ann, role_client):
 def test_marketer_reads_full_contact_details_through_the_api(ann, role_client):
     response = role_client("marketer").get(f"/api/v1/profiles/email:{ann.email}/")
     assert response.json()["email"] == ann.email
+
+
+def test_viewer_cannot_open_an_identity_page_titled_with_its_value(ann, role_client):
+    identity = Identity.objects.filter(customer=ann, type__name="email").get()
+    url = reverse("admin:customers_identity_change", args=[identity.pk])
+    assert role_client("viewer").get(url).status_code == 403
+    assert role_client("marketer").get(url).status_code == 200
+
+
+def test_viewer_event_page_masks_the_customer(ann, role_client):
+    ann.first_name = ann.last_name = ""
+    ann.save()
+    event = ann.events.first()
+    response = role_client("viewer").get(reverse("admin:customers_event_change", args=[event.pk]))
+    assert response.status_code == 200
+    assert ann.email.encode() not in response.content
