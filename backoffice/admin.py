@@ -19,6 +19,7 @@ from backoffice.customer360 import customer_360, display_name
 from customers.admin import CustomerAdmin, IdentityInline
 from customers.models import Customer, Event, Identity, Merge
 from customers.services.merging import MergeError, unmerge
+from segments.models import SegmentMembership
 
 # Read-only columns that replace contact details for people who may not see them.
 _MASKED_COLUMNS = {
@@ -172,4 +173,9 @@ class MaskedIdentityAdmin(ContactMaskingMixin, _registered(Identity)):
 
 @admin.register(Event)
 class MaskedEventAdmin(ContactMaskingMixin, _registered(Event)):
+    pass
+
+
+@admin.register(SegmentMembership)
+class MaskedSegmentMembershipAdmin(ContactMaskingMixin, _registered(SegmentMembership)):
     pass

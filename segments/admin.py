@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.masking import can_see_contact_details, redact_text
 from customers.selectors import customer_ids_matching_identifier
 from segments import selectors
 from segments.charts import size_chart
@@ -136,6 +137,8 @@ class SegmentAdmin(SimpleHistoryAdmin):
             event=params.get("event", ""),
             prop=params.get("property", ""),
         )
+        if not can_see_contact_details(request.user):  # viewers: no emails/phones
+            values = [redact_text(v) if isinstance(v, str) else v for v in values]
         return JsonResponse({"values": values})
 
     def preview_view(self, request):
@@ -160,6 +163,9 @@ class SegmentAdmin(SimpleHistoryAdmin):
             return JsonResponse(
                 {"code": "invalid_rule", "message": "the rule is not valid", **result}, status=400
             )
+        if not can_see_contact_details(request.user):  # viewers: no emails/phones
+            for row in result["sample"]:
+                row["name"], row["email"] = redact_text(row["name"]), redact_text(row["email"])
         return JsonResponse(result)
 
     def export_view(self, request, pk: int):
@@ -180,7 +186,10 @@ class SegmentAdmin(SimpleHistoryAdmin):
 
         writer = csv.writer(Echo())
         header = ["customer_id", "email", "phone", "first_name", "last_name", "entered_at"]
-        lines = (writer.writerow([_safe_cell(v) for v in row]) for row in rows.iterator(2000))
+        shown = (lambda v: v) if can_see_contact_details(request.user) else _redacted
+        lines = (
+            writer.writerow([_safe_cell(shown(v)) for v in row]) for row in rows.iterator(2000)
+        )
         response = StreamingHttpResponse(
             (line for chunk in ([writer.writerow(header)], lines) for line in chunk),
             content_type="text/csv",
@@ -204,6 +213,11 @@ def _safe_cell(value) -> str:
     """Spreadsheet programs run cells starting with = + - @ as formulas (OWASP)."""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _redacted(value):
+    """Emails and phone numbers masked, for people who may not see them."""
+    return redact_text(value) if isinstance(value, str) else value
 
 
 @admin.register(SegmentMembership)

@@ -185,3 +185,36 @@ def test_viewer_event_page_masks_the_customer(ann, role_client):
     response = role_client("viewer").get(reverse("admin:customers_event_change", args=[event.pk]))
     assert response.status_code == 200
     assert ann.email.encode() not in response.content
+
+
+def test_viewer_segment_preview_and_export_mask_contact_details(ann, role_client):
+    from segments.models import Segment, SegmentMembership
+
+    rule = {"field": "email", "op": "eq", "value": ann.email}
+    client = role_client("viewer")
+    preview = client.post(
+        reverse("admin:segments_builder_preview"),
+        data={"rule": rule},
+        content_type="application/json",
+    )
+    assert preview.status_code == 200
+    assert preview.json()["count"] == 1
+    assert ann.email not in preview.content.decode()
+    segment = Segment.objects.create(name="Ann only", kind="static")
+    SegmentMembership.objects.create(segment=segment, customer=ann, entered_at=ann.first_seen)
+    export = client.get(reverse("admin:segments_segment_export", args=[segment.pk]))
+    text = b"".join(export.streaming_content).decode()
+    assert ann.email not in text
+    assert mask_email(ann.email) in text
+
+
+def test_viewer_sees_masked_customers_in_segment_memberships(ann, role_client):
+    from segments.models import Segment, SegmentMembership
+
+    ann.first_name = ann.last_name = ""
+    ann.save()
+    segment = Segment.objects.create(name="Ann only", kind="static")
+    SegmentMembership.objects.create(segment=segment, customer=ann, entered_at=ann.first_seen)
+    body = role_client("viewer").get(reverse("admin:segments_segmentmembership_changelist"))
+    assert body.status_code == 200
+    assert ann.email.encode() not in body.content
