@@ -1,6 +1,7 @@
 """Run an import job: stream the file, build messages, send them through the pipeline.
 
-Rows are read one at a time and processed in batches of ``BATCH_SIZE``, each
+Rows are read one at a time and processed in batches of ``BATCH_SIZE``
+through the batched pipeline (``sources.pipeline.apply_messages``), each
 batch in its own transaction together with the job's progress counters, so
 memory does not grow with the file and a crash loses at most one batch (which
 a re-run re-imports: row message ids make that a no-op for rows already done).
@@ -29,7 +30,7 @@ from sources.imports.mapping import MappingError, Target, build_mapping
 from sources.imports.reading import ImportFileError, Row, open_table
 from sources.imports.rows import RowIssue, RowOutcome, build_message, expected_issues
 from sources.models import ImportIssue, ImportJob
-from sources.pipeline import ProcessResult, process_message
+from sources.pipeline import ProcessResult, apply_messages, process_message
 
 BATCH_SIZE = 500
 
@@ -135,22 +136,42 @@ def _process_batch(
             "message_id", flat=True
         )
     )
+    todo: list[RowOutcome] = []
+    for outcome in outcomes:
+        message = outcome.message
+        if message is not None and message.message_id not in done:
+            done.add(message.message_id)
+            todo.append(outcome)
+    results = dict(zip((id(o) for o in todo), _apply(todo), strict=True))
     issues: list[RowIssue] = []
     for outcome in outcomes:
         tally.rows_done += 1
-        message = outcome.message
-        if message is None:
+        if outcome.message is None and id(outcome) not in results:
             tally.rows_invalid += 1
-        elif message.message_id in done:
-            outcome.add_pipeline_issues(expected_issues(message))
-            tally.rows_unchanged += 1
+        elif id(outcome) in results:
+            _count(results[id(outcome)], kind=job.kind, tally=tally)
         else:
-            done.add(message.message_id)
-            _count(_process(outcome), kind=job.kind, tally=tally)
+            outcome.add_pipeline_issues(expected_issues(outcome.message))
+            tally.rows_unchanged += 1
         if outcome.message is not None and any(i.severity == "warning" for i in outcome.issues):
             tally.rows_with_warnings += 1
         issues.extend(outcome.issues)
     return issues
+
+
+def _apply(todo: list[RowOutcome]) -> list[ProcessResult | None]:
+    """The rows' messages through the batched pipeline; if the batch fails, row by row
+    so that only the failing row is rejected."""
+    if not todo:
+        return []
+    try:
+        with transaction.atomic():
+            results = apply_messages([o.message for o in todo])
+    except (DatabaseError, ValueError):
+        return [_process(outcome) for outcome in todo]
+    for outcome, result in zip(todo, results, strict=True):
+        _note(outcome, result)
+    return results
 
 
 def _process(outcome: RowOutcome) -> ProcessResult | None:
@@ -161,10 +182,14 @@ def _process(outcome: RowOutcome) -> ProcessResult | None:
     except (DatabaseError, ValueError) as exc:
         outcome.reject("processing_failed", str(exc)[:500])
         return None
+    _note(outcome, result)
+    return result
+
+
+def _note(outcome: RowOutcome, result: ProcessResult) -> None:
     outcome.add_pipeline_issues(result.issues)
     if result.customer is None:
         outcome.reject("no_identifier", "no usable identifier (email, phone or an id column)")
-    return result
 
 
 def _count(result: ProcessResult | None, *, kind: str, tally: Tally) -> None:
