@@ -82,6 +82,9 @@ class RecordConsentSerializer(serializers.Serializer):
 
 
 class PurposeStatusSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ConsentPurposeStatus"  # sources.api.profiles has a "PurposeStatus"
+
     code = serializers.CharField()
     name = serializers.CharField()
     legal_basis = serializers.CharField()
