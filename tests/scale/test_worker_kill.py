@@ -124,9 +124,12 @@ def celery_on_redis():
 
 
 def _reset_connections() -> None:
-    """Drop pooled broker connections so the next publish uses the current broker_url."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    """Forget the app's pools so the next publish uses the current broker_url.
+
+    The pools are kombu's process-wide ones, keyed by broker URL: closing them
+    would break every later publish to the same URL (eager tasks acquire a
+    producer too), so they are only dropped from the app, not closed.
+    """
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
