@@ -96,3 +96,9 @@ def test_shared_cache_is_redis_when_configured():
         CACHE_URL="redis://127.0.0.1:6379/3",
     )
     assert "RedisCache" in result.stdout
+
+
+def test_manage_py_runs_in_development_mode_on_a_bare_checkout():
+    result = _manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
