@@ -23,15 +23,20 @@ from customers.audit import acting_as, source_label
 from customers.models import Customer, Event
 from customers.services.bulk import (
     EventRecord,
+    NewIdentity,
     NewPerson,
     active_customers,
+    add_identities,
     create_profiles,
     find_owners,
+    identifiers_held,
+    lock_active,
     record_events,
     within_limits,
 )
 from customers.services.groups import record_group
 from customers.services.identity import (
+    ANONYMOUS_TYPES,
     identifier_types,
     lock_identifiers,
     resolve_identity,
@@ -44,7 +49,7 @@ from customers.services.normalize import (
     normalize_country,
     normalize_identifier,
 )
-from customers.services.profiles import apply_traits
+from customers.services.profiles import ProfileChanges
 from customers.services.quality import record_issues
 from segments.services import profile_changes, reevaluate_customers
 from sources.consent_capture import record_message_consent
@@ -206,8 +211,19 @@ def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]
     for i in todo:
         if messages[i].type == "alias":
             plans[i].append(_previous_identifier(messages[i].previous_id or "", owners))
-    owner_ids, created, merged, attached = _resolve(messages, plans, owners, limits)
+    resolved = _resolve(messages, plans, owners, limits)
+    owner_ids, created, merged, attached = (
+        resolved.owner_ids,
+        resolved.created,
+        resolved.merged,
+        resolved.attached,
+    )
     customers = active_customers(ids={pk for pk in owner_ids.values() if pk is not None})
+    profile_writes = ProfileChanges()
+    for customer_id in resolved.identified:
+        profile_writes.mark_identified(customers[customer_id])
+    for customer_id in resolved.inserted:
+        profile_writes.created(customers[customer_id])
     events: list[EventRecord] = []
     changed: dict[int, list[str]] = {}
     for i in todo:
@@ -218,11 +234,13 @@ def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]
             continue
         customer = customers[owner]
         record_message_consent(message=message, customer=customer, absorbed_ids=merged.get(i, ()))
-        changed[i] = _update_profile(message, customer, issues[i])
+        changed[i] = _update_profile(message, customer, issues[i], profile_writes)
         if issues[i]:
             record_issues(issues=issues[i], customer=customer, source_id=message.source_id)
         events.append(_event_record(message, customer))
-    record_events(events=events, customers={c.pk: c for c in customers.values()})
+        profile_writes.seen(customer, message.timestamp)
+    record_events(events=events)
+    profile_writes.save()
     # Live segment membership, once for the batch: every touched profile
     # against the segments whose rules read anything the batch changed.
     touched: set[int] = set()
@@ -280,9 +298,21 @@ def _previous_identifier(previous_id: str, owners: dict) -> tuple[str, str]:
     return ("anonymous_id", previous_id)
 
 
-def _resolve(messages, plans, owners, limits):
+@dataclass
+class _Resolved:
     """Per message index: its customer id, whether it created the profile,
-    the profiles it merged, the identities it attached."""
+    the profiles it merged, the identities it attached; and the profiles
+    inserted in bulk (no history row yet) or newly identified."""
+
+    owner_ids: dict[int, int | None]
+    created: dict[int, bool]
+    merged: dict[int, tuple[int, ...]]
+    attached: dict[int, tuple[str, ...]]
+    inserted: set[int]
+    identified: set[int]
+
+
+def _resolve(messages, plans, owners, limits) -> _Resolved:
     owner_ids: dict[int, int | None] = {}
     created: dict[int, bool] = {}
     merged: dict[int, tuple[int, ...]] = {}
@@ -290,17 +320,15 @@ def _resolve(messages, plans, owners, limits):
     sequential: list[int] = []
     new_people: list[NewPerson] = []
     new_members: list[list[int]] = []
+    to_known: list[tuple[list[int], int]] = []
     for members in _components(plans):
         pairs = list(dict.fromkeys(p for i in members for p in plans[i]))
         if not pairs:
             owner_ids.update(dict.fromkeys(members))
             continue
-        unknown = not any(p in owners for p in pairs)
-        if (
-            unknown
-            and all(messages[i].type != "alias" for i in members)
-            and within_limits(identifiers=pairs, limits=limits)
-        ):
+        known = {owners[p] for p in pairs if p in owners}
+        no_alias = all(messages[i].type != "alias" for i in members)
+        if not known and no_alias and within_limits(identifiers=pairs, limits=limits):
             first = min(members)
             new_people.append(
                 NewPerson(
@@ -311,13 +339,16 @@ def _resolve(messages, plans, owners, limits):
             )
             new_members.append(members)
             continue
+        if len(known) == 1 and no_alias:
+            to_known.append((members, known.pop()))
+            continue
         for i in members:
             holders = {owners.get(p) for p in plans[i]}
             if len(holders) == 1 and None not in holders and messages[i].type != "alias":
                 owner_ids[i] = holders.pop()
             else:
                 sequential.append(i)
-    made = create_profiles(people=new_people)
+    made = create_profiles(people=new_people, history=False)
     for members, customer in zip(new_members, made, strict=True):
         owner_ids.update(dict.fromkeys(members, customer.pk))
         created[min(members)] = True
@@ -325,6 +356,15 @@ def _resolve(messages, plans, owners, limits):
         for i in sorted(members):
             attached[i] = tuple(f"{t}:{v}" for t, v in plans[i] if (t, v) not in seen)
             seen.update(plans[i])
+    attached_to_known, identified, refused = _attach_to_known(
+        messages, plans, to_known, owners, limits
+    )
+    for members, customer_id in to_known:
+        if customer_id in refused:
+            sequential.extend(members)
+            continue
+        owner_ids.update(dict.fromkeys(members, customer_id))
+    attached.update(attached_to_known)
     for i in sorted(sequential):
         message = messages[i]
         resolution = resolve_identity(
@@ -337,7 +377,50 @@ def _resolve(messages, plans, owners, limits):
         created[i] = resolution.created
         merged[i] = resolution.absorbed_ids
         attached[i] = resolution.new_identities
-    return owner_ids, created, merged, attached
+    inserted = {customer.pk for customer in made}
+    return _Resolved(owner_ids, created, merged, attached, inserted, identified)
+
+
+def _attach_to_known(messages, plans, to_known, owners, limits):
+    """Components whose known identifiers all name one profile: attach the
+    new identifiers to it in bulk.
+
+    Returns the identities attached per message index, the profiles that
+    became identified, and the profiles refused (merged away meanwhile, or a
+    per-profile limit would be exceeded): their components go through
+    ``resolve_identity``, which records the conflict.
+    """
+    wanted = {
+        customer_id: [p for i in members for p in plans[i] if p not in owners]
+        for members, customer_id in to_known
+    }
+    growing = {customer_id for customer_id, new in wanted.items() if new}
+    active = lock_active(growing)
+    held = identifiers_held(active)
+    refused = growing - active
+    attached: dict[int, tuple[str, ...]] = {}
+    identified: set[int] = set()
+    rows: list[NewIdentity] = []
+    for members, customer_id in to_known:
+        if customer_id not in growing:
+            continue
+        if customer_id in refused or not within_limits(
+            identifiers=held[customer_id] | set(wanted[customer_id]), limits=limits
+        ):
+            refused.add(customer_id)
+            continue
+        for i in sorted(members):
+            new = [p for p in plans[i] if p not in owners and p not in held[customer_id]]
+            held[customer_id].update(new)
+            attached[i] = tuple(f"{t}:{v}" for t, v in new)
+            message = messages[i]
+            rows.extend(
+                NewIdentity(customer_id, t, v, message.source_id, message.timestamp) for t, v in new
+            )
+            if any(t not in ANONYMOUS_TYPES for t, _ in new):
+                identified.add(customer_id)
+    add_identities(rows)
+    return attached, identified, refused
 
 
 def _components(plans: dict[int, list[tuple[str, str]]]) -> list[list[int]]:
@@ -364,7 +447,7 @@ def _components(plans: dict[int, list[tuple[str, str]]]) -> list[list[int]]:
 
 
 def _update_profile(
-    message: NormalizedMessage, customer: Customer, issues: list[Issue]
+    message: NormalizedMessage, customer: Customer, issues: list[Issue], changes: ProfileChanges
 ) -> list[str]:
     """Identify sets traits, group records the membership; returns what changed.
 
@@ -375,7 +458,7 @@ def _update_profile(
         core, core_issues = cleanse_core(raw_core)
         reported = {(i.field, i.code) for i in issues}
         issues.extend(i for i in core_issues if (i.field, i.code) not in reported)
-        return apply_traits(
+        return changes.set_traits(
             customer=customer,
             core=core,
             traits=custom,

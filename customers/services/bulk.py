@@ -47,6 +47,15 @@ class EventRecord:
     original_timestamp: datetime | None = None
 
 
+@dataclass(frozen=True)
+class NewIdentity:
+    customer_id: int
+    type_name: str
+    value: str
+    source_id: int | None
+    seen_at: datetime
+
+
 def identifier_type_ids() -> dict[str, int]:
     return dict(IdentifierType.objects.values_list("name", "pk"))
 
@@ -76,8 +85,12 @@ def find_owners(*, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, st
     return {(names[type_id], value): customer for type_id, value, customer in rows}
 
 
-def create_profiles(*, people: Sequence[NewPerson]) -> list[Customer]:
+def create_profiles(*, people: Sequence[NewPerson], history: bool = True) -> list[Customer]:
     """One new profile per person, with its identities, in a few bulk inserts.
+
+    ``history=False`` leaves the profiles' first history rows to the caller
+    (``ProfileChanges.created``), which writes them once the batch has set
+    their traits.
 
     The caller guarantees none of the identifiers exists yet; a concurrent
     insert of the same identifier makes this raise IntegrityError, and the
@@ -85,36 +98,70 @@ def create_profiles(*, people: Sequence[NewPerson]) -> list[Customer]:
     """
     if not people:
         return []
-    type_ids = identifier_type_ids()
-    customers = bulk_create_with_history(
-        [
-            Customer(
-                first_seen=person.seen_at,
-                last_seen=person.seen_at,
-                is_identified=any(t not in ANONYMOUS_TYPES for t, _ in person.identifiers),
-            )
-            for person in people
-        ],
-        Customer,
-    )
-    identities = [
-        Identity(
-            type_id=type_ids[type_name],
-            value=value,
-            customer=customer,
-            source_id=person.source_id,
+    profiles = [
+        Customer(
             first_seen=person.seen_at,
+            last_seen=person.seen_at,
+            is_identified=any(t not in ANONYMOUS_TYPES for t, _ in person.identifiers),
         )
-        for person, customer in zip(people, customers, strict=True)
-        for type_name, value in person.identifiers
-        if type_name in type_ids
+        for person in people
     ]
-    bulk_create_with_history(identities, Identity)
+    if history:
+        customers = bulk_create_with_history(profiles, Customer)
+    else:
+        customers = Customer.objects.bulk_create(profiles)
+    add_identities(
+        [
+            NewIdentity(customer.pk, type_name, value, person.source_id, person.seen_at)
+            for person, customer in zip(people, customers, strict=True)
+            for type_name, value in person.identifiers
+        ]
+    )
     OutboxEntry.objects.bulk_create(
         OutboxEntry(topic="profile.created", customer=c, payload={"customer_id": c.pk})
         for c in customers
     )
     return customers
+
+
+def add_identities(identities: Sequence[NewIdentity]) -> None:
+    """Insert identities (with their history rows); the caller has locked and
+    checked them (none exists yet, per-profile limits hold)."""
+    type_ids = identifier_type_ids()
+    rows = [
+        Identity(
+            type_id=type_ids[i.type_name],
+            value=i.value,
+            customer_id=i.customer_id,
+            source_id=i.source_id,
+            first_seen=i.seen_at,
+        )
+        for i in identities
+        if i.type_name in type_ids
+    ]
+    if rows:
+        bulk_create_with_history(rows, Identity)
+
+
+def lock_active(customer_ids: Iterable[int]) -> set[int]:
+    """Lock these profile rows; returns those not merged away."""
+    return set(
+        Customer.objects.select_for_update()
+        .filter(pk__in=set(customer_ids), merged_into__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def identifiers_held(customer_ids: Iterable[int]) -> dict[int, set[tuple[str, str]]]:
+    """Per profile, the (type, value) pairs it holds, in one query."""
+    held: dict[int, set[tuple[str, str]]] = {pk: set() for pk in customer_ids}
+    rows = Identity.objects.filter(customer_id__in=list(held)).values_list(
+        "customer_id", "type__name", "value"
+    )
+    for customer_id, type_name, value in rows:
+        held[customer_id].add((type_name, value))
+    return held
 
 
 def active_customers(*, ids: Iterable[int]) -> dict[int, Customer]:
@@ -139,11 +186,11 @@ def active_customers(*, ids: Iterable[int]) -> dict[int, Customer]:
     return result
 
 
-def record_events(*, events: Sequence[EventRecord], customers: dict[int, Customer]) -> list[Event]:
+def record_events(*, events: Sequence[EventRecord]) -> list[Event]:
     """Store new events (the caller has left out message ids already stored).
 
-    Bumps ``last_seen`` and writes the outbox entries ``record_event`` writes
-    (identify and track calls, same payload), all in bulk.
+    Writes the outbox entries ``record_event`` writes (identify and track
+    calls, same payload), all in bulk; the caller bumps ``last_seen``.
     """
     created = Event.objects.bulk_create(
         [
@@ -180,12 +227,4 @@ def record_events(*, events: Sequence[EventRecord], customers: dict[int, Custome
         for event in created
         if event.type in OUTBOX_EVENT_TYPES
     )
-    moved = {}
-    for e in events:
-        customer = customers[e.customer_id]
-        if e.timestamp > customer.last_seen:
-            customer.last_seen = e.timestamp
-            moved[customer.pk] = customer
-    if moved:
-        Customer.objects.bulk_update(moved.values(), ["last_seen"])
     return created

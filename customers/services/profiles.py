@@ -5,12 +5,126 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
-from customers.models import CORE_FIELDS, Customer, Event
+from cdp_site.bulk_sql import update_rows
+from customers.models import CORE_FIELDS, Customer, Event, OutboxEntry
 from customers.services.outbox import emit
 
 # Event types other parts subscribe to (webhooks: identify calls, track by name).
 _OUTBOX_EVENT_TYPES = frozenset({"identify", "track"})
+
+
+class ProfileChanges:
+    """Profile edits gathered over a batch, written at the end in a few statements.
+
+    Traits are set in memory, message by message, on the very instances the
+    caller passes (one instance per profile, so later messages see earlier
+    ones' values); ``save`` then writes every changed profile in one UPDATE,
+    one history row per profile whose audited fields changed, and one
+    ``profile.updated`` outbox entry per call that changed something.
+    Profiles whose only change is ``last_seen`` get no history row (the
+    field is not audited).
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._profiles: dict[int, Customer] = {}
+        self._fields: set[str] = set()
+        self._audited: set[int] = set()
+        self._outbox: list[tuple[Customer, list[str]]] = []
+        self._new: dict[int, Customer] = {}
+
+    def created(self, customer: Customer) -> None:
+        """A profile inserted in this batch without history: its first history
+        row ("+") is written by ``save`` with the batch's final values, and its
+        trait changes emit no ``profile.updated`` (``profile.created`` covers them)."""
+        self._new[customer.pk] = customer
+
+    def set_traits(
+        self,
+        *,
+        customer: Customer,
+        core: dict[str, object],
+        traits: dict[str, object],
+        source_id: int | None,
+        observed_at: datetime,
+    ) -> list[str]:
+        """Set already-cleansed core fields and custom traits; returns what changed.
+
+        A value older than the one already held (by its provenance time) does
+        not overwrite it, so late-arriving messages cannot roll a profile back.
+        """
+        changed: list[str] = []
+        provenance = dict(customer.trait_provenance)
+        stamp = observed_at.isoformat()
+
+        def newer(key: str) -> bool:
+            held = provenance.get(key)
+            return held is None or held.get("at", "") <= stamp
+
+        for name, value in core.items():
+            if name not in CORE_FIELDS:
+                raise ValueError(f"{name} is not a core field")
+            if getattr(customer, name) != value and newer(name):
+                setattr(customer, name, value)
+                provenance[name] = {"source": source_id, "at": stamp}
+                changed.append(name)
+        new_traits = dict(customer.traits)
+        for name, value in traits.items():
+            if new_traits.get(name) != value and newer(f"traits.{name}"):
+                new_traits[name] = value
+                provenance[f"traits.{name}"] = {"source": source_id, "at": stamp}
+                changed.append(f"traits.{name}")
+        if changed:
+            customer.traits = new_traits
+            customer.trait_provenance = provenance
+            self._touch(
+                customer, ["traits", "trait_provenance", *(c for c in changed if c in CORE_FIELDS)]
+            )
+            self._audited.add(customer.pk)
+            self._outbox.append((customer, changed))
+        self.seen(customer, observed_at)
+        return changed
+
+    def mark_identified(self, customer: Customer) -> None:
+        if not customer.is_identified:
+            customer.is_identified = True
+            self._touch(customer, ["is_identified"])
+            self._audited.add(customer.pk)
+
+    def seen(self, customer: Customer, at: datetime) -> None:
+        if at > customer.last_seen:
+            customer.last_seen = at
+            self._touch(customer, ["last_seen"])
+
+    def _touch(self, customer: Customer, fields) -> None:
+        self._profiles[customer.pk] = customer
+        self._fields.update(fields)
+
+    def save(self) -> None:
+        now = timezone.now()
+        profiles = list(self._profiles.values())
+        for customer in profiles:
+            customer.updated_at = now
+        update_rows(Customer, profiles, sorted({*self._fields, "updated_at"}))
+        if self._new:
+            Customer.history.bulk_history_create(list(self._new.values()), default_date=now)
+        audited = [c for c in profiles if c.pk in self._audited and c.pk not in self._new]
+        if audited:
+            Customer.history.bulk_history_create(audited, update=True, default_date=now)
+        OutboxEntry.objects.bulk_create(
+            OutboxEntry(
+                topic="profile.updated",
+                customer=customer,
+                payload={"customer_id": customer.pk, "changed": changed},
+            )
+            for customer, changed in self._outbox
+            if customer.pk not in self._new
+        )
+        self._reset()
 
 
 @transaction.atomic
@@ -22,52 +136,12 @@ def apply_traits(
     source_id: int | None,
     observed_at: datetime,
 ) -> list[str]:
-    """Set already-cleansed core fields and custom traits; returns what changed.
-
-    A value older than the one already held (by its provenance time) does not
-    overwrite it, so late-arriving messages cannot roll a profile back.
-    """
-    changed: list[str] = []
-    provenance = dict(customer.trait_provenance)
-    stamp = observed_at.isoformat()
-
-    def newer(key: str) -> bool:
-        held = provenance.get(key)
-        return held is None or held.get("at", "") <= stamp
-
-    for name, value in core.items():
-        if name not in CORE_FIELDS:
-            raise ValueError(f"{name} is not a core field")
-        if getattr(customer, name) != value and newer(name):
-            setattr(customer, name, value)
-            provenance[name] = {"source": source_id, "at": stamp}
-            changed.append(name)
-    new_traits = dict(customer.traits)
-    for name, value in traits.items():
-        if new_traits.get(name) != value and newer(f"traits.{name}"):
-            new_traits[name] = value
-            provenance[f"traits.{name}"] = {"source": source_id, "at": stamp}
-            changed.append(f"traits.{name}")
-    if changed:
-        customer.traits = new_traits
-        customer.trait_provenance = provenance
-    if observed_at > customer.last_seen:
-        customer.last_seen = observed_at
-    customer.save(
-        update_fields=[
-            *[c for c in changed if c in CORE_FIELDS],
-            "traits",
-            "trait_provenance",
-            "last_seen",
-            "updated_at",
-        ]
+    """Set and save core fields and traits of one profile (see ``ProfileChanges``)."""
+    changes = ProfileChanges()
+    changed = changes.set_traits(
+        customer=customer, core=core, traits=traits, source_id=source_id, observed_at=observed_at
     )
-    if changed:
-        emit(
-            topic="profile.updated",
-            customer=customer,
-            payload={"customer_id": customer.pk, "changed": changed},
-        )
+    changes.save()
     return changed
 
 
