@@ -108,7 +108,12 @@ class Customer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = audited_history(excluded_fields=["last_seen", "updated_at"])
+    # history is read by profile id; its copies of the search indexes only
+    # slow every write down
+    history = audited_history(
+        excluded_fields=["last_seen", "updated_at"],
+        no_db_index=["email", "phone", "last_name", "country", "first_seen", "merged_into"],
+    )
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
@@ -147,7 +152,7 @@ class Identity(models.Model):
     )
     first_seen = models.DateTimeField(default=timezone.now)
 
-    history = audited_history()
+    history = audited_history(no_db_index=["type", "source"])
 
     class Meta:
         verbose_name_plural = "identities"
@@ -172,8 +177,14 @@ class Event(models.Model):
         GROUP = "group"
         ALIAS = "alias"
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
-    source = models.ForeignKey("sources.Source", on_delete=models.PROTECT, related_name="+")
+    # no single-column indexes: (customer, timestamp) and (source, message_id)
+    # below lead with these columns
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    source = models.ForeignKey(
+        "sources.Source", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     type = models.CharField(max_length=16, choices=Type.choices)
     name = models.CharField(max_length=200, blank=True)
     properties = models.JSONField(default=dict, blank=True)
