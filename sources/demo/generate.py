@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -64,7 +64,18 @@ def seed_demo(*, customers: int, seed: int, anchor: date | None = None) -> DemoR
             for index in range(start, min(customers, start + BATCH))
         ]
         _write_batch(people, types, report)
+    _refresh_planner_statistics()
     return report
+
+
+def _refresh_planner_statistics() -> None:
+    """ANALYZE after a bulk load, so the first queries are planned on real row
+    counts rather than on an empty table's (autovacuum gets there only later)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for model in (Customer, Identity, Event, Customer.history.model, Identity.history.model):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 @transaction.atomic

@@ -75,9 +75,10 @@ class RowOutcome:
         self.message = None
 
 
-def expected_issues(message: NormalizedMessage) -> list[Issue]:
-    """The issues the pipeline reports for a message, without touching the database."""
-    issues = collect_identifiers(message)[1]
+def expected_issues(message: NormalizedMessage, *, known_types=None) -> list[Issue]:
+    """The issues the pipeline reports for a message (``known_types``: the
+    identifier type names, read from the database when not given)."""
+    issues = collect_identifiers(message, known_types=known_types)[1]
     if message.type == "identify":
         reported = {(i.field, i.code) for i in issues}
         core = cleanse_core(split_traits(dict(message.traits))[0]).issues

@@ -26,6 +26,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from customers.models import Event, IdentifierType
+from customers.services.identity import identifier_types
 from sources.imports.mapping import MappingError, Target, build_mapping
 from sources.imports.reading import ImportFileError, Row, open_table
 from sources.imports.rows import RowIssue, RowOutcome, build_message, expected_issues
@@ -137,6 +138,7 @@ def _process_batch(
         )
     )
     todo: list[RowOutcome] = []
+    known_types = None
     for outcome in outcomes:
         message = outcome.message
         if message is not None and message.message_id not in done:
@@ -151,7 +153,8 @@ def _process_batch(
         elif id(outcome) in results:
             _count(results[id(outcome)], kind=job.kind, tally=tally)
         else:
-            outcome.add_pipeline_issues(expected_issues(outcome.message))
+            known_types = known_types or identifier_types()
+            outcome.add_pipeline_issues(expected_issues(outcome.message, known_types=known_types))
             tally.rows_unchanged += 1
         if outcome.message is not None and any(i.severity == "warning" for i in outcome.issues):
             tally.rows_with_warnings += 1
