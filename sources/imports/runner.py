@@ -25,6 +25,7 @@ from pathlib import Path
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from cdp_site.bulk_sql import commit_asynchronously
 from customers.models import Event, IdentifierType
 from customers.services.identity import identifier_types
 from sources.imports.mapping import MappingError, Target, build_mapping
@@ -103,6 +104,9 @@ def _start(job: ImportJob, *, dry_run: bool) -> None:
 def _import(job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], tally: Tally):
     for batch in _batches(rows):
         with transaction.atomic():
+            # the file is kept and re-importing a row is a no-op; the job's
+            # final (synchronous) save makes every batch before it durable
+            commit_asynchronously()
             issues = _process_batch(job, batch, mapping, tally)
             _store_issues(job, issues)
             job.save(update_fields=tally.save_to(job))

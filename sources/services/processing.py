@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cdp_site.bulk_sql import commit_asynchronously
 from customers.audit import SYSTEM, acting_as, source_label
 from sources.models import IntakeMessage
 from sources.pipeline import apply_messages
@@ -54,6 +55,7 @@ def process_batch(*, intake_ids: Sequence[int]) -> BatchOutcome:
 
 @transaction.atomic
 def _apply(intake_ids: Sequence[int]) -> BatchOutcome:
+    commit_asynchronously()  # the intake rows are durable; a lost commit is redone
     rows = list(
         IntakeMessage.objects.select_for_update(skip_locked=True)
         .filter(pk__in=intake_ids, status__in=_OPEN)

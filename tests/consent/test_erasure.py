@@ -182,3 +182,15 @@ def test_batch_suppression_check_names_the_dropped_messages(
     )
     assert dropped == {1}
     assert SuppressedMessageCount.objects.get(source=source).count == 1
+
+
+def test_suppression_hash_is_the_keyed_hmac_suppressions_were_stored_with(settings):
+    """Stored suppressions must keep matching: the hash stays Django's salted_hmac."""
+    from django.utils.crypto import salted_hmac
+
+    expected = salted_hmac(
+        "tributary.consent.suppression", "email:ann@example.com", algorithm="sha256"
+    ).hexdigest()
+    assert identifier_hash("email", "ann@example.com") == expected
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789"
+    assert identifier_hash("email", "ann@example.com") != expected
