@@ -25,7 +25,7 @@ _SALT = "tributary.consent.suppression"
 
 
 def identifier_hash(type_name: str, value: str, *, secret: str | None = None) -> str:
-    """Keyed hash of one normalized identifier (the same digest as Django's ``salted_hmac`` with SHA-256)."""
+    """Keyed hash of one normalized identifier (what ``salted_hmac`` gives, SHA-256)."""
     message = f"{type_name}:{value}".encode()
     return hmac.new(_derived_key(secret or settings.SECRET_KEY), message, "sha256").hexdigest()
 

@@ -42,7 +42,8 @@ def test_new_person_gets_one_creation_history_row_holding_the_batch_traits(db, s
     )
 
     customer = Customer.objects.get(pk=results[0].customer.pk)
-    assert results[0].created_profile and results[1].customer.pk == customer.pk
+    assert results[0].created_profile
+    assert results[1].customer.pk == customer.pk
     assert (customer.email, customer.first_name, customer.traits) == (
         "ann@example.com",
         "Ann",
