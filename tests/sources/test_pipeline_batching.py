@@ -91,9 +91,7 @@ def test_a_call_that_only_moves_last_seen_writes_no_history(db, source):
 
 
 def test_new_identifiers_of_known_people_are_attached_in_one_batch(db, source):
-    first = apply_messages(
-        [call(source, 1, user_id="u1"), call(source, 2, anonymous_id="anon-2")]
-    )
+    first = apply_messages([call(source, 1, user_id="u1"), call(source, 2, anonymous_id="anon-2")])
     u1, anon = (r.customer for r in first)
     assert not Customer.objects.get(pk=anon.pk).is_identified
 
