@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import secrets
 import socket
 import subprocess
 import sys
@@ -17,7 +18,15 @@ PYTHON = sys.executable
 
 
 def bench_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "DEBUG": "true", "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    """Production settings (DEBUG off: no query log, no debug overhead) over plain HTTP."""
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmark-only-" + secrets.token_urlsafe(32),
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+    }
     env.pop("CELERY_BROKER_URL", None)
     env.update(extra)
     return env

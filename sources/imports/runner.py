@@ -22,7 +22,7 @@ from dataclasses import astuple, dataclass, fields
 from itertools import islice
 from pathlib import Path
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, reset_queries, transaction
 from django.utils import timezone
 
 from cdp_site.bulk_sql import commit_asynchronously
@@ -129,6 +129,7 @@ def _preview(job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], ta
 def _process_batch(
     job: ImportJob, batch: list[Row], mapping: dict[str, Target], tally: Tally
 ) -> list[RowIssue]:
+    reset_queries()  # with DEBUG on, Django would keep every batch's SQL for the whole file
     outcomes = [
         build_message(
             row, mapping, kind=job.kind, source_id=job.source_id, observed_at=job.created_at

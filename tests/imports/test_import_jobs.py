@@ -275,3 +275,21 @@ def test_preview_then_confirm_run_as_tasks_after_commit(db, django_capture_on_co
     job.save()
     with pytest.raises(ImportStateError):
         confirm_import(job=job)
+
+
+def test_a_long_import_does_not_keep_a_query_log_in_debug_mode(import_file, settings, monkeypatch):
+    """With DEBUG on, Django logs every query: the import drops the log per batch,
+    so memory does not grow with the file."""
+    from django.db import connection
+
+    from sources.imports import runner
+
+    monkeypatch.setattr(runner, "BATCH_SIZE", 2)
+    settings.DEBUG = True
+    rows = [[f"p{n}@example.com", f"P{n}", "Lee", "", "", "us", ""] for n in range(10)]
+
+    job = import_file("people.csv", csv_bytes([HEADER, *rows]))
+
+    assert _counts(job)["new"] == 10
+    per_batch = len(connection.queries)
+    assert 0 < per_batch < 40
