@@ -57,3 +57,4 @@ def commit_asynchronously() -> None:
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
+

@@ -318,7 +318,9 @@ def _event(node: dict, ctx: Context) -> Q:
 def _count_q(events, key: str, n: int) -> Q:
     counted = events.values("customer_id").annotate(n=Count("*"))
     if key == "at_least":
-        return TRUE if n == 0 else Q(pk__in=counted.filter(n__gte=n).values("customer_id"))
+        if n <= 1:  # "at least once" is "performed": a plain semi-join, nothing to count
+            return TRUE if n == 0 else Q(pk__in=events.values("customer_id"))
+        return Q(pk__in=counted.filter(n__gte=n).values("customer_id"))
     if key == "at_most":
         return ~Q(pk__in=counted.filter(n__gt=n).values("customer_id"))
     if n == 0:
