@@ -28,7 +28,10 @@ def test_update_rows_writes_each_objects_own_values(db):
 
 
 @pytest.mark.postgres_only
-def test_asynchronous_commit_is_scoped_to_the_transaction(transactional_db):
+# serialized_rollback: the flush after a transactional test must not re-run
+# post_migrate (role groups), or later serialized-rollback tests collide with it
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_asynchronous_commit_is_scoped_to_the_transaction():
     def setting() -> str:
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
