@@ -390,22 +390,20 @@ def _attach_to_known(messages, plans, to_known, owners, limits):
     per-profile limit would be exceeded): their components go through
     ``resolve_identity``, which records the conflict.
     """
-    wanted = {
-        customer_id: [p for i in members for p in plans[i] if p not in owners]
-        for members, customer_id in to_known
-    }
-    growing = {customer_id for customer_id, new in wanted.items() if new}
+    # per component, in the same order as to_known (several may reach one profile)
+    wanted = [{p for i in members for p in plans[i] if p not in owners} for members, _ in to_known]
+    growing = {customer_id for (_, customer_id), new in zip(to_known, wanted, strict=True) if new}
     active = lock_active(growing)
     held = identifiers_held(active)
     refused = growing - active
     attached: dict[int, tuple[str, ...]] = {}
     identified: set[int] = set()
     rows: list[NewIdentity] = []
-    for members, customer_id in to_known:
-        if customer_id not in growing:
+    for (members, customer_id), new_pairs in zip(to_known, wanted, strict=True):
+        if not new_pairs:
             continue
         if customer_id in refused or not within_limits(
-            identifiers=held[customer_id] | set(wanted[customer_id]), limits=limits
+            identifiers=held[customer_id] | new_pairs, limits=limits
         ):
             refused.add(customer_id)
             continue

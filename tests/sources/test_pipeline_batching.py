@@ -136,3 +136,24 @@ def test_attaching_beyond_a_limit_falls_back_to_resolution_and_reports_it(db, so
     assert emails == {"a@example.com"}
     conflict = DataQualityIssue.objects.get(customer=u1, code="limit_conflict")
     assert conflict.value == "b@example.com"
+
+
+def test_two_groups_of_calls_reaching_one_known_person_both_attach(db, source):
+    """Calls naming one person by different known identifiers (and so not
+    grouped together) each attach what they bring, even when a later group
+    brings nothing new."""
+    ann = apply_messages([call(source, 1, user_id="u1", traits={"email": "ann@example.com"})])[
+        0
+    ].customer
+
+    results = apply_messages(
+        [
+            call(source, 2, kind="track", event="Viewed", user_id="u1", anonymous_id="anon-2"),
+            call(source, 3, traits={"email": "ann@example.com", "plan": "pro"}),
+        ]
+    )
+
+    assert [r.customer.pk for r in results] == [ann.pk, ann.pk]
+    assert results[0].new_identities == ("anonymous_id:anon-2",)
+    held = set(Identity.objects.filter(customer=ann).values_list("type__name", "value"))
+    assert ("anonymous_id", "anon-2") in held
