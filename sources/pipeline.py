@@ -20,7 +20,7 @@ from django.db import transaction
 
 from consent.services.suppression import suppressed_indexes
 from customers.audit import acting_as, source_label
-from customers.models import Customer, Event
+from customers.models import Customer
 from customers.services.bulk import (
     EventRecord,
     NewIdentity,
@@ -32,6 +32,7 @@ from customers.services.bulk import (
     identifiers_held,
     lock_active,
     record_events,
+    stored_message_ids,
     within_limits,
 )
 from customers.services.groups import record_group
@@ -285,8 +286,8 @@ def _already_applied(messages: Sequence[NormalizedMessage]) -> set[tuple[int, st
         by_source.setdefault(message.source_id, set()).add(message.message_id)
     done: set[tuple[int, str]] = set()
     for source_id, ids in by_source.items():
-        rows = Event.objects.filter(source_id=source_id, message_id__in=ids)
-        done.update((source_id, mid) for mid in rows.values_list("message_id", flat=True))
+        stored = stored_message_ids(source_id=source_id, message_ids=ids)
+        done.update((source_id, message_id) for message_id in stored)
     return done
 
 

@@ -9,13 +9,14 @@ time, so that identity decisions stay in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q
-from simple_history.utils import bulk_create_with_history
 
+from cdp_site.bulk_copy import insert_history, insert_rows
 from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
 from customers.services.identity import ANONYMOUS_TYPES
 
@@ -106,10 +107,10 @@ def create_profiles(*, people: Sequence[NewPerson], history: bool = True) -> lis
         )
         for person in people
     ]
+    insert_rows(Customer, profiles, set_pks=True)
     if history:
-        customers = bulk_create_with_history(profiles, Customer)
-    else:
-        customers = Customer.objects.bulk_create(profiles)
+        insert_history(Customer, profiles)
+    customers = profiles
     add_identities(
         [
             NewIdentity(customer.pk, type_name, value, person.source_id, person.seen_at)
@@ -117,9 +118,12 @@ def create_profiles(*, people: Sequence[NewPerson], history: bool = True) -> lis
             for type_name, value in person.identifiers
         ]
     )
-    OutboxEntry.objects.bulk_create(
-        OutboxEntry(topic="profile.created", customer=c, payload={"customer_id": c.pk})
-        for c in customers
+    insert_rows(
+        OutboxEntry,
+        [
+            OutboxEntry(topic="profile.created", customer=c, payload={"customer_id": c.pk})
+            for c in customers
+        ],
     )
     return customers
 
@@ -139,8 +143,8 @@ def add_identities(identities: Sequence[NewIdentity]) -> None:
         for i in identities
         if i.type_name in type_ids
     ]
-    if rows:
-        bulk_create_with_history(rows, Identity)
+    insert_rows(Identity, rows, set_pks=True)
+    insert_history(Identity, rows)
 
 
 def lock_active(customer_ids: Iterable[int]) -> set[int]:
@@ -192,25 +196,24 @@ def record_events(*, events: Sequence[EventRecord]) -> list[Event]:
     Writes the outbox entries ``record_event`` writes (identify and track
     calls, same payload), all in bulk; the caller bumps ``last_seen``.
     """
-    created = Event.objects.bulk_create(
-        [
-            Event(
-                customer_id=e.customer_id,
-                source_id=e.source_id,
-                type=e.type,
-                name=e.name,
-                properties=e.properties,
-                context=e.context,
-                timestamp=e.timestamp,
-                received_at=e.received_at,
-                sent_at=e.sent_at,
-                original_timestamp=e.original_timestamp,
-                message_id=e.message_id,
-            )
-            for e in events
-        ]
-    )
-    OutboxEntry.objects.bulk_create(
+    created = [
+        Event(
+            customer_id=e.customer_id,
+            source_id=e.source_id,
+            type=e.type,
+            name=e.name,
+            properties=e.properties,
+            context=e.context,
+            timestamp=e.timestamp,
+            received_at=e.received_at,
+            sent_at=e.sent_at,
+            original_timestamp=e.original_timestamp,
+            message_id=e.message_id,
+        )
+        for e in events
+    ]
+    insert_rows(Event, created, set_pks=True)
+    outbox = [
         OutboxEntry(
             topic=event.type,
             customer_id=event.customer_id,
@@ -226,5 +229,32 @@ def record_events(*, events: Sequence[EventRecord]) -> list[Event]:
         )
         for event in created
         if event.type in OUTBOX_EVENT_TYPES
-    )
+    ]
+    insert_rows(OutboxEntry, outbox)
     return created
+
+
+def stored_message_ids(*, source_id: int, message_ids: Collection[str]) -> set[str]:
+    """Which of these message ids of a source already have an event.
+
+    On PostgreSQL each id is probed on its own (a LATERAL … LIMIT 1), so every
+    partition's (source, message_id, timestamp) index is used on both keys.
+    A plain ``IN`` list lets the planner, misled by statistics taken before a
+    source existed, scan all of that source's events and filter them: 38 ms
+    instead of 4 ms per batch of 100 for a source with 60,000 events, and
+    growing with every import into a new file source.
+    """
+    if not message_ids:
+        return set()
+    if connection.vendor != "postgresql":
+        rows = Event.objects.filter(source_id=source_id, message_id__in=list(message_ids))
+        return set(rows.values_list("message_id", flat=True))
+    table = connection.ops.quote_name(Event._meta.db_table)
+    # the table name comes from the model; every value is a parameter
+    sql = (
+        "SELECT m.id FROM unnest(%s::text[]) AS m(id) CROSS JOIN LATERAL "  # noqa: S608
+        f"(SELECT 1 FROM {table} e WHERE e.source_id = %s AND e.message_id = m.id LIMIT 1) hit"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(message_ids), source_id])
+        return {row[0] for row in cursor.fetchall()}

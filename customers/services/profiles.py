@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from cdp_site.bulk_copy import insert_history, insert_rows
 from cdp_site.bulk_sql import update_rows
 from customers.models import CORE_FIELDS, Customer, Event, OutboxEntry
 from customers.services.outbox import emit
@@ -110,19 +111,20 @@ class ProfileChanges:
         for customer in profiles:
             customer.updated_at = now
         update_rows(Customer, profiles, sorted({*self._fields, "updated_at"}))
-        if self._new:
-            Customer.history.bulk_history_create(list(self._new.values()), default_date=now)
+        insert_history(Customer, list(self._new.values()), date=now)
         audited = [c for c in profiles if c.pk in self._audited and c.pk not in self._new]
-        if audited:
-            Customer.history.bulk_history_create(audited, update=True, default_date=now)
-        OutboxEntry.objects.bulk_create(
-            OutboxEntry(
-                topic="profile.updated",
-                customer=customer,
-                payload={"customer_id": customer.pk, "changed": changed},
-            )
-            for customer, changed in self._outbox
-            if customer.pk not in self._new
+        insert_history(Customer, audited, update=True, date=now)
+        insert_rows(
+            OutboxEntry,
+            [
+                OutboxEntry(
+                    topic="profile.updated",
+                    customer=customer,
+                    payload={"customer_id": customer.pk, "changed": changed},
+                )
+                for customer, changed in self._outbox
+                if customer.pk not in self._new
+            ],
         )
         self._reset()
 

@@ -26,7 +26,8 @@ from django.db import DatabaseError, reset_queries, transaction
 from django.utils import timezone
 
 from cdp_site.bulk_sql import commit_asynchronously
-from customers.models import Event, IdentifierType
+from customers.models import IdentifierType
+from customers.services.bulk import stored_message_ids
 from customers.services.identity import identifier_types
 from sources.imports.mapping import MappingError, Target, build_mapping
 from sources.imports.reading import ImportFileError, Row, open_table
@@ -137,11 +138,7 @@ def _process_batch(
         for row in batch
     ]
     ids = [o.message.message_id for o in outcomes if o.message is not None]
-    done = set(
-        Event.objects.filter(source_id=job.source_id, message_id__in=ids).values_list(
-            "message_id", flat=True
-        )
-    )
+    done = stored_message_ids(source_id=job.source_id, message_ids=ids)
     todo: list[RowOutcome] = []
     known_types = None
     for outcome in outcomes:

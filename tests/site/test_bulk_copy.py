@@ -1,0 +1,104 @@
+"""COPY-based bulk inserts (bulk_create elsewhere), on both databases."""
+
+from datetime import UTC, datetime
+
+from django.contrib.auth import get_user_model
+from simple_history.models import HistoricalRecords
+
+from cdp_site.bulk_copy import insert_history, insert_rows
+from customers.audit import acting_as
+from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
+from customers.services.bulk import stored_message_ids
+
+WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+
+
+def test_insert_rows_sets_primary_keys_that_match_the_stored_rows(db, source):
+    customer = Customer.objects.create()
+    events = [
+        Event(
+            customer=customer,
+            source=source,
+            type="track",
+            name=f"Order {n}",
+            properties={"total": n * 1.5, "items": [{"sku": "A\tB"}], "note": 'it\'s "quoted"'},
+            context={"ip": "203.0.113.9", "nested": {"empty": None}},
+            timestamp=WHEN,
+            received_at=WHEN,
+            message_id=f"m-{n}",
+        )
+        for n in range(3)
+    ]
+
+    insert_rows(Event, events, set_pks=True)
+
+    assert all(event.pk is not None and not event._state.adding for event in events)
+    for event in events:
+        stored = Event.objects.get(pk=event.pk)
+        assert (stored.name, stored.message_id) == (event.name, event.message_id)
+        assert stored.properties == event.properties
+        assert stored.context == {"ip": "203.0.113.9", "nested": {"empty": None}}
+        assert stored.timestamp == WHEN
+        assert stored.sent_at is None
+
+
+def test_insert_rows_stamps_auto_now_add_fields(db):
+    customer = Customer.objects.create()
+    entries = [OutboxEntry(topic="profile.updated", customer=customer, payload={"n": 1})]
+    before = datetime.now(UTC)
+
+    insert_rows(OutboxEntry, entries)
+
+    stored = OutboxEntry.objects.get(customer=customer)
+    assert stored.payload == {"n": 1}
+    assert stored.created_at >= before.replace(microsecond=0)
+    assert entries[0].created_at == stored.created_at
+
+
+def test_insert_history_matches_simple_history_rows(db, rf):
+    email = IdentifierType.objects.get(name="email")
+    customer = Customer.objects.create(first_name="Ann", traits={"tier": "gold"})
+    identity = Identity(type=email, value="ann@example.com", customer=customer, first_seen=WHEN)
+    insert_rows(Identity, [identity], set_pks=True)
+    customer.first_name = "Anna"
+    request = rf.get("/")
+    request.user = get_user_model().objects.create_user("steward")
+    HistoricalRecords.context.request = request
+    try:
+        with acting_as("source:7"):
+            insert_history(Identity, [identity])
+            insert_history(Customer, [customer], update=True, date=WHEN)
+    finally:
+        del HistoricalRecords.context.request
+
+    row = Identity.history.get(id=identity.pk)
+    assert (row.value, row.customer_id, row.history_type) == ("ann@example.com", customer.pk, "+")
+    assert (row.history_actor, row.history_user.username) == ("source:7", "steward")
+    latest = Customer.history.filter(id=customer.pk).order_by("-history_id").first()
+    assert (latest.first_name, latest.traits) == ("Anna", {"tier": "gold"})
+    assert latest.history_type == "~"
+    assert latest.history_date == WHEN
+
+
+def test_stored_message_ids_reports_only_this_sources_events(db, source):
+    from sources.models import Source
+
+    other = Source.objects.create(name="Other", kind="server")
+    customer = Customer.objects.create()
+    for src, message_id in ((source, "seen"), (other, "elsewhere")):
+        Event.objects.create(
+            customer=customer,
+            source=src,
+            type="track",
+            name="x",
+            properties={},
+            context={},
+            timestamp=WHEN,
+            received_at=WHEN,
+            message_id=message_id,
+        )
+
+    found = stored_message_ids(source_id=source.pk, message_ids=["seen", "elsewhere", "new"])
+
+    assert found == {"seen"}
+    assert stored_message_ids(source_id=source.pk, message_ids=[]) == set()
