@@ -78,19 +78,17 @@ class CustomerQuerySet(models.QuerySet):
 class Customer(models.Model):
     """One real person: typed core fields, free-form traits with provenance."""
 
-    email = models.EmailField(max_length=254, blank=True, db_index=True)
+    email = models.EmailField(max_length=254, blank=True)
     phone = models.CharField(max_length=32, blank=True, db_index=True)
     first_name = models.CharField(max_length=150, blank=True)
-    last_name = models.CharField(max_length=150, blank=True, db_index=True)
+    last_name = models.CharField(max_length=150, blank=True)
     birthday = models.DateField(null=True, blank=True)
     address_line1 = models.CharField(max_length=255, blank=True)
     address_line2 = models.CharField(max_length=255, blank=True)
     city = models.CharField(max_length=120, blank=True)
     region = models.CharField(max_length=120, blank=True)
     postal_code = models.CharField(max_length=32, blank=True)
-    country = models.CharField(
-        max_length=2, blank=True, db_index=True, help_text="ISO 3166-1 alpha-2"
-    )
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
     company = models.CharField(max_length=200, blank=True)
 
     traits = models.JSONField(default=dict, blank=True)
@@ -101,9 +99,14 @@ class Customer(models.Model):
         default=False, help_text="Has at least one identifier besides anonymous ids."
     )
     first_seen = models.DateTimeField(default=timezone.now, db_index=True)
-    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    last_seen = models.DateTimeField(default=timezone.now)
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="absorbed"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="absorbed",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -118,10 +121,18 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["-last_seen"]
+        # Every event of a known person rewrites the row (last_seen) and so
+        # every index: keep only those queries use. (merged_into, last_seen)
+        # also serves merged_into and last_seen alone, (last_name,
+        # first_name) serves last_name; email and country are compared
+        # whole, so they get no varchar_pattern_ops copy (phone keeps its
+        # one, for "starts with +49" segments).
         indexes = [
             models.Index(fields=["merged_into", "-last_seen"], name="customer_active_seen"),
             models.Index(fields=["last_name", "first_name"], name="customer_name"),
             models.Index(fields=["postal_code"], name="customer_postal_code"),
+            models.Index(fields=["email"], name="customer_email"),
+            models.Index(fields=["country"], name="customer_country"),
         ]
         constraints = [
             models.CheckConstraint(
