@@ -174,6 +174,10 @@ class IntakeMessage(models.Model):
                 condition=models.Q(status="failed"),
                 name="intake_failed",
             ),
+            # workers pick up waiting calls oldest first
+            models.Index(
+                fields=["id"], condition=models.Q(status="pending"), name="intake_pending"
+            ),
         ]
 
     def __str__(self) -> str:

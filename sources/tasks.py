@@ -8,6 +8,7 @@ tracking intake goes to ``ingest``.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from sources.imports.runner import run_import
 from sources.services.processing import process_batch
@@ -23,8 +24,9 @@ def run_import_job(job_id: int, dry_run: bool = False) -> str:
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, name="sources.tasks.process_intake")
 def process_intake(self, intake_ids: list[int]) -> dict:
-    """Run stored tracking calls through the pipeline; retry the ones that fail."""
-    outcome = process_batch(intake_ids=intake_ids)
+    """Run stored tracking calls (and others still waiting, see
+    ``process_batch``) through the pipeline; retry the ones that fail."""
+    outcome = process_batch(intake_ids=intake_ids, fill_to=settings.TRIBUTARY_INTAKE_BATCH_SIZE)
     if outcome.failed and self.request.retries < MAX_RETRIES:
         raise self.retry(args=[outcome.failed], countdown=5 * 2**self.request.retries)
     return {"processed": len(outcome.processed), "failed": len(outcome.failed)}

@@ -32,10 +32,15 @@ class BatchOutcome:
     failed: list[int] = field(default_factory=list)
 
 
-def process_batch(*, intake_ids: Sequence[int]) -> BatchOutcome:
-    """Apply the stored calls that are not processed yet; safe to run twice."""
+def process_batch(*, intake_ids: Sequence[int], fill_to: int = 0) -> BatchOutcome:
+    """Apply the stored calls that are not processed yet; safe to run twice.
+
+    With ``fill_to``, other pending calls (oldest first, none another worker
+    holds) join the batch until it has that many: a worker behind on a queue
+    of small requests then pays the per-batch costs once per ``fill_to`` calls.
+    """
     try:
-        return _apply(intake_ids)
+        return _apply(intake_ids, fill_to)
     except Exception as error:
         if len(intake_ids) > 1:
             outcome = BatchOutcome()
@@ -54,13 +59,13 @@ def process_batch(*, intake_ids: Sequence[int]) -> BatchOutcome:
 
 
 @transaction.atomic
-def _apply(intake_ids: Sequence[int]) -> BatchOutcome:
+def _apply(intake_ids: Sequence[int], fill_to: int = 0) -> BatchOutcome:
     commit_asynchronously()  # the intake rows are durable; a lost commit is redone
-    rows = list(
-        IntakeMessage.objects.select_for_update(skip_locked=True)
-        .filter(pk__in=intake_ids, status__in=_OPEN)
-        .order_by("pk")
-    )
+    claim = IntakeMessage.objects.select_for_update(skip_locked=True).order_by("pk")
+    rows = list(claim.filter(pk__in=intake_ids, status__in=_OPEN))
+    if len(rows) < fill_to:
+        waiting = claim.filter(status=IntakeMessage.Status.PENDING).exclude(pk__in=intake_ids)
+        rows = sorted([*rows, *waiting[: fill_to - len(rows)]], key=lambda row: row.pk)
     if not rows:
         return BatchOutcome()
     messages = [

@@ -10,6 +10,7 @@ from customers.models import Customer, Event
 from sources import tasks
 from sources.models import IntakeMessage, RejectedMessage
 from sources.services.parsing import corrected_timestamp
+from sources.services.processing import process_batch
 
 
 def test_partial_batch_stores_valid_calls_and_reports_invalid_ones(send):
@@ -139,6 +140,50 @@ def test_failing_call_is_retried_then_marked_failed_without_blocking_others(keye
     assert broken.attempts == 1 + tasks.MAX_RETRIES
     assert broken.error.startswith("KeyError")
     assert Event.objects.get().message_id == "good"
+
+
+def _stored_track_call(source, message_id, *, status="pending"):
+    return IntakeMessage.objects.create(
+        source=source,
+        message_id=message_id,
+        type="track",
+        status=status,
+        payload={"type": "track", "messageId": message_id, "userId": "u", "event": "A"},
+    )
+
+
+def test_worker_batch_is_filled_with_waiting_calls_oldest_first(keyed_source, settings):
+    source, _ = keyed_source
+    failed = _stored_track_call(source, "failed-earlier", status="failed")
+    waiting = [_stored_track_call(source, f"m{n}") for n in range(5)]
+
+    outcome = process_batch(intake_ids=[waiting[4].pk], fill_to=3)
+
+    assert outcome.processed == [waiting[0].pk, waiting[1].pk, waiting[4].pk]
+    statuses = dict(IntakeMessage.objects.values_list("message_id", "status"))
+    assert statuses == {
+        "failed-earlier": "failed",  # retried on its own schedule, never picked up
+        "m0": "processed",
+        "m1": "processed",
+        "m2": "pending",
+        "m3": "pending",
+        "m4": "processed",
+    }
+    # the task of a later request takes the rest (default batch size: 500)
+    settings.TRIBUTARY_INTAKE_BATCH_SIZE = 500
+    tasks.process_intake.delay([waiting[2].pk])
+    assert not IntakeMessage.objects.filter(status="pending").exists()
+    # the task of a call already taken by another batch finds nothing to do
+    assert process_batch(intake_ids=[waiting[3].pk], fill_to=500).processed == []
+    assert sorted(Event.objects.values_list("message_id", flat=True)) == [
+        "m0",
+        "m1",
+        "m2",
+        "m3",
+        "m4",
+    ]
+    failed.refresh_from_db()
+    assert failed.status == "failed"
 
 
 def test_admin_replay_processes_a_repaired_call(keyed_source, admin_client):
