@@ -43,9 +43,9 @@ def insert_rows(
     """Insert new instances of ``model`` in bulk.
 
     With ``set_pks`` the primary keys are drawn from the table's sequence
-    first and set on the instances, as ``bulk_create`` does; without it the
-    database numbers the rows and (on PostgreSQL) the instances keep
-    ``pk=None``.
+    first and set on the instances, as ``bulk_create`` does. Instances that
+    already have theirs (``number_rows``) keep them. Otherwise the database
+    numbers the rows and (on PostgreSQL) the instances keep ``pk=None``.
     """
     if not objs:
         return
@@ -53,10 +53,10 @@ def insert_rows(
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs)
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key or set_pks]
     if set_pks:
-        for obj, pk in zip(objs, _next_ids(connection, model, len(objs)), strict=True):
-            obj.pk = pk
+        number_rows(model, objs)
+    numbered = objs[0].pk is not None
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key or numbered]
     stamped = [
         f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
     ]
@@ -67,6 +67,22 @@ def insert_rows(
         obj._state.db = connection.alias
     attnames = [f.attname for f in fields]
     _copy(connection, model, fields, ([getattr(obj, a) for a in attnames] for obj in objs))
+
+
+def number_rows(model: type[models.Model], objs: Sequence[models.Model]) -> bool:
+    """Give unsaved instances their primary keys before they are inserted,
+    where the database allows it (PostgreSQL: from the table's sequence).
+
+    Rows that refer to them can then be written first (foreign keys are
+    checked at commit) and the instances inserted once, with their final
+    values, by ``insert_rows``. Returns False, doing nothing, elsewhere.
+    """
+    connection = connections[model.objects.db]
+    if connection.vendor != "postgresql":
+        return False
+    for obj, pk in zip(objs, _next_ids(connection, model, len(objs)), strict=True):
+        obj.pk = pk
+    return True
 
 
 def insert_history(

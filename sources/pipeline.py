@@ -219,12 +219,14 @@ def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]
         resolved.merged,
         resolved.attached,
     )
-    customers = active_customers(ids={pk for pk in owner_ids.values() if pk is not None})
+    customers = active_customers(
+        ids={pk for pk in owner_ids.values() if pk is not None}, created=resolved.made
+    )
     profile_writes = ProfileChanges()
     for customer_id in resolved.identified:
         profile_writes.mark_identified(customers[customer_id])
-    for customer_id in resolved.inserted:
-        profile_writes.created(customers[customer_id])
+    for customer in resolved.made:
+        profile_writes.created(customer)
     events: list[EventRecord] = []
     changed: dict[int, list[str]] = {}
     for i in todo:
@@ -303,13 +305,14 @@ def _previous_identifier(previous_id: str, owners: dict) -> tuple[str, str]:
 class _Resolved:
     """Per message index: its customer id, whether it created the profile,
     the profiles it merged, the identities it attached; and the profiles
-    inserted in bulk (no history row yet) or newly identified."""
+    made in bulk (no history row yet, maybe not inserted yet) and the ids of
+    those newly identified."""
 
     owner_ids: dict[int, int | None]
     created: dict[int, bool]
     merged: dict[int, tuple[int, ...]]
     attached: dict[int, tuple[str, ...]]
-    inserted: set[int]
+    made: list[Customer]
     identified: set[int]
 
 
@@ -349,7 +352,7 @@ def _resolve(messages, plans, owners, limits) -> _Resolved:
                 owner_ids[i] = holders.pop()
             else:
                 sequential.append(i)
-    made = create_profiles(people=new_people, history=False)
+    made = create_profiles(people=new_people)
     for members, customer in zip(new_members, made, strict=True):
         owner_ids.update(dict.fromkeys(members, customer.pk))
         created[min(members)] = True
@@ -378,8 +381,7 @@ def _resolve(messages, plans, owners, limits) -> _Resolved:
         created[i] = resolution.created
         merged[i] = resolution.absorbed_ids
         attached[i] = resolution.new_identities
-    inserted = {customer.pk for customer in made}
-    return _Resolved(owner_ids, created, merged, attached, inserted, identified)
+    return _Resolved(owner_ids, created, merged, attached, made, identified)
 
 
 def _attach_to_known(messages, plans, to_known, owners, limits):

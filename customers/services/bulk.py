@@ -16,7 +16,7 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import Q
 
-from cdp_site.bulk_copy import insert_history, insert_rows
+from cdp_site.bulk_copy import insert_history, insert_rows, number_rows
 from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
 from customers.services.identity import ANONYMOUS_TYPES
 
@@ -86,12 +86,15 @@ def find_owners(*, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, st
     return {(names[type_id], value): customer for type_id, value, customer in rows}
 
 
-def create_profiles(*, people: Sequence[NewPerson], history: bool = True) -> list[Customer]:
+def create_profiles(*, people: Sequence[NewPerson]) -> list[Customer]:
     """One new profile per person, with its identities, in a few bulk inserts.
 
-    ``history=False`` leaves the profiles' first history rows to the caller
-    (``ProfileChanges.created``), which writes them once the batch has set
-    their traits.
+    The profiles get no history row here: the caller hands them to
+    ``ProfileChanges.created``, whose ``save`` writes their first history row
+    once the batch has set their traits. On PostgreSQL the profile rows are
+    only numbered here and ``save`` inserts them with those final values (one
+    write per profile instead of an insert and an update); elsewhere they are
+    inserted now.
 
     The caller guarantees none of the identifiers exists yet; a concurrent
     insert of the same identifier makes this raise IntegrityError, and the
@@ -99,7 +102,7 @@ def create_profiles(*, people: Sequence[NewPerson], history: bool = True) -> lis
     """
     if not people:
         return []
-    profiles = [
+    customers = [
         Customer(
             first_seen=person.seen_at,
             last_seen=person.seen_at,
@@ -107,10 +110,8 @@ def create_profiles(*, people: Sequence[NewPerson], history: bool = True) -> lis
         )
         for person in people
     ]
-    insert_rows(Customer, profiles, set_pks=True)
-    if history:
-        insert_history(Customer, profiles)
-    customers = profiles
+    if not number_rows(Customer, customers):
+        insert_rows(Customer, customers, set_pks=True)
     add_identities(
         [
             NewIdentity(customer.pk, type_name, value, person.source_id, person.seen_at)
@@ -121,7 +122,7 @@ def create_profiles(*, people: Sequence[NewPerson], history: bool = True) -> lis
     insert_rows(
         OutboxEntry,
         [
-            OutboxEntry(topic="profile.created", customer=c, payload={"customer_id": c.pk})
+            OutboxEntry(topic="profile.created", customer_id=c.pk, payload={"customer_id": c.pk})
             for c in customers
         ],
     )
@@ -168,14 +169,18 @@ def identifiers_held(customer_ids: Iterable[int]) -> dict[int, set[tuple[str, st
     return held
 
 
-def active_customers(*, ids: Iterable[int]) -> dict[int, Customer]:
+def active_customers(
+    *, ids: Iterable[int], created: Iterable[Customer] = ()
+) -> dict[int, Customer]:
     """Each id mapped to the profile that now holds it (following merges).
 
     Ids that end at the same profile share one instance, so updates made
-    through either are not lost.
+    through either are not lost. ``created`` are profiles made in this batch
+    (maybe not inserted yet): they are used as they are.
     """
     wanted = set(ids)
-    loaded = Customer.objects.in_bulk(wanted)
+    loaded = {customer.pk: customer for customer in created}
+    loaded.update(Customer.objects.in_bulk(wanted - set(loaded)))
     result: dict[int, Customer] = {}
     for pk in wanted:
         customer = loaded[pk]

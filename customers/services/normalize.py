@@ -9,6 +9,7 @@ them (``customers.services.quality.record_issues``) instead of dropping them.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -89,18 +90,29 @@ def normalize_email(raw: object) -> str:
 def normalize_phone(raw: object, *, region: str | None = None) -> str:
     """E.164 (``+4915112345678``); numbers without a country code use ``region``
     or ``settings.TRIBUTARY_DEFAULT_PHONE_REGION``."""
-    import phonenumbers
-
     text = str(raw).strip()
     if text.startswith("00"):
         text = "+" + text[2:]
+    e164, problem = _e164(text, region or settings.TRIBUTARY_DEFAULT_PHONE_REGION)
+    if problem:
+        raise InvalidValue("invalid_phone", f"{raw!r} {problem}")
+    return e164
+
+
+@functools.lru_cache(maxsize=16_384)
+def _e164(text: str, region: str) -> tuple[str, str]:
+    """(E.164 number, "") or ("", what is wrong). Cached: a message's phone is
+    read as an identifier and again as a profile field, and parsing is the
+    costliest step of cleansing."""
+    import phonenumbers
+
     try:
-        parsed = phonenumbers.parse(text, region or settings.TRIBUTARY_DEFAULT_PHONE_REGION)
+        parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidValue("invalid_phone", f"{raw!r} is not a phone number") from None
+        return "", "is not a phone number"
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidValue("invalid_phone", f"{raw!r} is not a valid phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return "", "is not a valid phone number"
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), ""
 
 
 # --- names --------------------------------------------------------------------

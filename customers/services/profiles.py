@@ -39,9 +39,10 @@ class ProfileChanges:
         self._new: dict[int, Customer] = {}
 
     def created(self, customer: Customer) -> None:
-        """A profile inserted in this batch without history: its first history
+        """A profile made in this batch without history: its first history
         row ("+") is written by ``save`` with the batch's final values, and its
-        trait changes emit no ``profile.updated`` (``profile.created`` covers them)."""
+        trait changes emit no ``profile.updated`` (``profile.created`` covers them).
+        If it is not in the database yet (numbered only), ``save`` inserts it."""
         self._new[customer.pk] = customer
 
     def set_traits(
@@ -107,9 +108,11 @@ class ProfileChanges:
 
     def save(self) -> None:
         now = timezone.now()
-        profiles = list(self._profiles.values())
+        unsaved = [c for c in self._new.values() if c._state.adding]
+        profiles = [c for c in self._profiles.values() if not c._state.adding]
         for customer in profiles:
             customer.updated_at = now
+        insert_rows(Customer, unsaved)
         update_rows(Customer, profiles, sorted({*self._fields, "updated_at"}))
         insert_history(Customer, list(self._new.values()), date=now)
         audited = [c for c in profiles if c.pk in self._audited and c.pk not in self._new]

@@ -7,6 +7,10 @@ known person are attached in bulk, unless a per-profile limit says no.
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from customers.models import Customer, DataQualityIssue, IdentifierType, Identity, OutboxEntry
 from sources.contracts import NormalizedMessage
 from sources.pipeline import apply_messages
@@ -56,6 +60,26 @@ def test_new_person_gets_one_creation_history_row_holding_the_batch_traits(db, s
     topics = sorted(OutboxEntry.objects.filter(customer=customer).values_list("topic", flat=True))
     assert topics == ["identify", "identify", "profile.created"]
     assert customer.last_seen == T0 + timedelta(minutes=2)
+
+
+@pytest.mark.postgres_only
+def test_new_people_are_inserted_once_with_their_final_values(db, source):
+    with CaptureQueriesContext(connection) as queries:
+        results = apply_messages(
+            [
+                call(source, 1, user_id="u1", traits={"email": "ann@example.com"}),
+                call(source, 2, user_id="u2", traits={"firstName": "Bob"}),
+                call(source, 3, kind="track", anonymous_id="a3", event="Viewed"),
+            ]
+        )
+
+    profile_updates = [q for q in queries if q["sql"].startswith('UPDATE "customers_customer"')]
+    assert profile_updates == []
+    ann, bob, anonymous = (Customer.objects.get(pk=r.customer.pk) for r in results)
+    assert (ann.email, bob.first_name, anonymous.is_identified) == ("ann@example.com", "Bob", False)
+    assert bob.last_seen == T0 + timedelta(minutes=2)
+    assert Identity.objects.get(value="u2").customer_id == bob.pk
+    assert history_types(bob) == ["+"]
 
 
 def test_known_person_changed_twice_in_a_batch_is_written_once(db, source):
