@@ -155,9 +155,14 @@ class Customer(models.Model):
 class Identity(models.Model):
     """(identifier type, normalized value) belongs to exactly one customer."""
 
-    type = models.ForeignKey(IdentifierType, on_delete=models.PROTECT, related_name="identities")
+    # no single-column indexes: (type, value) and (customer, type) lead with them
+    type = models.ForeignKey(
+        IdentifierType, on_delete=models.PROTECT, related_name="identities", db_index=False
+    )
     value = models.CharField(max_length=255)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="identities", db_index=False
+    )
     source = models.ForeignKey(
         "sources.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

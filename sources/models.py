@@ -150,7 +150,10 @@ class IntakeMessage(models.Model):
         PROCESSED = "processed", "Processed"
         FAILED = "failed", "Failed"
 
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="intake_messages")
+    # no index of its own: (source, message_id) leads with it
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="intake_messages", db_index=False
+    )
     message_id = models.CharField(max_length=200)
     type = models.CharField(max_length=16)
     payload = models.JSONField()
@@ -174,9 +177,9 @@ class IntakeMessage(models.Model):
                 condition=models.Q(status="failed"),
                 name="intake_failed",
             ),
-            # workers pick up waiting calls oldest first
+            # workers pick up a source's waiting calls oldest first
             models.Index(
-                fields=["id"], condition=models.Q(status="pending"), name="intake_pending"
+                fields=["source", "id"], condition=models.Q(status="pending"), name="intake_pending"
             ),
         ]
 

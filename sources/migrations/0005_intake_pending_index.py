@@ -1,4 +1,4 @@
-"""Workers pick up waiting tracking calls oldest first."""
+"""Workers pick up a source's waiting tracking calls oldest first."""
 
 from django.db import migrations, models
 
@@ -12,7 +12,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="intakemessage",
             index=models.Index(
-                condition=models.Q(("status", "pending")), fields=["id"], name="intake_pending"
+                condition=models.Q(("status", "pending")),
+                fields=["source", "id"],
+                name="intake_pending",
             ),
         ),
     ]

@@ -35,9 +35,10 @@ class BatchOutcome:
 def process_batch(*, intake_ids: Sequence[int], fill_to: int = 0) -> BatchOutcome:
     """Apply the stored calls that are not processed yet; safe to run twice.
 
-    With ``fill_to``, other pending calls (oldest first, none another worker
-    holds) join the batch until it has that many: a worker behind on a queue
-    of small requests then pays the per-batch costs once per ``fill_to`` calls.
+    With ``fill_to``, other pending calls of the same source (oldest first,
+    none another worker holds) join the batch until it has that many: a
+    worker behind on a queue of small requests then pays the per-batch costs
+    once per ``fill_to`` calls.
     """
     try:
         return _apply(intake_ids, fill_to)
@@ -61,22 +62,28 @@ def process_batch(*, intake_ids: Sequence[int], fill_to: int = 0) -> BatchOutcom
 @transaction.atomic
 def _apply(intake_ids: Sequence[int], fill_to: int = 0) -> BatchOutcome:
     commit_asynchronously()  # the intake rows are durable; a lost commit is redone
-    claim = IntakeMessage.objects.select_for_update(skip_locked=True).order_by("pk")
+    claim = (
+        IntakeMessage.objects.select_for_update(skip_locked=True)
+        .order_by("pk")
+        .values_list("pk", "source_id", "payload", "received_at")
+    )
     rows = list(claim.filter(pk__in=intake_ids, status__in=_OPEN))
-    if len(rows) < fill_to:
-        waiting = claim.filter(status=IntakeMessage.Status.PENDING).exclude(pk__in=intake_ids)
-        rows = sorted([*rows, *waiting[: fill_to - len(rows)]], key=lambda row: row.pk)
+    sources = {source_id for _, source_id, _, _ in rows}
+    if len(rows) < fill_to and len(sources) == 1:
+        # same source only, so the audit trail still names it as the actor
+        waiting = claim.filter(status=IntakeMessage.Status.PENDING, source_id=min(sources))
+        waiting = waiting.exclude(pk__in=intake_ids)[: fill_to - len(rows)]
+        rows = sorted([*rows, *waiting])
     if not rows:
         return BatchOutcome()
     messages = [
-        normalize_call(row.payload, source_id=row.source_id, received_at=row.received_at)
-        for row in rows
+        normalize_call(payload, source_id=source_id, received_at=received_at)
+        for _, source_id, payload, received_at in rows
     ]
-    sources = {row.source_id for row in rows}
-    actor = source_label(sources.pop()) if len(sources) == 1 else SYSTEM
+    actor = source_label(min(sources)) if len(sources) == 1 else SYSTEM
     with acting_as(actor):
         apply_messages(messages)
-    ids = [row.pk for row in rows]
+    ids = [pk for pk, _, _, _ in rows]
     IntakeMessage.objects.filter(pk__in=ids).update(
         status=IntakeMessage.Status.PROCESSED,
         attempts=F("attempts") + 1,

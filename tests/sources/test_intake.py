@@ -9,6 +9,7 @@ from django.utils import timezone
 from customers.models import Customer, Event
 from sources import tasks
 from sources.models import IntakeMessage, RejectedMessage
+from sources.services.keys import create_source
 from sources.services.parsing import corrected_timestamp
 from sources.services.processing import process_batch
 
@@ -152,8 +153,10 @@ def _stored_track_call(source, message_id, *, status="pending"):
     )
 
 
-def test_worker_batch_is_filled_with_waiting_calls_oldest_first(keyed_source, settings):
+def test_worker_batch_is_filled_with_the_sources_waiting_calls_oldest_first(keyed_source, settings):
     source, _ = keyed_source
+    other_source, _ = create_source(name="App", kind="mobile")
+    other = _stored_track_call(other_source, "other-source")
     failed = _stored_track_call(source, "failed-earlier", status="failed")
     waiting = [_stored_track_call(source, f"m{n}") for n in range(5)]
 
@@ -162,6 +165,7 @@ def test_worker_batch_is_filled_with_waiting_calls_oldest_first(keyed_source, se
     assert outcome.processed == [waiting[0].pk, waiting[1].pk, waiting[4].pk]
     statuses = dict(IntakeMessage.objects.values_list("message_id", "status"))
     assert statuses == {
+        "other-source": "pending",  # another source's calls wait for their own task
         "failed-earlier": "failed",  # retried on its own schedule, never picked up
         "m0": "processed",
         "m1": "processed",
@@ -172,7 +176,7 @@ def test_worker_batch_is_filled_with_waiting_calls_oldest_first(keyed_source, se
     # the task of a later request takes the rest (default batch size: 500)
     settings.TRIBUTARY_INTAKE_BATCH_SIZE = 500
     tasks.process_intake.delay([waiting[2].pk])
-    assert not IntakeMessage.objects.filter(status="pending").exists()
+    assert not IntakeMessage.objects.filter(status="pending", source=source).exists()
     # the task of a call already taken by another batch finds nothing to do
     assert process_batch(intake_ids=[waiting[3].pk], fill_to=500).processed == []
     assert sorted(Event.objects.values_list("message_id", flat=True)) == [
@@ -183,7 +187,11 @@ def test_worker_batch_is_filled_with_waiting_calls_oldest_first(keyed_source, se
         "m4",
     ]
     failed.refresh_from_db()
-    assert failed.status == "failed"
+    other.refresh_from_db()
+    assert (failed.status, other.status) == ("failed", "pending")
+    # the batch acted for its one source
+    actors = set(Customer.history.values_list("history_actor", flat=True))
+    assert actors == {f"source:{source.pk}"}
 
 
 def test_admin_replay_processes_a_repaired_call(keyed_source, admin_client):
