@@ -11,7 +11,7 @@ booleans, aware datetimes) need no preparing. Other databases get
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -69,6 +69,28 @@ def insert_rows(
     _copy(connection, model, fields, ([getattr(obj, a) for a in attnames] for obj in objs))
 
 
+def insert_values(
+    model: type[models.Model], attnames: Sequence[str], rows: Iterable[Sequence[object]]
+) -> None:
+    """Insert rows given as plain values, in ``attnames`` order, without
+    building model instances (for the hottest paths: events and their outbox
+    entries). Every column without a database default must be listed."""
+    connection = connections[model.objects.db]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(model(**dict(zip(attnames, row, strict=True))) for row in rows)
+        return
+    _copy(connection, model, [model._meta.get_field(name) for name in attnames], rows)
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int] | None:
+    """``count`` primary keys from the table's sequence (PostgreSQL), or None
+    where ids are only known once rows are inserted."""
+    connection = connections[model.objects.db]
+    if connection.vendor != "postgresql" or not count:
+        return None
+    return _next_ids(connection, model, count)
+
+
 def number_rows(model: type[models.Model], objs: Sequence[models.Model]) -> bool:
     """Give unsaved instances their primary keys before they are inserted,
     where the database allows it (PostgreSQL: from the table's sequence).
@@ -77,10 +99,10 @@ def number_rows(model: type[models.Model], objs: Sequence[models.Model]) -> bool
     checked at commit) and the instances inserted once, with their final
     values, by ``insert_rows``. Returns False, doing nothing, elsewhere.
     """
-    connection = connections[model.objects.db]
-    if connection.vendor != "postgresql":
+    ids = reserve_ids(model, len(objs))
+    if ids is None:
         return False
-    for obj, pk in zip(objs, _next_ids(connection, model, len(objs)), strict=True):
+    for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
     return True
 

@@ -15,8 +15,15 @@ from datetime import datetime
 
 from django.db import connection
 from django.db.models import Q
+from django.utils import timezone
 
-from cdp_site.bulk_copy import insert_history, insert_rows, number_rows
+from cdp_site.bulk_copy import (
+    insert_history,
+    insert_rows,
+    insert_values,
+    number_rows,
+    reserve_ids,
+)
 from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
 from customers.services.identity import ANONYMOUS_TYPES
 
@@ -195,48 +202,77 @@ def active_customers(
     return result
 
 
-def record_events(*, events: Sequence[EventRecord]) -> list[Event]:
+_EVENT_COLUMNS = (
+    "customer_id",
+    "source_id",
+    "type",
+    "name",
+    "properties",
+    "context",
+    "timestamp",
+    "received_at",
+    "sent_at",
+    "original_timestamp",
+    "message_id",
+)
+
+
+def record_events(*, events: Sequence[EventRecord]) -> None:
     """Store new events (the caller has left out message ids already stored).
 
     Writes the outbox entries ``record_event`` writes (identify and track
     calls, same payload), all in bulk; the caller bumps ``last_seen``.
     """
-    created = [
-        Event(
-            customer_id=e.customer_id,
-            source_id=e.source_id,
-            type=e.type,
-            name=e.name,
-            properties=e.properties,
-            context=e.context,
-            timestamp=e.timestamp,
-            received_at=e.received_at,
-            sent_at=e.sent_at,
-            original_timestamp=e.original_timestamp,
-            message_id=e.message_id,
-        )
+    if not events:
+        return
+    rows = [
+        [
+            e.customer_id,
+            e.source_id,
+            e.type,
+            e.name,
+            e.properties,
+            e.context,
+            e.timestamp,
+            e.received_at,
+            e.sent_at,
+            e.original_timestamp,
+            e.message_id,
+        ]
         for e in events
     ]
-    insert_rows(Event, created, set_pks=True)
-    outbox = [
-        OutboxEntry(
-            topic=event.type,
-            customer_id=event.customer_id,
-            payload={
-                "customer_id": event.customer_id,
-                "event_id": event.pk,
-                "event": event.name,
-                "properties": event.properties,
-                "timestamp": event.timestamp.isoformat(),
-                "message_id": event.message_id,
-                "source_id": event.source_id,
-            },
+    ids = reserve_ids(Event, len(rows))
+    if ids is None:
+        created = Event.objects.bulk_create(
+            Event(**dict(zip(_EVENT_COLUMNS, row, strict=True))) for row in rows
         )
-        for event in created
-        if event.type in OUTBOX_EVENT_TYPES
-    ]
-    insert_rows(OutboxEntry, outbox)
-    return created
+        ids = [event.pk for event in created]
+    else:
+        numbered = ([pk, *row] for pk, row in zip(ids, rows, strict=True))
+        insert_values(Event, ("id", *_EVENT_COLUMNS), numbered)
+    now = timezone.now()
+    insert_values(
+        OutboxEntry,
+        ("topic", "customer_id", "payload", "created_at"),
+        (
+            (
+                e.type,
+                e.customer_id,
+                {
+                    "customer_id": e.customer_id,
+                    "event_id": event_id,
+                    "event": e.name,
+                    "properties": e.properties,
+                    "timestamp": e.timestamp.isoformat(),
+                    "message_id": e.message_id,
+                    "source_id": e.source_id,
+                },
+                now,
+            )
+            for e, event_id in zip(events, ids, strict=True)
+            if e.type in OUTBOX_EVENT_TYPES
+        ),
+    )
 
 
 def stored_message_ids(*, source_id: int, message_ids: Collection[str]) -> set[str]:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from django.contrib.auth import get_user_model
 from simple_history.models import HistoricalRecords
 
-from cdp_site.bulk_copy import insert_history, insert_rows
+from cdp_site.bulk_copy import insert_history, insert_rows, insert_values, reserve_ids
 from customers.audit import acting_as
 from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
 from customers.services.bulk import stored_message_ids
@@ -102,3 +102,23 @@ def test_stored_message_ids_reports_only_this_sources_events(db, source):
 
     assert found == {"seen"}
     assert stored_message_ids(source_id=source.pk, message_ids=[]) == set()
+
+
+def test_insert_values_writes_plain_rows_and_reserved_ids_are_used(db):
+    customer = Customer.objects.create()
+    ids = reserve_ids(OutboxEntry, 2)
+    columns = ("topic", "customer_id", "payload", "created_at")
+    rows = [("track", customer.pk, {"n": n, "tags": ["a", "b"]}, WHEN) for n in range(2)]
+    if ids is not None:  # PostgreSQL: numbered ahead of the insert
+        columns, rows = ("id", *columns), [(pk, *row) for pk, row in zip(ids, rows, strict=True)]
+
+    insert_values(OutboxEntry, columns, rows)
+
+    stored = list(OutboxEntry.objects.filter(customer=customer).order_by("pk"))
+    assert [entry.payload for entry in stored] == [
+        {"n": 0, "tags": ["a", "b"]},
+        {"n": 1, "tags": ["a", "b"]},
+    ]
+    assert {entry.created_at for entry in stored} == {WHEN}
+    if ids is not None:
+        assert [entry.pk for entry in stored] == ids

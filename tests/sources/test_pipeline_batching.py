@@ -11,7 +11,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from customers.models import Customer, DataQualityIssue, IdentifierType, Identity, OutboxEntry
+from customers.models import (
+    Customer,
+    DataQualityIssue,
+    Event,
+    IdentifierType,
+    Identity,
+    OutboxEntry,
+)
 from sources.contracts import NormalizedMessage
 from sources.pipeline import apply_messages
 
@@ -59,6 +66,12 @@ def test_new_person_gets_one_creation_history_row_holding_the_batch_traits(db, s
     assert first.history_actor == "system"
     topics = sorted(OutboxEntry.objects.filter(customer=customer).values_list("topic", flat=True))
     assert topics == ["identify", "identify", "profile.created"]
+    # each event's outbox entry points at the stored event
+    events = Event.objects.filter(customer=customer)
+    entries = OutboxEntry.objects.filter(customer=customer, topic="identify")
+    assert {(e.payload["event_id"], e.payload["message_id"]) for e in entries} == set(
+        events.values_list("pk", "message_id")
+    )
     assert customer.last_seen == T0 + timedelta(minutes=2)
 
 
