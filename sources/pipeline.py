@@ -42,6 +42,7 @@ from customers.services.identity import (
     lock_identifiers,
     resolve_identity,
     screen_identifiers,
+    try_lock_identifiers,
 )
 from customers.services.normalize import (
     InvalidValue,
@@ -92,6 +93,9 @@ class ProcessResult:
     issues: tuple[Issue, ...] = ()
     # dropped: an identifier belongs to an erased person (counted per source)
     suppressed: bool = False
+    # not applied: another transaction holds one of its person's identifiers
+    # (only when ``apply_messages`` is told not to wait for them)
+    postponed: bool = False
 
 
 def message_identifiers(
@@ -185,8 +189,18 @@ def process_message(message: NormalizedMessage) -> ProcessResult:
 
 
 @transaction.atomic
-def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]:
-    """Apply messages in order, in one transaction; each (source, messageId) once."""
+def apply_messages(
+    messages: Sequence[NormalizedMessage], *, wait_for_locks: bool = True
+) -> list[ProcessResult]:
+    """Apply messages in order, in one transaction; each (source, messageId) once.
+
+    Every identifier of the batch is locked first. With ``wait_for_locks``
+    off, the messages of a person whose identifiers another transaction
+    holds (with every message sharing an identifier with them) are not
+    applied but returned ``postponed``, for the caller to apply once that
+    transaction is over: two workers whose batches share a few people no
+    longer take turns on the whole batch.
+    """
     done = _already_applied(messages)
     todo = [i for i, m in enumerate(messages) if (m.source_id, m.message_id) not in done]
     types = identifier_types()
@@ -204,10 +218,19 @@ def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]
     )
     todo = [i for i in todo if i not in dropped]
     plans = {i: plans[i] for i in todo}
-    previous = [(t, messages[i].previous_id) for i in todo for t in _PREVIOUS_ID_TYPES]
-    wanted = [p for plan in plans.values() for p in plan] + [(t, v) for t, v in previous if v]
-    # every identifier of the batch at once, in one order (no deadlocks)
-    lock_identifiers(wanted)
+    previous = {
+        i: [(t, messages[i].previous_id) for t in _PREVIOUS_ID_TYPES if messages[i].previous_id]
+        for i in todo
+    }
+    wanted = [p for i in todo for p in (*plans[i], *previous[i])]
+    postponed: set[int] = set()
+    if wait_for_locks:
+        # every identifier of the batch at once, in one order (no deadlocks)
+        lock_identifiers(wanted)
+    elif busy := try_lock_identifiers(wanted):
+        postponed = _sharing(busy, {i: [*plans[i], *previous[i]] for i in todo})
+        todo = [i for i in todo if i not in postponed]
+        plans = {i: plans[i] for i in todo}
     owners = find_owners(identifiers=wanted)
     for i in todo:
         if messages[i].type == "alias":
@@ -275,8 +298,9 @@ def apply_messages(messages: Sequence[NormalizedMessage]) -> list[ProcessResult]
                 merged_ids=merged.get(i, ()),
                 new_identities=attached.get(i, ()),
                 changed=tuple(changed.get(i, ())),
-                issues=tuple(issues.get(i, ())),
+                issues=tuple(issues.get(i, ())) if i not in postponed else (),
                 suppressed=i in dropped,
+                postponed=i in postponed,
             )
         )
     return results
@@ -422,6 +446,16 @@ def _attach_to_known(messages, plans, to_known, owners, limits):
                 identified.add(customer_id)
     add_identities(rows)
     return attached, identified, refused
+
+
+def _sharing(busy: set[tuple[str, str]], plans: dict[int, list[tuple[str, str]]]) -> set[int]:
+    """Indexes of the messages in a group (shared identifiers) touching ``busy``."""
+    return {
+        i
+        for members in _components(plans)
+        if any(p in busy for i in members for p in plans[i])
+        for i in members
+    }
 
 
 def _components(plans: dict[int, list[tuple[str, str]]]) -> list[list[int]]:

@@ -106,6 +106,25 @@ def lock_identifiers(identifiers: Iterable[tuple[str, str]]) -> None:
             )
 
 
+def try_lock_identifiers(identifiers: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Lock these identifiers without waiting (PostgreSQL); returns those
+    another transaction holds, which this one does not get. Never deadlocks,
+    whatever the order. Elsewhere nothing is locked and nothing is busy."""
+    if connection.vendor != "postgresql":
+        return set()
+    by_key: dict[int, list[tuple[str, str]]] = {}
+    for type_name, value in set(identifiers):
+        by_key.setdefault(identifier_lock_key(type_name, value), []).append((type_name, value))
+    if not by_key:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k FROM unnest(%s::bigint[]) AS k WHERE NOT pg_try_advisory_xact_lock(k)",
+            [sorted(by_key)],
+        )
+        return {pair for (key,) in cursor.fetchall() for pair in by_key[key]}
+
+
 def _owners(wanted: list[tuple[IdentifierType, str]]) -> dict[tuple[int, str], int]:
     query = Q(pk__in=[])
     for identifier_type, value in wanted:

@@ -30,6 +30,8 @@ _OPEN = (IntakeMessage.Status.PENDING, IntakeMessage.Status.FAILED)
 class BatchOutcome:
     processed: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    # left pending: another transaction held their people's identifiers
+    postponed: list[int] = field(default_factory=list)
 
 
 def process_batch(*, intake_ids: Sequence[int], fill_to: int = 0) -> BatchOutcome:
@@ -38,29 +40,45 @@ def process_batch(*, intake_ids: Sequence[int], fill_to: int = 0) -> BatchOutcom
     With ``fill_to``, other pending calls of the same source (oldest first,
     none another worker holds) join the batch until it has that many: a
     worker behind on a queue of small requests then pays the per-batch costs
-    once per ``fill_to`` calls.
+    once per ``fill_to`` calls. Such a batch does not wait for people another
+    worker is busy with: their calls are applied in a second transaction
+    after the first commits.
     """
+    claimed: list[int] = []
     try:
-        return _apply(intake_ids, fill_to)
+        outcome = _apply(intake_ids, fill_to=fill_to, wait_for_locks=not fill_to, claimed=claimed)
+        if outcome.postponed:
+            # their people were busy in another worker's batch, which is over now
+            outcome.processed += _apply(outcome.postponed).processed
+        return outcome
     except Exception as error:
-        if len(intake_ids) > 1:
+        # every call the batch held, so none is left behind unmarked
+        retry = list(dict.fromkeys([*intake_ids, *claimed]))
+        if len(retry) > 1:
             outcome = BatchOutcome()
-            for intake_id in intake_ids:
+            for intake_id in retry:
                 one = process_batch(intake_ids=[intake_id])
                 outcome.processed += one.processed
                 outcome.failed += one.failed
             return outcome
-        logger.exception("intake message %s failed", intake_ids[0])
-        IntakeMessage.objects.filter(pk=intake_ids[0], status__in=_OPEN).update(
+        logger.exception("intake message %s failed", retry[0])
+        IntakeMessage.objects.filter(pk=retry[0], status__in=_OPEN).update(
             status=IntakeMessage.Status.FAILED,
             attempts=F("attempts") + 1,
             error=f"{type(error).__name__}: {error}"[:2000],
         )
-        return BatchOutcome(failed=list(intake_ids))
+        return BatchOutcome(failed=retry)
 
 
 @transaction.atomic
-def _apply(intake_ids: Sequence[int], fill_to: int = 0) -> BatchOutcome:
+def _apply(
+    intake_ids: Sequence[int],
+    *,
+    fill_to: int = 0,
+    wait_for_locks: bool = True,
+    claimed: list[int] | None = None,
+) -> BatchOutcome:
+    """One transaction; ``claimed`` gets the ids of the calls it took, even if it fails."""
     commit_asynchronously()  # the intake rows are durable; a lost commit is redone
     claim = (
         IntakeMessage.objects.select_for_update(skip_locked=True)
@@ -76,21 +94,24 @@ def _apply(intake_ids: Sequence[int], fill_to: int = 0) -> BatchOutcome:
         rows = sorted([*rows, *waiting])
     if not rows:
         return BatchOutcome()
+    if claimed is not None:
+        claimed.extend(row[0] for row in rows)
     messages = [
         normalize_call(payload, source_id=source_id, received_at=received_at)
         for _, source_id, payload, received_at in rows
     ]
     actor = source_label(min(sources)) if len(sources) == 1 else SYSTEM
     with acting_as(actor):
-        apply_messages(messages)
-    ids = [pk for pk, _, _, _ in rows]
+        results = apply_messages(messages, wait_for_locks=wait_for_locks)
+    postponed = [row[0] for row, result in zip(rows, results, strict=True) if result.postponed]
+    ids = [row[0] for row, result in zip(rows, results, strict=True) if not result.postponed]
     IntakeMessage.objects.filter(pk__in=ids).update(
         status=IntakeMessage.Status.PROCESSED,
         attempts=F("attempts") + 1,
         error="",
         processed_at=timezone.now(),
     )
-    return BatchOutcome(processed=ids)
+    return BatchOutcome(processed=ids, postponed=postponed)
 
 
 def replay_messages(*, intake_ids: Sequence[int]) -> BatchOutcome:

@@ -194,6 +194,20 @@ def test_worker_batch_is_filled_with_the_sources_waiting_calls_oldest_first(keye
     assert actors == {f"source:{source.pk}"}
 
 
+def test_a_failing_call_taken_into_another_tasks_batch_is_marked_failed(keyed_source):
+    source, _ = keyed_source
+    own = _stored_track_call(source, "own")
+    broken = _stored_but_unprocessable(source)
+    later = _stored_track_call(source, "later")
+
+    outcome = process_batch(intake_ids=[own.pk], fill_to=10)
+
+    assert sorted(outcome.processed) == [own.pk, later.pk]
+    assert outcome.failed == [broken.pk]
+    broken.refresh_from_db()
+    assert (broken.status, broken.attempts) == ("failed", 1)
+
+
 def test_admin_replay_processes_a_repaired_call(keyed_source, admin_client):
     source, _ = keyed_source
     broken = _stored_but_unprocessable(source)
