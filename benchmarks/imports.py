@@ -6,7 +6,8 @@ On a throwaway PostgreSQL database seeded with demo people, imports a 10k-row
 and then a ``--rows``-row CSV with ``manage.py import_customers`` (each in its
 own process). A fifth of the rows match existing people (half by email, half
 by phone, with other casing/formatting), 1% carry a malformed email next to a
-good phone. Prints rows/s and the import process's peak RSS per file size:
+good phone. Prints rows/s and the import's peak RSS per file size (the
+command and its batch processes, ``TRIBUTARY_IMPORT_WORKERS``, default 2):
 peak memory must not grow with the file. Target: 100k rows in ≤ 30 s.
 """
 
@@ -125,7 +126,11 @@ def main() -> None:
             results[f"imports_{size}_rows_per_s"] = round(size / seconds)
             results[f"imports_{size}_peak_rss_mib"] = round(rss_kib / 1024, 1)
     print(f"File import benchmark — {machine_description()}, PostgreSQL")
-    print(f"{args.seed_customers} seeded people; a fifth of each file's rows match them")
+    workers = env.get("TRIBUTARY_IMPORT_WORKERS", "2")
+    print(
+        f"{args.seed_customers} seeded people; a fifth of each file's rows match them; "
+        f"manage.py import_customers with {workers} batch processes"
+    )
     print("| rows | seconds | rows/s | peak RSS (MiB) | new | updated | merged | invalid |")
     print("|---|---|---|---|---|---|---|---|")
     for size, seconds, rate, rss, counts in table:

@@ -290,9 +290,9 @@ TRIBUTARY_WRITE_KEY_CACHE_SECONDS = env_int("TRIBUTARY_WRITE_KEY_CACHE_SECONDS",
 # (their own tasks then find nothing to do), up to this many per transaction:
 # per-batch costs are shared, 100-call requests are processed 500 at a time.
 TRIBUTARY_INTAKE_BATCH_SIZE = env_int("TRIBUTARY_INTAKE_BATCH_SIZE", 500, minimum=1)
-# File imports on PostgreSQL run this many batches at once, each in its own
-# thread and connection (a batch waits on the database about half the time).
-TRIBUTARY_IMPORT_THREADS = env_int("TRIBUTARY_IMPORT_THREADS", 2, minimum=1)
+# File imports on PostgreSQL run this many batches at once, each with its own
+# connection: in threads in a worker task, in processes for import_customers.
+TRIBUTARY_IMPORT_WORKERS = env_int("TRIBUTARY_IMPORT_WORKERS", 2, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -99,7 +99,7 @@ def normalize_phone(raw: object, *, region: str | None = None) -> str:
     return e164
 
 
-@functools.lru_cache(maxsize=16_384)
+@functools.lru_cache(maxsize=4096)
 def _e164(text: str, region: str) -> tuple[str, str]:
     """(E.164 number, "") or ("", what is wrong). Cached: a message's phone is
     read as an identifier and again as a profile field, and parsing is the

@@ -6,7 +6,8 @@ batch in its own transaction with its row report (the job's progress
 counters are saved after each), so memory does not grow with the file and a
 crash loses at most the batches in flight (which a re-run re-imports: row
 message ids make that a no-op for rows already done). On PostgreSQL,
-``TRIBUTARY_IMPORT_THREADS`` batches run at once.
+``TRIBUTARY_IMPORT_WORKERS`` batches run at once: in threads in a worker
+task, in processes for the import command.
 
 A dry run (the preview) runs the very same code in one transaction that is
 rolled back at the end; its row report is spooled to a temporary file while
@@ -15,9 +16,11 @@ it runs and stored once the rollback is done.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import csv
+import multiprocessing
 import queue
 import shutil
 import tempfile
@@ -28,7 +31,7 @@ from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connection, reset_queries, transaction
+from django.db import DatabaseError, connection, connections, reset_queries, transaction
 from django.utils import timezone
 
 from cdp_site.bulk_sql import commit_asynchronously
@@ -69,7 +72,10 @@ class _RollBack(Exception):
     pass
 
 
-def run_import(*, job_id: int, dry_run: bool) -> ImportJob:
+def run_import(*, job_id: int, dry_run: bool, processes: bool = False) -> ImportJob:
+    """Preview or import one job. With ``processes`` (the import command,
+    never a worker task) concurrent batches run in forked processes rather
+    than threads, so that their Python runs on every core."""
     job = ImportJob.objects.select_related("source").get(pk=job_id)
     _start(job, dry_run=dry_run)
     try:
@@ -87,7 +93,7 @@ def run_import(*, job_id: int, dry_run: bool) -> ImportJob:
             if dry_run:
                 _preview(job, table.rows(), mapping, tally)
             else:
-                _import(job, table.rows(), mapping, tally)
+                _import(job, table.rows(), mapping, tally, processes=processes)
     except (ImportFileError, MappingError) as exc:
         job.status = ImportJob.Status.FAILED
         job.error = str(exc)
@@ -112,10 +118,20 @@ def _start(job: ImportJob, *, dry_run: bool) -> None:
     job.save()
 
 
-def _import(job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], tally: Tally):
-    threads = settings.TRIBUTARY_IMPORT_THREADS
-    if threads > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
-        _import_concurrently(job, rows, mapping, tally, threads)
+def _import(
+    job: ImportJob,
+    rows: Iterator[Row],
+    mapping: dict[str, Target],
+    tally: Tally,
+    *,
+    processes: bool = False,
+):
+    at_once = settings.TRIBUTARY_IMPORT_WORKERS
+    if at_once > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if processes:
+            _import_in_processes(job, rows, mapping, tally, at_once)
+        else:
+            _import_concurrently(job, rows, mapping, tally, at_once)
         return
     for batch in _batches(rows):
         tally.add(_import_batch(job, batch, mapping))
@@ -131,6 +147,34 @@ def _import_batch(job: ImportJob, batch: list[Row], mapping: dict[str, Target]) 
         commit_asynchronously()
         _store_issues(job, _process_batch(job, batch, mapping, done))
     return done
+
+
+def _import_in_processes(
+    job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], tally: Tally, count: int
+) -> None:
+    """Batches in ``count`` forked processes, each with its own connection.
+
+    Threads share one interpreter lock, and cleansing and resolution are
+    Python; processes use every core. At most two batches per process are
+    handed out ahead, so memory stays flat. Not for worker tasks (a Celery
+    pool process should not fork its own pool).
+    """
+    connections.close_all()  # each child opens its own connection
+    with multiprocessing.get_context("fork").Pool(count) as pool:
+        pending: collections.deque = collections.deque()
+
+        def finish_oldest() -> None:
+            tally.add(pending.popleft().get())
+            job.save(update_fields=tally.save_to(job))
+
+        for batch in _batches(rows):
+            pending.append(pool.apply_async(_import_batch, (job, batch, mapping)))
+            if len(pending) > 2 * count:
+                finish_oldest()
+        while pending:
+            finish_oldest()
+        pool.close()
+        pool.join()
 
 
 def _import_concurrently(

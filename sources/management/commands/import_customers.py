@@ -1,6 +1,7 @@
 """manage.py import_customers FILE [--source NAME] [--map COLUMN=TARGET …] [--dry-run]
 
-Runs inline (not on a worker), prints the summary, and exits non-zero only
+Runs inline (not on a worker; on PostgreSQL, ``TRIBUTARY_IMPORT_WORKERS``
+processes share the batches), prints the summary, and exits non-zero only
 when the file itself cannot be read (or the command line is wrong); rows with
 problems are counted and listed, never fatal.
 """
@@ -62,7 +63,7 @@ class Command(BaseCommand):
             set_mapping(job=job, overrides=overrides)
         except MappingError as exc:
             raise CommandError(str(exc)) from exc
-        job = run_import(job_id=job.pk, dry_run=options["dry_run"])
+        job = run_import(job_id=job.pk, dry_run=options["dry_run"], processes=True)
         for line in summary_lines(job):
             self.stdout.write(line)
         issues = list(job.issues.all()[:SHOWN_ISSUES])

@@ -1,4 +1,5 @@
-"""Imports on PostgreSQL run batches in threads, each with its own connection.
+"""Imports on PostgreSQL run batches at once, in threads (worker tasks) or
+processes (the import command), each with its own connection.
 
 Transactional: the threads must see the committed job and profiles, as they
 do outside tests (inside a caller's transaction the import stays in one
@@ -20,11 +21,11 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("threads", [1, 3])
-def test_threaded_import_gives_the_counts_rows_and_report_of_a_sequential_one(
-    threads, settings, monkeypatch
+@pytest.mark.parametrize(("at_once", "processes"), [(1, False), (3, False), (3, True)])
+def test_concurrent_import_gives_the_counts_rows_and_report_of_a_sequential_one(
+    at_once, processes, settings, monkeypatch
 ):
-    settings.TRIBUTARY_IMPORT_THREADS = threads
+    settings.TRIBUTARY_IMPORT_WORKERS = at_once
     monkeypatch.setattr(runner, "BATCH_SIZE", 7)  # many batches from a small file
     Customer.objects.create(email="known@example.com", first_name="Kim")
     Identity.objects.create(
@@ -39,7 +40,7 @@ def test_threaded_import_gives_the_counts_rows_and_report_of_a_sequential_one(
     job = create_import_job(file=ContentFile(csv_bytes(rows)), name="people.csv", kind="customers")
     set_mapping(job=job, overrides={})
 
-    job = run_import(job_id=job.pk, dry_run=False)
+    job = run_import(job_id=job.pk, dry_run=False, processes=processes)
 
     assert job.status == "done"
     assert job.rows_done == 60
