@@ -175,6 +175,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "customers.tasks.maintain_event_partitions",
         "schedule": 6 * 60 * 60,
     },
+    "purge-old-intake": {"task": "sources.tasks.purge_old_intake", "schedule": 60 * 60},
     # Webhooks: turn outbox entries into deliveries, and send due retries.
     "destinations-dispatch-outbox": {
         "task": "destinations.tasks.dispatch_outbox",
@@ -257,6 +258,9 @@ TRIBUTARY_MAX_MERGE_PROFILES = env_int("TRIBUTARY_MAX_MERGE_PROFILES", 5, minimu
 # Months of events kept on PostgreSQL (whole monthly partitions are dropped);
 # 0 keeps everything.
 TRIBUTARY_EVENT_RETENTION_MONTHS = env_int("TRIBUTARY_EVENT_RETENTION_MONTHS", 0, minimum=0)
+# Days raw tracking calls are kept once processed (and refused calls at all):
+# their payloads hold personal data. Failed calls stay until replayed.
+TRIBUTARY_INTAKE_RETENTION_DAYS = env_int("TRIBUTARY_INTAKE_RETENTION_DAYS", 30, minimum=0)
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from sources.imports.runner import run_import
 from sources.services.processing import process_batch
+from sources.services.retention import purge_intake
 
 MAX_RETRIES = 3
 
@@ -30,3 +31,10 @@ def process_intake(self, intake_ids: list[int]) -> dict:
     if outcome.failed and self.request.retries < MAX_RETRIES:
         raise self.retry(args=[outcome.failed], countdown=5 * 2**self.request.retries)
     return {"processed": len(outcome.processed), "failed": len(outcome.failed)}
+
+
+@shared_task(name="sources.tasks.purge_old_intake")
+def purge_old_intake() -> dict:
+    """Delete processed and rejected calls past ``TRIBUTARY_INTAKE_RETENTION_DAYS``."""
+    purged = purge_intake(older_than_days=settings.TRIBUTARY_INTAKE_RETENTION_DAYS)
+    return {"intake": purged.intake, "rejected": purged.rejected}

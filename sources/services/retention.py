@@ -1,0 +1,53 @@
+"""Raw intake is not kept forever: it holds personal data in its payloads.
+
+Processed calls and refused ones are deleted once older than
+``TRIBUTARY_INTAKE_RETENTION_DAYS``. A retried ``messageId`` after that is
+still applied once: the stored event is the ledger ``apply_messages``
+checks. Failed and pending calls are kept whatever their age, since a
+steward still has to replay (or discard) them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from sources.models import IntakeMessage, RejectedMessage, Source
+
+CHUNK = 5_000  # rows per DELETE, so no statement holds locks for long
+
+
+@dataclass(frozen=True)
+class Purged:
+    intake: int
+    rejected: int
+
+
+def purge_intake(*, older_than_days: int) -> Purged:
+    """Delete processed and rejected calls received more than that many days ago.
+
+    ``older_than_days=0`` keeps everything.
+    """
+    if older_than_days <= 0:
+        return Purged(intake=0, rejected=0)
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    intake = rejected = 0
+    for source_id in Source.objects.values_list("pk", flat=True):
+        processed = IntakeMessage.objects.filter(
+            source_id=source_id, received_at__lt=cutoff, status=IntakeMessage.Status.PROCESSED
+        )
+        intake += _delete_in_chunks(processed)
+        refused = RejectedMessage.objects.filter(source_id=source_id, received_at__lt=cutoff)
+        rejected += _delete_in_chunks(refused)
+    return Purged(intake=intake, rejected=rejected)
+
+
+def _delete_in_chunks(queryset) -> int:
+    deleted = 0
+    while ids := list(queryset.values_list("pk", flat=True)[:CHUNK]):
+        with transaction.atomic():
+            deleted += queryset.model.objects.filter(pk__in=ids).delete()[0]
+    return deleted
