@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from cdp_site.bulk_copy import insert_rows
 from consent.services.suppression import suppressed_indexes
 from customers.audit import acting_as, source_label
-from customers.models import Customer
+from customers.models import Customer, DataQualityIssue
 from customers.services.bulk import (
     EventRecord,
     NewIdentity,
@@ -52,7 +53,7 @@ from customers.services.normalize import (
     normalize_identifier,
 )
 from customers.services.profiles import ProfileChanges
-from customers.services.quality import record_issues
+from customers.services.quality import issue_rows
 from segments.services import profile_changes, reevaluate_customers
 from sources.consent_capture import record_message_consent
 from sources.contracts import NormalizedMessage
@@ -251,21 +252,21 @@ def apply_messages(
     for customer in resolved.made:
         profile_writes.created(customer)
     events: list[EventRecord] = []
+    quality: list[DataQualityIssue] = []
     changed: dict[int, list[str]] = {}
     for i in todo:
         message, owner = messages[i], owner_ids.get(i)
         if owner is None:
-            if issues[i]:
-                record_issues(issues=issues[i], source_id=message.source_id)
+            quality += issue_rows(issues=issues[i], source_id=message.source_id)
             continue
         customer = customers[owner]
         record_message_consent(message=message, customer=customer, absorbed_ids=merged.get(i, ()))
         changed[i] = _update_profile(message, customer, issues[i], profile_writes)
-        if issues[i]:
-            record_issues(issues=issues[i], customer=customer, source_id=message.source_id)
+        quality += issue_rows(issues=issues[i], customer=customer, source_id=message.source_id)
         events.append(_event_record(message, customer))
         profile_writes.seen(customer, message.timestamp)
     record_events(events=events)
+    insert_rows(DataQualityIssue, quality)
     profile_writes.save()
     # Live segment membership, once for the batch: every touched profile
     # against the segments whose rules read anything the batch changed.

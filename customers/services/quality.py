@@ -17,9 +17,22 @@ def record_issues(
     source_id: int | None = None,
 ) -> list[DataQualityIssue]:
     """Store cleansing issues for a profile and/or a source (one INSERT)."""
-    rows = [
+    rows = issue_rows(issues=issues, customer=customer, source_id=source_id)
+    if rows:
+        DataQualityIssue.objects.bulk_create(rows)
+    return rows
+
+
+def issue_rows(
+    *,
+    issues: Iterable[Issue],
+    customer: Customer | None = None,
+    source_id: int | None = None,
+) -> list[DataQualityIssue]:
+    """Unsaved issue rows, for callers that store a batch's issues at once."""
+    return [
         DataQualityIssue(
-            customer=customer,
+            customer_id=customer.pk if customer is not None else None,
             source_id=source_id,
             field=issue.field[:64],
             value=issue.value[:MAX_VALUE_LENGTH],
@@ -28,6 +41,3 @@ def record_issues(
         )
         for issue in issues
     ]
-    if rows:
-        DataQualityIssue.objects.bulk_create(rows)
-    return rows

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, connections, reset_queries, transaction
 from django.utils import timezone
 
+from cdp_site.bulk_copy import insert_rows
 from cdp_site.bulk_sql import commit_asynchronously
 from customers.models import IdentifierType
 from customers.services.bulk import stored_message_ids
@@ -331,10 +332,11 @@ def _count(result: ProcessResult | None, *, kind: str, tally: Tally) -> None:
 
 
 def _store_issues(job: ImportJob, issues: Iterable[RowIssue]) -> None:
-    ImportIssue.objects.bulk_create(
+    insert_rows(
+        ImportIssue,
         [
             ImportIssue(
-                job=job,
+                job_id=job.pk,
                 row=i.row,
                 column=i.column[:255],
                 value=i.value,
@@ -343,7 +345,7 @@ def _store_issues(job: ImportJob, issues: Iterable[RowIssue]) -> None:
                 reason=i.reason[:500],
             )
             for i in issues
-        ]
+        ],
     )
 
 
