@@ -43,9 +43,9 @@ def insert_rows(
     """Insert new instances of ``model`` in bulk.
 
     With ``set_pks`` the primary keys are drawn from the table's sequence
-    first and set on the instances, as ``bulk_create`` does. Instances that
-    already have theirs (``number_rows``) keep them. Otherwise the database
-    numbers the rows and (on PostgreSQL) the instances keep ``pk=None``.
+    first and set on the instances, as ``bulk_create`` does. Without it,
+    instances numbered already (``number_rows``) keep their keys, and others
+    are numbered by the database (on PostgreSQL they keep ``pk=None``).
     """
     if not objs:
         return
@@ -146,9 +146,14 @@ def _copy(connection, model, fields, rows) -> None:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # psycopg's own errors, as Django's (IntegrityError…), like any query's
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql) as copy,
+    ):
         for row in rows:
-            copy.write_row([encode(value) for encode, value in zip(encoders, row, strict=True)])
+            copy.write_row([encode(v) for encode, v in zip(encoders, row, strict=True)])
 
 
 def _next_ids(connection, model: type[models.Model], count: int) -> list[int]:

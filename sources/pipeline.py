@@ -202,8 +202,7 @@ def apply_messages(
     transaction is over: two workers whose batches share a few people no
     longer take turns on the whole batch.
     """
-    done = _already_applied(messages)
-    todo = [i for i, m in enumerate(messages) if (m.source_id, m.message_id) not in done]
+    todo = list(range(len(messages)))
     types = identifier_types()
     limits = {name: t.max_per_profile for name, t in types.items()}
     plans: dict[int, list[tuple[str, str]]] = {}
@@ -212,13 +211,6 @@ def apply_messages(
         plans[i], issues[i] = collect_identifiers(messages[i], known_types=types)
         plans[i], blocked = screen_identifiers(identifiers=plans[i], types=types)
         issues[i].extend(blocked)
-    # messages naming an erased person are dropped (and counted per source)
-    dropped = suppressed_indexes(
-        identifier_sets={i: plans[i] for i in todo},
-        source_ids={i: messages[i].source_id for i in todo},
-    )
-    todo = [i for i in todo if i not in dropped]
-    plans = {i: plans[i] for i in todo}
     previous = {
         i: [(t, messages[i].previous_id) for t in _PREVIOUS_ID_TYPES if messages[i].previous_id]
         for i in todo
@@ -231,8 +223,18 @@ def apply_messages(
     elif busy := try_lock_identifiers(wanted):
         postponed = _sharing(busy, {i: [*plans[i], *previous[i]] for i in todo})
         todo = [i for i in todo if i not in postponed]
-        plans = {i: plans[i] for i in todo}
-    owners = find_owners(identifiers=wanted)
+    # only now: a transaction that held these people may have stored the same call
+    done = _already_applied([messages[i] for i in todo])
+    todo = [i for i in todo if (messages[i].source_id, messages[i].message_id) not in done]
+    considered = set(todo)  # their issues are reported, suppressed or not
+    # messages naming an erased person are dropped (and counted per source)
+    dropped = suppressed_indexes(
+        identifier_sets={i: plans[i] for i in todo},
+        source_ids={i: messages[i].source_id for i in todo},
+    )
+    todo = [i for i in todo if i not in dropped]
+    plans = {i: plans[i] for i in todo}
+    owners = find_owners(identifiers=[p for i in todo for p in (*plans[i], *previous[i])])
     for i in todo:
         if messages[i].type == "alias":
             plans[i].append(_previous_identifier(messages[i].previous_id or "", owners))
@@ -299,7 +301,7 @@ def apply_messages(
                 merged_ids=merged.get(i, ()),
                 new_identities=attached.get(i, ()),
                 changed=tuple(changed.get(i, ())),
-                issues=tuple(issues.get(i, ())) if i not in postponed else (),
+                issues=tuple(issues[i]) if i in considered else (),
                 suppressed=i in dropped,
                 postponed=i in postponed,
             )

@@ -183,11 +183,15 @@ def active_customers(
 
     Ids that end at the same profile share one instance, so updates made
     through either are not lost. ``created`` are profiles made in this batch
-    (maybe not inserted yet): they are used as they are.
+    (maybe not inserted yet): they are used as they are. The others are
+    locked (in id order) until the transaction ends: a concurrent batch that
+    reaches the same person through other identifiers reads the profile
+    after this one's changes, instead of overwriting them.
     """
     wanted = set(ids)
     loaded = {customer.pk: customer for customer in created}
-    loaded.update(Customer.objects.in_bulk(wanted - set(loaded)))
+    locked = Customer.objects.select_for_update().filter(pk__in=wanted - set(loaded))
+    loaded.update({customer.pk: customer for customer in locked.order_by("pk")})
     result: dict[int, Customer] = {}
     for pk in wanted:
         customer = loaded[pk]
@@ -196,7 +200,7 @@ def active_customers(
             seen.add(customer.merged_into_id)
             nxt = customer.merged_into_id
             if nxt not in loaded:
-                loaded[nxt] = Customer.objects.get(pk=nxt)
+                loaded[nxt] = Customer.objects.select_for_update().get(pk=nxt)
             customer = loaded[nxt]
         result[pk] = customer
     return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -140,7 +140,9 @@ def build_message(
         else:
             extra[target.name] = _json_value(value)
 
-    timestamp = observed_at
+    # a row's values are as of the import, and a later row's win over an
+    # earlier one's even when their batches are applied out of order
+    timestamp = observed_at + timedelta(microseconds=row.number)
     event_name = ""
     message_type = "identify"
     if kind != CUSTOMERS:

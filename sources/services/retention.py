@@ -1,10 +1,13 @@
 """Raw intake is not kept forever: it holds personal data in its payloads.
 
-Processed calls and refused ones are deleted once older than
-``TRIBUTARY_INTAKE_RETENTION_DAYS``. A retried ``messageId`` after that is
-still applied once: the stored event is the ledger ``apply_messages``
-checks. Failed and pending calls are kept whatever their age, since a
-steward still has to replay (or discard) them.
+Calls processed, and calls refused, more than
+``TRIBUTARY_INTAKE_RETENTION_DAYS`` ago are deleted (a call replayed today
+after failing for weeks is kept for the full period). A retried
+``messageId`` after that is still applied once: the stored event is the
+ledger ``apply_messages`` checks. (A call that made no event — no usable
+identifier, or an erased person's — would have its data-quality issues or
+its suppression counted again.) Failed and pending calls are kept whatever
+their age, since a steward still has to replay (or discard) them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ class Purged:
 
 
 def purge_intake(*, older_than_days: int) -> Purged:
-    """Delete processed and rejected calls received more than that many days ago.
+    """Delete calls processed, and calls rejected, more than that many days ago.
 
     ``older_than_days=0`` keeps everything.
     """
@@ -36,8 +39,13 @@ def purge_intake(*, older_than_days: int) -> Purged:
     cutoff = timezone.now() - timedelta(days=older_than_days)
     intake = rejected = 0
     for source_id in Source.objects.values_list("pk", flat=True):
+        # processed_at >= received_at: the received_at bound only lets the
+        # (source, received_at) index narrow the scan
         processed = IntakeMessage.objects.filter(
-            source_id=source_id, received_at__lt=cutoff, status=IntakeMessage.Status.PROCESSED
+            source_id=source_id,
+            received_at__lt=cutoff,
+            processed_at__lt=cutoff,
+            status=IntakeMessage.Status.PROCESSED,
         )
         intake += _delete_in_chunks(processed)
         refused = RejectedMessage.objects.filter(source_id=source_id, received_at__lt=cutoff)

@@ -42,17 +42,16 @@ def test_insert_rows_sets_primary_keys_that_match_the_stored_rows(db, source):
         assert stored.sent_at is None
 
 
-def test_insert_rows_stamps_auto_now_add_fields(db):
-    customer = Customer.objects.create()
-    entries = [OutboxEntry(topic="profile.updated", customer=customer, payload={"n": 1})]
+def test_insert_rows_stamps_auto_now_fields(db):
     before = datetime.now(UTC)
+    profile = Customer(email="stamped@example.com")
 
-    insert_rows(OutboxEntry, entries)
+    insert_rows(Customer, [profile], set_pks=True)
 
-    stored = OutboxEntry.objects.get(customer=customer)
-    assert stored.payload == {"n": 1}
-    assert stored.created_at >= before.replace(microsecond=0)
-    assert entries[0].created_at == stored.created_at
+    stored = Customer.objects.get(pk=profile.pk)
+    assert stored.created_at >= before.replace(microsecond=0)  # auto_now_add
+    assert stored.updated_at >= before.replace(microsecond=0)  # auto_now
+    assert (profile.created_at, profile.updated_at) == (stored.created_at, stored.updated_at)
 
 
 def test_insert_history_matches_simple_history_rows(db, rf):

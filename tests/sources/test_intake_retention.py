@@ -11,14 +11,20 @@ from sources.models import IntakeMessage, RejectedMessage
 from sources.services.retention import purge_intake
 
 
-def _intake(source, message_id, *, status, age_days):
+def _intake(source, message_id, *, status, age_days, processed_days_ago=None):
+    received_at = timezone.now() - timedelta(days=age_days)
+    if processed_days_ago is not None:
+        processed_at = timezone.now() - timedelta(days=processed_days_ago)
+    else:
+        processed_at = received_at if status == "processed" else None
     return IntakeMessage.objects.create(
         source=source,
         message_id=message_id,
         type="track",
         status=status,
         payload={"type": "track", "messageId": message_id, "userId": "u", "event": "A"},
-        received_at=timezone.now() - timedelta(days=age_days),
+        received_at=received_at,
+        processed_at=processed_at,
     )
 
 
@@ -38,6 +44,8 @@ def test_old_processed_and_rejected_calls_go_failed_and_pending_ones_stay(keyed_
     _intake(source, "new-processed", status="processed", age_days=29)
     _intake(source, "old-failed", status="failed", age_days=90)
     _intake(source, "old-pending", status="pending", age_days=90)
+    # failed for weeks, replayed yesterday: kept for the full period from now
+    _intake(source, "replayed", status="processed", age_days=60, processed_days_ago=1)
     _rejected(source, age_days=31)
     recent = _rejected(source, age_days=1)
 
@@ -45,7 +53,7 @@ def test_old_processed_and_rejected_calls_go_failed_and_pending_ones_stay(keyed_
 
     assert (purged.intake, purged.rejected) == (1, 1)
     remaining = set(IntakeMessage.objects.values_list("message_id", flat=True))
-    assert remaining == {"new-processed", "old-failed", "old-pending"}
+    assert remaining == {"new-processed", "old-failed", "old-pending", "replayed"}
     assert list(RejectedMessage.objects.all()) == [recent]
 
 
@@ -61,7 +69,8 @@ def test_zero_days_keeps_everything(keyed_source):
 def test_a_call_retried_after_its_intake_row_is_purged_is_still_applied_once(send):
     call = {"userId": "u", "messageId": "retried", "event": "Order Completed"}
     assert send("/v1/track", call).status_code == 200
-    IntakeMessage.objects.update(received_at=timezone.now() - timedelta(days=40))
+    long_ago = timezone.now() - timedelta(days=40)
+    IntakeMessage.objects.update(received_at=long_ago, processed_at=long_ago)
     assert purge_intake(older_than_days=30).intake == 1
 
     again = send("/v1/track", call)

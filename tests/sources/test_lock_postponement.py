@@ -66,7 +66,8 @@ def test_a_busy_persons_messages_are_postponed_with_everything_linked_to_them(db
     assert list(Event.objects.values_list("message_id", flat=True)) == ["lock-3"]
 
 
-def test_a_worker_batch_applies_postponed_calls_once_the_other_transaction_ends(db, source):
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_batch_applies_postponed_calls_once_the_other_transaction_ends(source):
     rows = [
         IntakeMessage.objects.create(
             source=source,
@@ -77,10 +78,20 @@ def test_a_worker_batch_applies_postponed_calls_once_the_other_transaction_ends(
         for n, user in enumerate(["busy", "free", "busy"])
     ]
     holder = other_transaction_holding("user_id", "busy")
-    threading.Timer(0.5, holder.close).start()  # the other batch commits
+    seen_before_release = []
+
+    def other_batch_ends():
+        # what another connection sees while "busy" is still held
+        query = "SELECT message_id, status FROM sources_intakemessage ORDER BY id"
+        seen_before_release.extend(holder.execute(query).fetchall())
+        holder.close()
+
+    threading.Timer(1.0, other_batch_ends).start()
 
     outcome = process_batch(intake_ids=[rows[1].pk], fill_to=10)
 
     assert sorted(outcome.processed) == sorted(row.pk for row in rows)
     assert set(IntakeMessage.objects.values_list("status", flat=True)) == {"processed"}
     assert sorted(Event.objects.values_list("message_id", flat=True)) == ["m0", "m1", "m2"]
+    # the free person's call was committed without waiting for the busy one
+    assert seen_before_release == [("m0", "pending"), ("m1", "processed"), ("m2", "pending")]
