@@ -5,22 +5,42 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+# (Django's name, the new name, the column)
+_RENAMED = (
+    ("customers_customer_email_300e404b", "customer_email", "email"),
+    ("customers_customer_country_68cecba2", "customer_country", "country"),
+)
+
+
+def _rename_indexes(apps, schema_editor):
+    postgres = schema_editor.connection.vendor == "postgresql"
+    for old, new, column in _RENAMED:
+        if postgres:
+            schema_editor.execute(f'DROP INDEX IF EXISTS "{old}_like"')
+            schema_editor.execute(f'ALTER INDEX IF EXISTS "{old}" RENAME TO "{new}"')
+        else:
+            schema_editor.execute(f'DROP INDEX IF EXISTS "{old}"')
+        schema_editor.execute(
+            f'CREATE INDEX IF NOT EXISTS "{new}" ON "customers_customer" ("{column}")'
+        )
+
+
+def _restore_indexes(apps, schema_editor):
+    postgres = schema_editor.connection.vendor == "postgresql"
+    for old, new, column in _RENAMED:
+        schema_editor.execute(f'DROP INDEX IF EXISTS "{new}"')
+        schema_editor.execute(f'CREATE INDEX "{old}" ON "customers_customer" ("{column}")')
+        if postgres:
+            pattern_ops = f'"{column}" varchar_pattern_ops'
+            schema_editor.execute(f'CREATE INDEX "{old}_like" ON "customers_customer" ({pattern_ops})')
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("customers", "0009_lean_write_indexes"),
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="customer",
-            name="country",
-            field=models.CharField(blank=True, help_text="ISO 3166-1 alpha-2", max_length=2),
-        ),
-        migrations.AlterField(
-            model_name="customer",
-            name="email",
-            field=models.EmailField(blank=True, max_length=254),
-        ),
         migrations.AlterField(
             model_name="customer",
             name="last_name",
@@ -56,12 +76,31 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.AddIndex(
-            model_name="customer",
-            index=models.Index(fields=["email"], name="customer_email"),
-        ),
-        migrations.AddIndex(
-            model_name="customer",
-            index=models.Index(fields=["country"], name="customer_country"),
+        # email and country keep their index under a new name (renamed, not
+        # rebuilt, on PostgreSQL) and lose its varchar_pattern_ops copy
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="customer",
+                    name="country",
+                    field=models.CharField(
+                        blank=True, help_text="ISO 3166-1 alpha-2", max_length=2
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="customer",
+                    name="email",
+                    field=models.EmailField(blank=True, max_length=254),
+                ),
+                migrations.AddIndex(
+                    model_name="customer",
+                    index=models.Index(fields=["email"], name="customer_email"),
+                ),
+                migrations.AddIndex(
+                    model_name="customer",
+                    index=models.Index(fields=["country"], name="customer_country"),
+                ),
+            ],
+            database_operations=[migrations.RunPython(_rename_indexes, _restore_indexes)],
         ),
     ]
