@@ -206,6 +206,7 @@ def active_customers(
     return result
 
 
+# the Event columns record_events writes: EventRecord's fields
 _EVENT_COLUMNS = (
     "customer_id",
     "source_id",
@@ -229,22 +230,7 @@ def record_events(*, events: Sequence[EventRecord]) -> None:
     """
     if not events:
         return
-    rows = [
-        [
-            e.customer_id,
-            e.source_id,
-            e.type,
-            e.name,
-            e.properties,
-            e.context,
-            e.timestamp,
-            e.received_at,
-            e.sent_at,
-            e.original_timestamp,
-            e.message_id,
-        ]
-        for e in events
-    ]
+    rows = [[getattr(e, column) for column in _EVENT_COLUMNS] for e in events]
     ids = reserve_ids(Event, len(rows))
     if ids is None:
         created = Event.objects.bulk_create(

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from django.db import connection
 
 from customers.models import Event
 from customers.services.identity import identifier_lock_key
@@ -17,20 +16,14 @@ from sources.contracts import NormalizedMessage
 from sources.models import IntakeMessage
 from sources.pipeline import apply_messages
 from sources.services.processing import process_batch
+from tests.sources.peers import other_connection
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 pytestmark = pytest.mark.postgres_only
 
 
 def other_transaction_holding(type_name: str, value: str) -> psycopg.Connection:
-    settings = connection.settings_dict
-    holder = psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        host=settings["HOST"] or None,
-        port=settings["PORT"] or None,
-        autocommit=True,
-    )
+    holder = other_connection(autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", [identifier_lock_key(type_name, value)])
     return holder
 

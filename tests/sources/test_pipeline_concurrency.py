@@ -8,7 +8,6 @@ import threading
 import time
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from django.db import IntegrityError, connection
 
@@ -17,22 +16,13 @@ from customers.models import Customer, Event, IdentifierType, Identity
 from customers.services.identity import identifier_lock_key
 from sources.contracts import NormalizedMessage
 from sources.pipeline import apply_messages
+from tests.sources.peers import other_connection
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 pytestmark = [
     pytest.mark.postgres_only,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def other_connection() -> psycopg.Connection:
-    settings = connection.settings_dict
-    return psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        host=settings["HOST"] or None,
-        port=settings["PORT"] or None,
-    )
 
 
 def in_thread(work) -> threading.Thread:
