@@ -1,15 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.models import ApiKey, User
 from accounts.scopes import SCOPE_CHOICES, SCOPES
 from accounts.services.api_keys import create_api_key, revoke_api_key, update_api_key
 
 
 @admin.register(User)
-class TributaryUserAdmin(UserAdmin):
+class TributaryUserAdmin(RoleAwareAdmin, UserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_active")
 
 
@@ -26,7 +26,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(SimpleHistoryAdmin):
+class ApiKeyAdmin(HistoryAdmin):
     history_list_display = ("history_actor",)  # who: user, API key or source
     form = ApiKeyForm
     list_display = ("name", "prefix", "scope_list", "created_by", "last_used_at", "revoked_at")

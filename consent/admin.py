@@ -8,8 +8,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from consent.models import (
     ConsentRecord,
     DataSubjectRequest,
@@ -23,7 +23,7 @@ from consent.tasks import process_privacy_request
 
 
 @admin.register(Purpose)
-class PurposeAdmin(SimpleHistoryAdmin):
+class PurposeAdmin(HistoryAdmin):
     history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("name", "code", "legal_basis", "tracking_categories", "is_active")
     list_filter = ("legal_basis", "is_active")
@@ -47,7 +47,7 @@ class ConsentRecordForm(forms.ModelForm):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(RoleAwareAdmin):
     """Consent statements are evidence: they are added, never edited or deleted."""
 
     form = ConsentRecordForm
@@ -104,7 +104,7 @@ class DataSubjectRequestForm(forms.ModelForm):
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(admin.ModelAdmin):
+class DataSubjectRequestAdmin(RoleAwareAdmin):
     form = DataSubjectRequestForm
     list_display = (
         "__str__",
@@ -190,7 +190,7 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(RoleAwareAdmin):
     list_display = ("__str__", "created_at", "request")
     list_select_related = ("request",)
     show_full_result_count = False
@@ -203,7 +203,7 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuppressedMessageCount)
-class SuppressedMessageCountAdmin(admin.ModelAdmin):
+class SuppressedMessageCountAdmin(RoleAwareAdmin):
     list_display = ("source", "count", "last_dropped_at")
     list_select_related = ("source",)
 

@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_roles import RoleAwareAdmin
 from customers.models import DuplicateSuggestion, Merge, TraitSourcePriority
 from customers.services.duplicates import merge_suggestion, reject_suggestion
 from customers.services.merging import MergeError, merge_manually, unmerge
@@ -51,7 +52,7 @@ def undo_merges(modeladmin, request, queryset):
 
 
 @admin.register(Merge)
-class MergeAdmin(admin.ModelAdmin):
+class MergeAdmin(RoleAwareAdmin):
     list_display = (
         "created_at",
         "absorbed",
@@ -108,7 +109,7 @@ class MergeAdmin(admin.ModelAdmin):
 
 
 @admin.register(TraitSourcePriority)
-class TraitSourcePriorityAdmin(admin.ModelAdmin):
+class TraitSourcePriorityAdmin(RoleAwareAdmin):
     list_display = ("source", "priority")
     list_editable = ("priority",)
     list_select_related = ("source",)
@@ -151,7 +152,7 @@ def reject_suggestions(modeladmin, request, queryset):
 
 
 @admin.register(DuplicateSuggestion)
-class DuplicateSuggestionAdmin(admin.ModelAdmin):
+class DuplicateSuggestionAdmin(RoleAwareAdmin):
     """The review queue: side-by-side comparison, merge or "not the same person"."""
 
     list_display = ("score_percent", "customer_a", "customer_b", "status", "created_at")

@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from destinations.errors import BlockedURL
 from destinations.models import Delivery, DeliveryAttempt, Destination
 from destinations.services.operations import (
@@ -87,7 +87,7 @@ def _count_since(model, *, field: str, since, **filters) -> Subquery:
 
 
 @admin.register(Destination)
-class DestinationAdmin(SimpleHistoryAdmin):
+class DestinationAdmin(HistoryAdmin):
     form = DestinationForm
     formfield_overrides = {
         models.URLField: {"assume_scheme": "https", "widget": widgets.AdminURLFieldWidget}
@@ -207,7 +207,7 @@ class DestinationAdmin(SimpleHistoryAdmin):
             self._report_test(request, send_test_event(destination=destination))
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(RoleAwareInline, admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     fields = (
@@ -240,7 +240,7 @@ class ProblemFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(RoleAwareAdmin):
     list_display = (
         "id",
         "destination",

@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.masking import can_see_contact_details, redact_text
 from customers.selectors import customer_ids_matching_identifier
 from segments import selectors
@@ -61,7 +61,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(SimpleHistoryAdmin):
+class SegmentAdmin(HistoryAdmin):
     form = SegmentForm
     change_form_template = "admin/segments/segment/change_form.html"
     list_display = ("name", "kind", "size", "is_active", "computed_at")
@@ -221,7 +221,7 @@ def _redacted(value):
 
 
 @admin.register(SegmentMembership)
-class SegmentMembershipAdmin(admin.ModelAdmin):
+class SegmentMembershipAdmin(RoleAwareAdmin):
     list_display = ("segment", "customer", "entered_at", "exited_at")
     list_filter = ("segment", ("exited_at", admin.EmptyFieldListFilter))
     list_select_related = ("segment", "customer")
@@ -236,7 +236,7 @@ class SegmentMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ComputedTrait)
-class ComputedTraitAdmin(SimpleHistoryAdmin):
+class ComputedTraitAdmin(HistoryAdmin):
     list_display = ("name", "kind", "event", "property", "window_days")
     list_filter = ("kind",)
     search_fields = ("name", "event", "property")

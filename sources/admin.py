@@ -10,8 +10,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.masking import can_see_contact_details
 from consent.models import Purpose
 from customers.models import Customer, Event
@@ -48,7 +48,7 @@ _FIGURES = (
 
 
 @admin.register(Source)
-class SourceAdmin(SimpleHistoryAdmin):
+class SourceAdmin(HistoryAdmin):
     history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("name", "kind", "write_key_prefix", "enabled", *_FIGURES)
     list_filter = ("kind", "enabled")
@@ -106,7 +106,7 @@ SHOWN_ISSUES = 100
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(RoleAwareAdmin):
     """Upload → map columns → preview (dry run) → confirm → progress and report."""
 
     list_display = (
