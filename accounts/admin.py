@@ -63,7 +63,9 @@ class ApiKeyAdmin(HistoryAdmin):
         obj.prefix = api_key.prefix
         messages.warning(request, f"API key {api_key.name} (shown only once, copy it now): {key}")
 
-    @admin.action(description="Revoke selected API keys (they stop working at once)")
+    @admin.action(
+        description="Revoke selected API keys (they stop working at once)", permissions=["change"]
+    )
     def revoke_keys(self, request, queryset):
-        revoked = sum(revoke_api_key(api_key=api_key) for api_key in queryset)
+        revoked = sum(revoke_api_key(api_key=api_key, actor=request.user) for api_key in queryset)
         messages.success(request, f"Revoked {revoked} API key(s).")

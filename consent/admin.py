@@ -18,8 +18,12 @@ from consent.models import (
     Suppression,
 )
 from consent.services.consent import record_consent
-from consent.services.privacy import PrivacyRequestError, create_request, parse_identifier
-from consent.tasks import process_privacy_request
+from consent.services.privacy import (
+    PrivacyRequestError,
+    create_request,
+    parse_identifier,
+    run_requests_again,
+)
 
 
 @admin.register(Purpose)
@@ -162,12 +166,10 @@ class DataSubjectRequestAdmin(RoleAwareAdmin):
         url = reverse("admin:consent_datasubjectrequest_download", args=[obj.pk])
         return format_html('<a href="{}">Download export (zip)</a>', url)
 
-    @admin.action(description="Process again (failed or stuck requests)")
+    @admin.action(description="Process again (failed or stuck requests)", permissions=["change"])
     def run_again(self, request, queryset):
-        pending = queryset.exclude(status=DataSubjectRequest.Status.COMPLETED)
-        for privacy_request in pending:
-            process_privacy_request.delay(privacy_request.pk)
-        messages.info(request, f"{pending.count()} request(s) queued again.")
+        queued = run_requests_again(requests=queryset, actor=request.user)
+        messages.info(request, f"{queued} request(s) queued again.")
 
     def get_urls(self):
         download = self.admin_site.admin_view(self.download_view)

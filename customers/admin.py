@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
+from accounts.roles import MERGE_PROFILES
 from customers.admin_merges import merge_selected
 from customers.models import (
     Customer,
@@ -115,6 +116,9 @@ class CustomerAdmin(HistoryAdmin):
 
     def get_queryset(self, request) -> QuerySet:
         return super().get_queryset(request).filter(merged_into__isnull=True)
+
+    def has_merge_permission(self, request) -> bool:
+        return request.user.has_perms(MERGE_PROFILES)
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)

@@ -15,7 +15,7 @@ from customers.services.duplicates import merge_suggestion, reject_suggestion
 from customers.services.merging import MergeError, merge_manually, unmerge
 
 
-@admin.action(description="Merge selected customers into one")
+@admin.action(description="Merge selected customers into one", permissions=["merge"])
 def merge_selected(modeladmin, request, queryset):
     try:
         merges = merge_manually(
@@ -37,7 +37,7 @@ def merge_selected(modeladmin, request, queryset):
     )
 
 
-@admin.action(description="Undo selected merges (unmerge)")
+@admin.action(description="Undo selected merges (unmerge)", permissions=["change"])
 def undo_merges(modeladmin, request, queryset):
     done = 0
     for merge in queryset.order_by("-created_at", "-id"):
@@ -130,7 +130,7 @@ _COMPARED = (
 _OUTCOME_FIELD = {"address_line1": "address", "postal_code": "address", "city": "address"}
 
 
-@admin.action(description="Merge selected pairs")
+@admin.action(description="Merge selected pairs", permissions=["change"])
 def merge_suggestions(modeladmin, request, queryset):
     done = 0
     for suggestion in queryset.filter(status=DuplicateSuggestion.Status.PENDING):
@@ -143,7 +143,7 @@ def merge_suggestions(modeladmin, request, queryset):
     modeladmin.message_user(request, f"Merged {done} pair(s).", messages.SUCCESS)
 
 
-@admin.action(description="Not the same person (never suggest again)")
+@admin.action(description="Not the same person (never suggest again)", permissions=["change"])
 def reject_suggestions(modeladmin, request, queryset):
     pending = queryset.filter(status=DuplicateSuggestion.Status.PENDING)
     for suggestion in pending:

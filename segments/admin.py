@@ -197,10 +197,10 @@ class SegmentAdmin(HistoryAdmin):
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}.csv"'
         return response
 
-    @admin.action(description="Recompute membership now")
+    @admin.action(description="Recompute membership now", permissions=["change"])
     def recompute(self, request, queryset: QuerySet[Segment]) -> HttpResponseRedirect | None:
         for segment in queryset:
-            result = recompute_segment(segment_id=segment.pk)
+            result = recompute_segment(segment_id=segment.pk, actor=request.user)
             self.message_user(
                 request,
                 f"{segment.name}: {result.size} members (+{result.entered} / -{result.exited})",

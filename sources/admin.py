@@ -95,10 +95,12 @@ class SourceAdmin(HistoryAdmin):
             request, f"Write key for {source.name} (shown only once, copy it now): {key}"
         )
 
-    @admin.action(description="Rotate write key (the old key stops working)")
+    @admin.action(
+        description="Rotate write key (the old key stops working)", permissions=["change"]
+    )
     def rotate_keys(self, request, queryset):
         for source in queryset:
-            key = rotate_write_key(source=source)
+            key = rotate_write_key(source=source, actor=request.user)
             messages.warning(request, f"New write key for {source.name} (shown once): {key}")
 
 

@@ -28,7 +28,9 @@ class IntakeMessageAdmin(RoleAwareAdmin):
 
     @admin.action(description="Replay through the pipeline now", permissions=["replay"])
     def replay(self, request, queryset):
-        outcome = replay_messages(intake_ids=list(queryset.values_list("pk", flat=True)))
+        outcome = replay_messages(
+            intake_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
         level = messages.WARNING if outcome.failed else messages.SUCCESS
         messages.add_message(
             request,

@@ -140,9 +140,7 @@ def test_log_filter_masks_emails_and_phones_in_messages():
         None,
     )
     RedactContactDetails().filter(record)
-    assert record.getMessage() == (
-        "Not Found: /api/v1/profiles/email:a•••@•••.com/?p=•••78"
-    )
+    assert record.getMessage() == ("Not Found: /api/v1/profiles/email:a•••@•••.com/?p=•••78")
 
 
 def test_viewer_exports_customers_with_masked_emails_and_phones(ann, role_client):
