@@ -83,14 +83,25 @@ def mask_identifier(type_name: str, value: str) -> str:
 
 
 def mask_field(name: str, value: Any) -> Any:
-    """A value of the field, trait or property ``name``, masked for viewers."""
+    """A value of the model field ``name`` (a typed column), masked for viewers:
+    emails and phones by their own rule, other text by ``redact_text``, JSON
+    by ``redact_data``; numbers, dates and flags are not contact details."""
     if value in (None, ""):
         return value
-    if name == "email" and isinstance(value, str):
-        return mask_email(value)
-    if name == "phone" and isinstance(value, str | int):
-        return mask_phone(str(value))
-    return redact_data(value)
+    if isinstance(value, str):
+        if name == "email":
+            return mask_email(value)
+        if name == "phone":
+            return mask_phone(value)
+        return redact_text(value)
+    if isinstance(value, dict | list | tuple):
+        return redact_data(value)
+    return value
+
+
+def mask_trait(name: str, value: Any) -> Any:
+    """A value of the custom trait or event property ``name`` (free-form JSON)."""
+    return _redact_item(name, value)
 
 
 def _mask_digits(match: re.Match) -> str:
@@ -131,8 +142,11 @@ def redact_data(value: Any) -> Any:
 
 
 def _redact_item(key: Any, item: Any) -> Any:
-    if isinstance(key, str) and isinstance(item, str) and "@" in item and _CONTACT_KEY.search(key):
-        return mask_email(item)
+    if isinstance(key, str) and is_contact_key(key) and item not in (None, ""):
+        if isinstance(item, str) and "@" in item:
+            return mask_email(item)
+        if isinstance(item, int) and not isinstance(item, bool):
+            return mask_phone(str(item))
     return redact_data(item)
 
 
@@ -155,6 +169,10 @@ def shown_identifier(user, type_name: str, value: str) -> str:
 
 def shown_field(user, name: str, value: Any) -> Any:
     return value if can_see_contact_details(user) else mask_field(name, value)
+
+
+def shown_trait(user, name: str, value: Any) -> Any:
+    return value if can_see_contact_details(user) else mask_trait(name, value)
 
 
 def shown_text(user, text: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.core.paginator import Paginator
 from django.utils.dateparse import parse_datetime
 
-from accounts.masking import can_see_contact_details, shown_field
+from accounts.masking import can_see_contact_details, shown_field, shown_trait
 from consent.selectors import consent_history, consent_overview
 from customers.models import CORE_FIELDS, Customer, Event, Merge
 from segments.models import SegmentMembership
@@ -76,7 +76,7 @@ def profile_rows(customer: Customer, *, user) -> tuple[list[ValueRow], list[Valu
         if (value := getattr(customer, name)) not in (None, "")
     ]
     traits = [
-        _row(name, shown_field(user, name, value), f"traits.{name}", provenance, names)
+        _row(name, shown_trait(user, name, value), f"traits.{name}", provenance, names)
         for name, value in sorted((customer.traits or {}).items())
     ]
     return core, traits
@@ -161,7 +161,7 @@ def customer_360(customer: Customer, *, user, event_type: str = "", page=None) -
         "history": history_rows(customer, user=user),
         "segments": segment_rows(customer),
         "computed_traits": [
-            (name, shown_field(user, name, value))
+            (name, shown_trait(user, name, value))
             for name, value in profile_computed_traits(customer.pk)
         ],
         "consent": consent_overview(customer),

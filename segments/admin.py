@@ -14,12 +14,19 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
-from accounts.masking import can_see_contact_details, redact_text
+from accounts.masking import (
+    can_see_contact_details,
+    is_contact_key,
+    mask_email,
+    redact_data,
+    redact_text,
+    shown_field,
+)
 from customers.selectors import customer_ids_matching_identifier
 from segments import selectors
 from segments.charts import size_chart
 from segments.models import ComputedTrait, Segment, SegmentMembership
-from segments.rules import InvalidRule, validate_rule
+from segments.rules import InvalidRule, contact_conditions, validate_rule
 from segments.services import (
     add_to_static_segment,
     recompute_segment,
@@ -131,15 +138,17 @@ class SegmentAdmin(HistoryAdmin):
         params = request.GET
         if params.get("event") and not params.get("property"):
             return JsonResponse({"properties": selectors.event_properties(params["event"])})
+        masked = not can_see_contact_details(request.user)
+        names = [params.get("field", ""), params.get("trait", ""), params.get("property", "")]
+        if masked and any(is_contact_key(name) for name in names if name):
+            return _contact_refused(["$"])
         values = selectors.top_values(
             field=params.get("field", ""),
             trait=params.get("trait", ""),
             event=params.get("event", ""),
             prop=params.get("property", ""),
         )
-        if not can_see_contact_details(request.user):  # viewers: no emails/phones
-            values = [redact_text(v) if isinstance(v, str) else v for v in values]
-        return JsonResponse({"values": values})
+        return JsonResponse({"values": redact_data(values) if masked else values})
 
     def preview_view(self, request):
         self._require_view(request)
@@ -155,6 +164,9 @@ class SegmentAdmin(HistoryAdmin):
             return JsonResponse(
                 {"code": "invalid_json", "message": "expected an object"}, status=400
             )
+        masked = not can_see_contact_details(request.user)
+        if masked and (paths := contact_conditions(body.get("rule"))):
+            return _contact_refused(paths)
         segment_id = body.get("segment_id")
         result = selectors.preview(
             rule=body.get("rule"), segment_id=segment_id if isinstance(segment_id, int) else None
@@ -163,9 +175,9 @@ class SegmentAdmin(HistoryAdmin):
             return JsonResponse(
                 {"code": "invalid_rule", "message": "the rule is not valid", **result}, status=400
             )
-        if not can_see_contact_details(request.user):  # viewers: no emails/phones
+        if masked:
             for row in result["sample"]:
-                row["name"], row["email"] = redact_text(row["name"]), redact_text(row["email"])
+                row["name"], row["email"] = redact_text(row["name"]), mask_email(row["email"])
         return JsonResponse(result)
 
     def export_view(self, request, pk: int):
@@ -186,9 +198,14 @@ class SegmentAdmin(HistoryAdmin):
 
         writer = csv.writer(Echo())
         header = ["customer_id", "email", "phone", "first_name", "last_name", "entered_at"]
-        shown = (lambda v: v) if can_see_contact_details(request.user) else _redacted
         lines = (
-            writer.writerow([_safe_cell(shown(v)) for v in row]) for row in rows.iterator(2000)
+            writer.writerow(
+                [
+                    _safe_cell(shown_field(request.user, f, v))
+                    for f, v in zip(header, row, strict=True)
+                ]
+            )
+            for row in rows.iterator(2000)
         )
         response = StreamingHttpResponse(
             (line for chunk in ([writer.writerow(header)], lines) for line in chunk),
@@ -209,15 +226,22 @@ class SegmentAdmin(HistoryAdmin):
         return None
 
 
+def _contact_refused(paths: list[str]) -> JsonResponse:
+    return JsonResponse(
+        {
+            "code": "contact_condition_forbidden",
+            "message": "Your role may not use email or phone conditions (they would reveal "
+            "what is masked).",
+            "details": {"paths": paths},
+        },
+        status=403,
+    )
+
+
 def _safe_cell(value) -> str:
     """Spreadsheet programs run cells starting with = + - @ as formulas (OWASP)."""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _redacted(value):
-    """Emails and phone numbers masked, for people who may not see them."""
-    return redact_text(value) if isinstance(value, str) else value
 
 
 @admin.register(SegmentMembership)

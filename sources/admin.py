@@ -237,7 +237,10 @@ class ImportJobAdmin(RoleAwareAdmin):
 
     def report_view(self, request, pk: int):
         job = self._job(request, pk, change=False)
-        response = StreamingHttpResponse(report_lines(job), content_type="text/csv")
+        masked = not can_see_contact_details(request.user)
+        response = StreamingHttpResponse(
+            report_lines(job, mask_contact_details=masked), content_type="text/csv"
+        )
         name = f"{Path(job.original_name).stem}-report-{job.pk}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
@@ -266,12 +269,11 @@ def _export_action(file_format: str, exporter, keyword: str):
     def action(modeladmin, request, queryset):
         form = ExportForm(request.POST if "purpose" in request.POST else None)
         if form.is_bound and form.is_valid():
-            mask = not can_see_contact_details(request.user)  # viewers get masked files
             export = exporter(
                 **{keyword: queryset},
                 file_format=file_format,
                 purpose=form.cleaned_data["purpose"],
-                mask_contact_details=mask,
+                actor=request.user,  # checks the permission; viewers get masked files
             )
             return _download(export)
         return TemplateResponse(
@@ -305,14 +307,9 @@ def _with_exports(model, exporter, keyword: str) -> None:
     admin.site.register(model, type(registered.__name__, (registered,), {"actions": actions}))
 
 
-def _export_members(
-    segments, file_format: str, purpose: Purpose, mask_contact_details: bool
-) -> ExportFile:
+def _export_members(segments, file_format: str, purpose: Purpose, actor) -> ExportFile:
     return export_customers(
-        customers=segment_members(segments),
-        file_format=file_format,
-        purpose=purpose,
-        mask_contact_details=mask_contact_details,
+        customers=segment_members(segments), file_format=file_format, purpose=purpose, actor=actor
     )
 
 
