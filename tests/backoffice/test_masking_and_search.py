@@ -163,11 +163,15 @@ def test_marketer_exports_customers_with_full_emails(ann, role_client):
 
 
 def test_viewer_reads_masked_contact_details_through_the_api(ann, role_client):
-    response = role_client("viewer").get(f"/api/v1/profiles/email:{ann.email}/")
+    identity = ann.identities.exclude(type__name__in=["email", "phone"]).first()
+    client = role_client("viewer")
+    response = client.get(f"/api/v1/profiles/{identity.type.name}:{identity.value}/")
     body = response.json()
     assert response.status_code == 200
     assert (body["email"], body["phone"]) == (mask_email(ann.email), mask_phone(ann.phone))
     assert ann.email not in response.content.decode()
+    refused = client.get(f"/api/v1/profiles/email:{ann.email}/")
+    assert (refused.status_code, refused.json()["code"]) == (403, "contact_lookup_forbidden")
 
 
 def test_marketer_reads_full_contact_details_through_the_api(ann, role_client):
