@@ -237,6 +237,11 @@ class HistoryAdmin(RoleAwareAdmin, SimpleHistoryAdmin):
         setattr(request, _SNAPSHOT, True)
         return super().history_form_view(request, object_id, version_id, extra_context)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if getattr(request, _SNAPSHOT, False):  # every field read-only: no custom form
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, change, **kwargs)
+
     def history_view_title(self, request, obj):
         return _("View history: %s") % shown_text(request.user, str(obj))
 

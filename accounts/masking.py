@@ -208,6 +208,17 @@ def is_contact_lookup(term: str) -> bool:
     return looks_like_contact(term)
 
 
+# Log lines: phone numbers as Tributary stores them (E.164, "+" possibly
+# URL-encoded); durations and task ids in logs are long digit runs too.
+_E164_IN_TEXT = re.compile(r"(?:\+|%2B)\d{7,15}", re.IGNORECASE)
+
+
+def redact_log_text(text: str) -> str:
+    """Emails and E.164 phone numbers masked (the log filter's rule)."""
+    text = _EMAIL_IN_TEXT.sub(lambda m: mask_email(_decoded(m.group(0))), text)
+    return _E164_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+
+
 class RedactContactDetails(logging.Filter):
     """Log filter: emails and phone numbers in a message (e.g. a request path
     such as ``/api/v1/profiles/email:ann@example.com/`` in Django's "Not
@@ -215,7 +226,7 @@ class RedactContactDetails(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = redact_text(message)
+        redacted = redact_log_text(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.core.paginator import Paginator
 from django.utils.dateparse import parse_datetime
 
-from accounts.masking import can_see_contact_details, shown_field, shown_trait
+from accounts.masking import can_see_contact_details, shown_field, shown_text, shown_trait
 from consent.selectors import consent_history, consent_overview
 from customers.models import CORE_FIELDS, Customer, Event, Merge
 from segments.models import SegmentMembership
@@ -94,6 +94,7 @@ def data_quality_rows(customer: Customer, *, user) -> list:
     rows = list(customer.data_quality_issues.select_related("source")[:50])
     for issue in rows:
         issue.shown_value = shown_field(user, issue.field, issue.value)
+        issue.shown_message = shown_text(user, issue.message)  # it quotes the value
     return rows
 
 

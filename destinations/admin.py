@@ -52,7 +52,8 @@ class DestinationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["purpose"].required = True
+        if "purpose" in self.fields:  # not for people who may only view
+            self.fields["purpose"].required = True
 
     def clean_url(self):
         url = self.cleaned_data["url"]
