@@ -148,8 +148,8 @@ def _objects(model_admin, request) -> list[models.Model]:
 
 
 def _history_id(obj) -> int:
-    manager = getattr(type(obj), obj._meta.simple_history_manager_attribute)
-    return manager.filter(pk=obj.pk).order_by("history_id").first().history_id
+    versions = getattr(obj, obj._meta.simple_history_manager_attribute)  # of this object
+    return versions.order_by("history_id").first().history_id
 
 
 def _params(pattern: URLPattern) -> tuple[list[str], int]:
