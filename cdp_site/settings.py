@@ -14,6 +14,7 @@ from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from cdp_site.env import env_bool, env_int, env_list, env_str, parse_database_url
+from core.crypto import development_key, parse_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,10 +26,19 @@ if not SECRET_KEY:
 if not DEBUG and SECRET_KEY == _INSECURE_DEV_KEY:
     raise ImproperlyConfigured("SECRET_KEY must not be the development key when DEBUG is off")
 
+# Secrets Tributary must read back (webhook signing secrets) are encrypted
+# with these Fernet keys, newest first (core/crypto.py). Development mode
+# without keys derives one from SECRET_KEY; `check --deploy` refuses that and
+# a missing key.
+TRIBUTARY_ENCRYPTION_KEYS = parse_keys(env_list("TRIBUTARY_ENCRYPTION_KEYS", []))
+if not TRIBUTARY_ENCRYPTION_KEYS and DEBUG:
+    TRIBUTARY_ENCRYPTION_KEYS = [development_key(SECRET_KEY)]
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "core",  # first: the base layer every app builds on
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
