@@ -46,7 +46,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "dj_rest_auth",
     "django_filters",
     "drf_spectacular",
@@ -224,7 +223,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "cdp_site.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "cdp_site.api.authentication.AuthTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cdp_site.api.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["cdp_site.api.throttling.ApiRateThrottle"],
@@ -256,7 +255,14 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "sources.models.ImportJob.Kind",
     },
 }
-REST_AUTH = {"SESSION_LOGIN": True}
+# Sign-in tokens are stored as SHA-256 digests (accounts.AuthToken): the key is
+# in the login response only, and every sign-in gets its own.
+REST_AUTH = {
+    "SESSION_LOGIN": True,
+    "TOKEN_MODEL": "accounts.models.AuthToken",
+    "TOKEN_CREATOR": "cdp_site.api.authentication.issue_login_token",
+    "TOKEN_SERIALIZER": "cdp_site.api.authentication.LoginTokenSerializer",
+}
 
 # --- Tributary --------------------------------------------------------------
 # Default region for parsing phone numbers written without a country code.
