@@ -2,12 +2,11 @@
 
 Users without ``accounts.view_contact_details`` (the Viewer role) see
 ``a•••@e•••.com`` and ``••••••••23`` in lists, pages and exports. The log
-filter at the bottom keeps contact details out of log lines for everyone.
+filter (``accounts.log_redaction``) masks with ``redact_text`` for everyone.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 
 from accounts.roles import SEE_CONTACT_DETAILS
@@ -65,16 +64,3 @@ def redact_text(text: str) -> str:
     text = text.replace("%40", "@")
     text = _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), text)
     return _PHONE_IN_TEXT.sub(lambda m: mask_phone(re.sub("(?i)^%2b", "+", m.group(0))), text)
-
-
-class RedactContactDetails(logging.Filter):
-    """Log filter: emails and phone numbers in a message (e.g. a request path
-    such as ``/api/v1/profiles/email:ann@example.com/`` in Django's "Not
-    Found" warnings) are masked before the line is written."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_text(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True

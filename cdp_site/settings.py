@@ -314,17 +314,35 @@ TRIBUTARY_INTAKE_BATCH_SIZE = env_int("TRIBUTARY_INTAKE_BATCH_SIZE", 500, minimu
 # connection: in threads in a worker task, in processes for import_customers.
 TRIBUTARY_IMPORT_WORKERS = env_int("TRIBUTARY_IMPORT_WORKERS", 2, minimum=1)
 
+# One filter on every handler masks emails, phone numbers and secrets (write
+# keys, API keys, tokens) in messages, their arguments and tracebacks
+# (accounts/log_redaction.py). Celery workers log through this configuration
+# too (cdp_site/celery.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Emails and phone numbers never reach a log line (e.g. in request paths).
-    "filters": {"redact_contact": {"()": "accounts.masking.RedactContactDetails"}},
+    "filters": {"redact": {"()": "accounts.log_redaction.RedactLogRecord"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_contact"]},
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+        # runserver's request lines (Django's own handler would skip the filter)
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # Django's own loggers (e.g. "Not Found: <path>") through the same filter.
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Messages can carry a secret shown once (new write keys, API keys): keep
