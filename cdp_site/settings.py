@@ -316,12 +316,12 @@ TRIBUTARY_IMPORT_WORKERS = env_int("TRIBUTARY_IMPORT_WORKERS", 2, minimum=1)
 
 # One filter on every handler masks emails, phone numbers and secrets (write
 # keys, API keys, tokens) in messages, their arguments and tracebacks
-# (accounts/log_redaction.py). Celery workers log through this configuration
+# (accounts/masking.py). Celery workers log through this configuration
 # too (cdp_site/celery.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "accounts.log_redaction.RedactLogRecord"}},
+    "filters": {"redact": {"()": "accounts.masking.RedactContactDetails"}},
     "formatters": {
         "django.server": {
             "()": "django.utils.log.ServerFormatter",

@@ -3,8 +3,7 @@ import logging
 import pytest
 from django.urls import reverse
 
-from accounts.log_redaction import RedactLogRecord
-from accounts.masking import mask_email, mask_phone
+from accounts.masking import RedactContactDetails, mask_email, mask_phone
 from customers.models import Customer, IdentifierType, Identity
 
 
@@ -134,7 +133,7 @@ def test_log_filter_masks_emails_and_phones_in_messages():
         ("/api/v1/profiles/email:ann@example.com/?p=%2B4915112345678",),
         None,
     )
-    RedactLogRecord().filter(record)
+    RedactContactDetails().filter(record)
     assert record.getMessage() == (
         "Not Found: /api/v1/profiles/email:a•••@e•••.com/?p=•••••••••••78"
     )

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from accounts.log_redaction import RedactLogRecord, redact_log_text
+from accounts.masking import RedactContactDetails, redact_log_text
 from accounts.services.api_keys import create_api_key
 from accounts.services.auth_tokens import generate_token_key
 from destinations.services.signing import generate_secret
@@ -38,7 +38,7 @@ def test_every_configured_handler_has_the_filter(configured_log_handlers):
     for handler in configured_log_handlers:
         if type(handler) is logging.NullHandler:  # libraries' "no output" default
             continue
-        assert any(isinstance(f, RedactLogRecord) for f in handler.filters), handler
+        assert any(isinstance(f, RedactContactDetails) for f in handler.filters), handler
 
 
 def test_a_postgresql_style_error_quoting_json_with_an_email_is_masked(captured_logs):
