@@ -22,10 +22,10 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
-	$(PY) manage.py seed_demo --if-empty --customers $(DEMO_CUSTOMERS)
+	$(PY) manage.py seed_demo --if-empty --customers $(DEMO_CUSTOMERS) --base-url http://$(HOST):$(PORT)
 
 run: seed
-	$(PY) manage.py ensure_admin
+	$(PY) manage.py ensure_admin --url http://$(HOST):$(PORT)/admin/
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
