@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import django_filters
@@ -36,11 +37,33 @@ class TraitConditionsField(forms.Field):
                     "Use trait=<key>:<value>; keys are letters, digits, _ . -",
                     code="invalid_trait_filter",
                 )
-            conditions.append((key, raw))
+            if "\x00" in raw:
+                raise forms.ValidationError(
+                    "A trait value cannot contain a NUL character.", code="invalid_trait_filter"
+                )
+            conditions.append((key, raw, _number(raw)))
         return conditions
 
     def validate(self, value) -> None:
         return None
+
+
+def _number(raw: str) -> int | float | bool | None:
+    """The JSON number or boolean ``raw`` also stands for (``age:30`` matches 30
+    and "30"); a non-finite one (``NaN``, ``Infinity``, ``1e999``) is refused."""
+
+    def refuse(name: str):
+        raise forms.ValidationError(
+            f"{name} is not a number a trait can hold.", code="invalid_trait_filter"
+        )
+
+    try:
+        parsed = json.loads(raw, parse_constant=refuse)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(parsed, float) and not math.isfinite(parsed):
+        refuse(raw)
+    return parsed if isinstance(parsed, (int, float, bool)) else None
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string"}})
@@ -48,16 +71,12 @@ class TraitFilter(django_filters.Filter):
     field_class = TraitConditionsField
 
     def filter(self, qs, value):
-        for index, (key, raw) in enumerate(value or []):
+        for index, (key, raw, number) in enumerate(value or []):
             alias = f"_trait_{index}"
             qs = qs.alias(**{alias: KeyTransform(key, "traits")})
             condition = Q(**{alias: raw})
-            try:
-                parsed = json.loads(raw)
-            except ValueError:
-                parsed = None
-            if isinstance(parsed, (int, float, bool)) and not isinstance(parsed, str):
-                condition |= Q(**{alias: parsed})
+            if number is not None:
+                condition |= Q(**{alias: number})
             qs = qs.filter(condition)
         return qs
 

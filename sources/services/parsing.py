@@ -111,7 +111,7 @@ def load_object(raw: bytes) -> dict:
     except UnicodeDecodeError:
         raise RequestRejected("invalid_encoding", "body is not UTF-8") from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
+        data = strict_json_loads(text)
     except RecursionError:
         raise RequestRejected("too_deep", f"JSON is nested deeper than {MAX_DEPTH}") from None
     except ValueError as error:
@@ -123,8 +123,16 @@ def load_object(raw: bytes) -> dict:
     return data
 
 
+def strict_json_loads(text: str) -> object:
+    """``json.loads`` for untrusted text: ``NaN``/``Infinity`` raise ValueError;
+    integers beyond the double range come back as infinity, for
+    ``storable_json`` to refuse where they are. Deep nesting raises
+    RecursionError."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
+
+
 def _refuse_constant(name: str) -> float:
-    raise RequestRejected("invalid_json", f"body is not valid JSON: {name} is not a JSON number")
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _bounded_int(text: str) -> int | float:
@@ -205,7 +213,7 @@ def prepare_call(call: object, *, call_type: str | None, ip: str) -> dict:
         call["context"] = {**context, "ip": ip}
     elif context is None and ip:
         call["context"] = {"ip": ip}
-    if len(_storable_json(call)) > MAX_MESSAGE_BYTES:
+    if len(storable_json(call)) > MAX_MESSAGE_BYTES:
         raise InvalidMessage(
             "message_too_large", f"a call must be at most {MAX_MESSAGE_BYTES} bytes"
         )
@@ -214,24 +222,26 @@ def prepare_call(call: object, *, call_type: str | None, ip: str) -> dict:
     return call
 
 
-def _storable_json(call: dict) -> bytes:
-    """The call as the UTF-8 JSON that will be stored; InvalidMessage if it cannot be.
+def storable_json(value: object) -> bytes:
+    """``value`` as the UTF-8 JSON that will be stored; InvalidMessage (with the
+    path of the offending item as its field) if no database could store it.
 
-    One serialization finds what no database stores: a non-finite number
-    (``allow_nan``), a lone surrogate (UTF-8 encoding), a NUL character.
+    One serialization finds all three: a non-finite number (``allow_nan``),
+    a lone surrogate (UTF-8 encoding), a NUL character. The REST API's JSON
+    parser applies the same rule to every body.
     """
     try:
-        text = json.dumps(call, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         data = text.encode("utf-8")
     except ValueError:  # UnicodeEncodeError is a ValueError too
-        raise _unstorable_call(call) from None
+        raise _unstorable_value(value) from None
     if _ESCAPED_NUL.search(text):
-        raise _unstorable_call(call)
+        raise _unstorable_value(value)
     return data
 
 
-def _unstorable_call(call: dict) -> InvalidMessage:
-    path, problem = _unstorable(call, "")
+def _unstorable_value(value: object) -> InvalidMessage:
+    path, problem = _unstorable(value, "")
     code, message = problem or _NOT_FINITE
     return InvalidMessage(code, message, path.lstrip(".")[:200])
 
