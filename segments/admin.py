@@ -246,6 +246,4 @@ class ComputedTraitAdmin(SimpleHistoryAdmin):
 
 def _json_error(code: str, message: str, status: int = 400, details: dict | None = None):
     """The builder's errors in the REST API's shape."""
-    return JsonResponse(
-        {"code": code, "message": message, "details": details or {}}, status=status
-    )
+    return JsonResponse({"code": code, "message": message, "details": details or {}}, status=status)
