@@ -187,6 +187,12 @@ def test_lookup_masks_contact_details_for_a_viewer(client, django_user_model, an
     assert response.json()["email"] == "a•••@e•••.com"
 
 
+def test_lookup_answers_options(make_api_client, db):
+    response = make_api_client("profiles:read").options("/api/v1/profiles/lookup/")
+    assert response.status_code == 200
+    assert "POST" in response.json()["actions"]
+
+
 def test_lookup_is_in_the_schema(full_api_client, db):
     schema = full_api_client.get("/api/schema/?format=json").json()
     operation = schema["paths"]["/api/v1/profiles/lookup/"]["post"]
