@@ -81,12 +81,24 @@ class TraitFilter(django_filters.Filter):
         return qs
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number the database's bigint can hold (a bigger one
+    used to reach the database and fail there)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
 class CustomerFilter(django_filters.FilterSet):
     trait = TraitFilter(
         help_text="`<key>:<value>`, repeat for several (all must match); "
         "`age:30` matches the number or the text."
     )
-    source = django_filters.NumberFilter(
+    source = IdFilter(
         method="filter_source", help_text="Profiles with an identifier first seen from this source."
     )
     seen_since = django_filters.IsoDateTimeFilter(
@@ -94,9 +106,7 @@ class CustomerFilter(django_filters.FilterSet):
     )
     identified = django_filters.BooleanFilter(field_name="is_identified")
     country = django_filters.CharFilter(field_name="country", help_text="ISO 3166-1 alpha-2")
-    segment = django_filters.NumberFilter(
-        method="filter_segment", help_text="A segment id: only its current members."
-    )
+    segment = IdFilter(method="filter_segment", help_text="A segment id: only its current members.")
     allowed_for = django_filters.CharFilter(
         method="filter_allowed_for",
         help_text="A purpose code: only profiles that purpose may use now (consent).",

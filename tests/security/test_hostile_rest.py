@@ -88,6 +88,15 @@ def test_trait_filter_still_matches_numbers_and_text(full_api_client, source):
     assert len(full_api_client.get("/api/v1/customers/?trait=age:1e300").json()["results"]) == 1
 
 
+@pytest.mark.parametrize("parameter", ["source", "segment"])
+@pytest.mark.parametrize("value", ["-100295930579137101824", "99999999999999999999", "1.5", "x"])
+def test_id_filters_out_of_range_are_a_400(full_api_client, ann, parameter, value):
+    body = assert_error(
+        full_api_client.get(f"/api/v1/customers/?{parameter}={value}"), 400, "invalid"
+    )
+    assert parameter in body["details"]
+
+
 @pytest.mark.parametrize(
     "path",
     [
