@@ -54,11 +54,15 @@ def reading_figures() -> dict[str, float]:
     figures = {}
     with tempfile.TemporaryDirectory() as folder:
         big = Path(folder) / "big.json"
-        big.write_bytes(b'[{"email": "a@example.com", "notes": "' + b"x" * 20_000_000 + b'"}]')
+        big.write_bytes(
+            b'[{"email": "a@example.com"}, {"email": "b@example.com", "notes": "'
+            + b"x" * 20_000_000
+            + b'"}]'
+        )
         started = time.perf_counter()
         rows = list(open_table(big).rows())
         figures["json_20mb_string_s"] = round(time.perf_counter() - started, 2)
-        assert len(rows) == 1
+        assert len(rows) == 2
         many = Path(folder) / "many.json"
         people = [
             {"email": f"user{i}@example.com", "first_name": "Ann", "plan": "pro", "age": i % 90}
