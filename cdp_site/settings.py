@@ -203,6 +203,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 6 * 60 * 60,
     },
     "purge-old-intake": {"task": "sources.tasks.purge_old_intake", "schedule": 60 * 60},
+    # Uploaded files whose job was never saved (a crash mid-upload).
+    "purge-orphan-uploads": {"task": "sources.tasks.purge_orphan_uploads", "schedule": 60 * 60},
     # Webhooks: turn outbox entries into deliveries, and send due retries.
     "destinations-dispatch-outbox": {
         "task": "destinations.tasks.dispatch_outbox",
@@ -331,6 +333,10 @@ TRIBUTARY_INTAKE_BATCH_SIZE = env_int("TRIBUTARY_INTAKE_BATCH_SIZE", 500, minimu
 # File imports on PostgreSQL run this many batches at once, each with its own
 # connection: in threads in a worker task, in processes for import_customers.
 TRIBUTARY_IMPORT_WORKERS = env_int("TRIBUTARY_IMPORT_WORKERS", 2, minimum=1)
+# Uploaded import files (admin and REST API) larger than this are refused
+# before they are parsed; the ASGI server refuses bodies past it (plus room
+# for the form) before reading them. ``import_customers`` is not limited.
+TRIBUTARY_MAX_UPLOAD_MB = env_int("TRIBUTARY_MAX_UPLOAD_MB", 50, minimum=1)
 
 # One filter on every handler masks emails, phone numbers and secrets (write
 # keys, API keys, tokens) in messages, their arguments and tracebacks

@@ -142,26 +142,25 @@ class SegmentAdmin(SimpleHistoryAdmin):
         return JsonResponse({"values": values})
 
     def preview_view(self, request):
+        """POST ``{"rule", "segment_id"}`` → count and sample; errors in the API's
+        one shape ``{"code", "message", "details"}`` (rule errors in
+        ``details.errors``)."""
         self._require_view(request)
         if request.method != "POST":
-            return JsonResponse(
-                {"code": "method_not_allowed", "message": "POST a rule"}, status=405
-            )
+            return _json_error("method_not_allowed", "POST a rule", 405)
         try:
             body = json.loads(request.body or b"{}")
-        except ValueError:
-            return JsonResponse({"code": "invalid_json", "message": "body is not JSON"}, status=400)
+        except (ValueError, RecursionError):
+            return _json_error("invalid_json", "body is not JSON")
         if not isinstance(body, dict):
-            return JsonResponse(
-                {"code": "invalid_json", "message": "expected an object"}, status=400
-            )
+            return _json_error("invalid_json", "expected an object")
         segment_id = body.get("segment_id")
         result = selectors.preview(
             rule=body.get("rule"), segment_id=segment_id if isinstance(segment_id, int) else None
         )
         if result["errors"]:
-            return JsonResponse(
-                {"code": "invalid_rule", "message": "the rule is not valid", **result}, status=400
+            return _json_error(
+                "invalid_rule", "the rule is not valid", details={"errors": result["errors"]}
             )
         if not can_see_contact_details(request.user):  # viewers: no emails/phones
             for row in result["sample"]:
@@ -243,3 +242,8 @@ class ComputedTraitAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         save_computed_trait(trait=obj)
+
+
+def _json_error(code: str, message: str, status: int = 400, details: dict | None = None):
+    """The builder's errors in the REST API's shape."""
+    return JsonResponse({"code": code, "message": message, "details": details or {}}, status=status)

@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import content_disposition_header
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.masking import can_see_contact_details
@@ -236,8 +237,9 @@ class ImportJobAdmin(admin.ModelAdmin):
     def report_view(self, request, pk: int):
         job = self._job(request, pk, change=False)
         response = StreamingHttpResponse(report_lines(job), content_type="text/csv")
+        # the uploaded file's name is the uploader's: quoted and encoded, never raw
         name = f"{Path(job.original_name).stem}-report-{job.pk}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Content-Disposition"] = content_disposition_header(True, name)
         return response
 
 
@@ -248,7 +250,7 @@ class ImportJobAdmin(admin.ModelAdmin):
 
 def _download(export: ExportFile) -> StreamingHttpResponse:
     response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, export.filename)
     return response
 
 
