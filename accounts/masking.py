@@ -17,7 +17,8 @@ leaves (admin pages, templates, the REST API, exports, history):
 People holding the permission, and API keys (governed by their scopes),
 see values in full. Viewers may not *search* by contact details either
 (``is_contact_lookup``): a prefix search would recover what the mask hides.
-The log filter at the bottom masks log lines for everyone.
+The log filter at the bottom keeps contact details and secrets out of log
+lines for everyone.
 """
 
 from __future__ import annotations
@@ -208,25 +209,69 @@ def is_contact_lookup(term: str) -> bool:
     return looks_like_contact(term)
 
 
-# Log lines: phone numbers as Tributary stores them (E.164, "+" possibly
-# URL-encoded); durations and task ids in logs are long digit runs too.
+# --- log lines ---------------------------------------------------------------
+
 _E164_IN_TEXT = re.compile(r"(?:\+|%2B)\d{7,15}", re.IGNORECASE)
+_PREFIXED_SECRET = re.compile(r"\b(wk|tk|tok|whsec)_[A-Za-z0-9_\-]{6,}")
+# a credential: 16+ token characters, one of them a digit (not an English word)
+_AUTHORIZATION = re.compile(
+    r"(?i)\b(basic|bearer|token)(\s+)(?=[A-Za-z0-9+/=._~\-]*\d)[A-Za-z0-9+/=._~\-]{16,}"
+)
+# names of keys whose values are masked whole (a pattern, not a secret)
+_MASKED_KEYS = r"write_?key|password|passwd|secret|phone(?:_?number)?|mobile(?:_?phone)?|tel"
+_KEYED_VALUE = re.compile(
+    rf"""(?ix)
+    (?P<key>["']?\b(?:{_MASKED_KEYS})\b["']?\s*[:=]\s*)
+    (?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&}}\]]+(?:\s+[\d()+.\-]+)*)
+    """
+)
+
+
+def _mask_keyed(match: re.Match) -> str:
+    value = match.group("value")
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{match.group('key')}{quote}{MASK}{quote}"
 
 
 def redact_log_text(text: str) -> str:
-    """Emails and E.164 phone numbers masked (the log filter's rule)."""
+    """Emails and E.164 numbers, plus what only logs carry: secrets, and phone numbers
+    written any way under a key that names one (``"phone": "(415) 555-0123"``).
+
+    Secrets: write keys, API keys, sign-in tokens and webhook signing secrets
+    by their prefixes (``wk_``, ``tk_``, ``tok_``, ``whsec_``), the credentials
+    of ``Authorization`` headers (``Basic``/``Bearer``/``Token``), and any
+    value under ``writeKey``, ``password`` or ``secret``.
+    """
+    text = _KEYED_VALUE.sub(_mask_keyed, text)
+    text = _PREFIXED_SECRET.sub(lambda m: f"{m.group(1)}_{MASK}", text)
+    text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    # emails, and phone numbers as stored (E.164): durations and task ids in
+    # logs are long digit runs too, so not ``redact_text``'s digit rule
     text = _EMAIL_IN_TEXT.sub(lambda m: mask_email(_decoded(m.group(0))), text)
     return _E164_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
 
 
 class RedactContactDetails(logging.Filter):
-    """Log filter: emails and phone numbers in a message (e.g. a request path
-    such as ``/api/v1/profiles/email:ann@example.com/`` in Django's "Not
-    Found" warnings) are masked before the line is written."""
+    """The log filter, on every handler of ``settings.LOGGING``: contact details
+    and secrets (``redact_log_text``) are masked in the message, its arguments
+    and the exception text — the whole traceback, chained exceptions included
+    (e.g. a database error quoting a JSON payload) — before any handler
+    formats the record."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = redact_log_text(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and record.exc_info[0] is not None:
+            # Formatted once here, masked, and the live exception dropped, so no
+            # handler (ours or one added later) prints the clear text.
+            record.exc_text = record.exc_text or self._formatter.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact_log_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_log_text(record.stack_info)
         return True

@@ -1,6 +1,14 @@
+"""The ASGI application, served by ``gunicorn -c deploy/gunicorn.conf.py``."""
+
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
+from cdp_site.serving import BodyLimit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdp_site.settings")
-application = get_asgi_application()
+# an upload may be TRIBUTARY_MAX_UPLOAD_MB, plus 1 MB for its form fields
+application = BodyLimit(
+    get_asgi_application(), max_bytes=(settings.TRIBUTARY_MAX_UPLOAD_MB + 1) * 2**20
+)

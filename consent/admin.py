@@ -126,6 +126,7 @@ class DataSubjectRequestAdmin(RoleAwareAdmin):
     actions = ["run_again"]
     readonly_fields = (
         "status",
+        "outcome",
         "created_at",
         "due_at",
         "handled_by",

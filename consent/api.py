@@ -175,6 +175,9 @@ class PrivacyRequestSerializer(MaskedSerializer, serializers.ModelSerializer):
     type = serializers.ChoiceField(choices=DataSubjectRequest.Type.choices)
     identifier = serializers.CharField(max_length=300)
     download_url = serializers.SerializerMethodField()
+    outcome = serializers.CharField(
+        read_only=True, help_text='What happened, e.g. "No profile matched this identifier …".'
+    )
 
     class Meta:
         model = DataSubjectRequest
@@ -183,6 +186,7 @@ class PrivacyRequestSerializer(MaskedSerializer, serializers.ModelSerializer):
             "type",
             "identifier",
             "status",
+            "outcome",
             "created_at",
             "due_at",
             "completed_at",

@@ -151,19 +151,18 @@ class SegmentAdmin(HistoryAdmin):
         return JsonResponse({"values": redact_data(values) if masked else values})
 
     def preview_view(self, request):
+        """POST ``{"rule", "segment_id"}`` → count and sample; errors in the API's
+        one shape ``{"code", "message", "details"}`` (rule errors in
+        ``details.errors``)."""
         self._require_view(request)
         if request.method != "POST":
-            return JsonResponse(
-                {"code": "method_not_allowed", "message": "POST a rule"}, status=405
-            )
+            return _json_error("method_not_allowed", "POST a rule", 405)
         try:
             body = json.loads(request.body or b"{}")
-        except ValueError:
-            return JsonResponse({"code": "invalid_json", "message": "body is not JSON"}, status=400)
+        except (ValueError, RecursionError):
+            return _json_error("invalid_json", "body is not JSON")
         if not isinstance(body, dict):
-            return JsonResponse(
-                {"code": "invalid_json", "message": "expected an object"}, status=400
-            )
+            return _json_error("invalid_json", "expected an object")
         masked = not can_see_contact_details(request.user)
         if masked and (paths := contact_conditions(body.get("rule"))):
             return _contact_refused(paths)
@@ -172,8 +171,8 @@ class SegmentAdmin(HistoryAdmin):
             rule=body.get("rule"), segment_id=segment_id if isinstance(segment_id, int) else None
         )
         if result["errors"]:
-            return JsonResponse(
-                {"code": "invalid_rule", "message": "the rule is not valid", **result}, status=400
+            return _json_error(
+                "invalid_rule", "the rule is not valid", details={"errors": result["errors"]}
             )
         if masked:
             for row in result["sample"]:
@@ -227,14 +226,11 @@ class SegmentAdmin(HistoryAdmin):
 
 
 def _contact_refused(paths: list[str]) -> JsonResponse:
-    return JsonResponse(
-        {
-            "code": "contact_condition_forbidden",
-            "message": "Your role may not use email or phone conditions (they would reveal "
-            "what is masked).",
-            "details": {"paths": paths},
-        },
-        status=403,
+    return _json_error(
+        "contact_condition_forbidden",
+        "Your role may not use email or phone conditions (they would reveal what is masked).",
+        403,
+        details={"paths": paths},
     )
 
 
@@ -267,3 +263,8 @@ class ComputedTraitAdmin(HistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         save_computed_trait(trait=obj)
+
+
+def _json_error(code: str, message: str, status: int = 400, details: dict | None = None):
+    """The builder's errors in the REST API's shape."""
+    return JsonResponse({"code": code, "message": message, "details": details or {}}, status=status)

@@ -182,6 +182,8 @@ def _start(day: date, datetimes: bool):
 
 
 def _before_end(name: str, day: date, datetimes: bool) -> Q:
+    if datetimes and day == date.max:  # the next day would overflow
+        return Q(**{f"{name}__lte": datetime.max.replace(tzinfo=UTC)})
     if datetimes:
         return Q(**{f"{name}__lt": _start(day + timedelta(days=1), True)})
     return Q(**{f"{name}__lte": day})

@@ -68,6 +68,7 @@ LEAF_KEYS = (
 # Trait and property names become JSON paths: keep them to a safe alphabet.
 KEY_NAME = re.compile(r"^[A-Za-z0-9_\-$@ :/.]{1,100}$")
 MAX_NUMBER = 10**15
+MAX_DAYS = 99_999  # about 273 years: "within the last N days" stays a real date
 MAX_DEPTH = 12
 
 
@@ -267,8 +268,10 @@ class _Validator:
             self.property_condition(condition, f"{path}.where[{index}]")
         if "within_days" in node and "between" in node:
             self.fail(f"{path}.between", "conflict", "use within_days or between, not both")
-        if "within_days" in node and not _positive_int(node["within_days"]):
-            self.fail(f"{path}.within_days", "bad_value", "within_days is a whole number ≥ 1")
+        if "within_days" in node and not _day_count(node["within_days"], minimum=1):
+            self.fail(
+                f"{path}.within_days", "bad_value", f"within_days is a whole number 1 to {MAX_DAYS}"
+            )
         if "between" in node and value_problem("between", node["between"], "date"):
             self.fail(f"{path}.between", "bad_value", "between is [from-day, to-day]")
         if "count" in node:
@@ -359,6 +362,11 @@ class _Validator:
                 )
 
 
+def _day_count(value: object, *, minimum: int) -> bool:
+    """A number of days that date arithmetic from today cannot overflow."""
+    return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= MAX_DAYS
+
+
 def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value < MAX_NUMBER
 
@@ -369,8 +377,7 @@ def value_problem(op: str, value: object, value_type: str) -> str | None:
     ``value_type`` "json" (traits, properties) takes its type from the value.
     """
     if op in ("within_last_days", "more_than_days_ago"):
-        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 100_000
-        return None if ok else "a whole number of days"
+        return None if _day_count(value, minimum=0) else f"a whole number of days up to {MAX_DAYS}"
     if op in ("before", "after"):
         return None if parse_day(value) else "a day as YYYY-MM-DD"
     if op == "between":

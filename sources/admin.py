@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import content_disposition_header
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.masking import can_see_contact_details
@@ -241,8 +242,9 @@ class ImportJobAdmin(RoleAwareAdmin):
         response = StreamingHttpResponse(
             report_lines(job, mask_contact_details=masked), content_type="text/csv"
         )
+        # the uploaded file's name is the uploader's: quoted and encoded, never raw
         name = f"{Path(job.original_name).stem}-report-{job.pk}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Content-Disposition"] = content_disposition_header(True, name)
         return response
 
 
@@ -253,7 +255,7 @@ class ImportJobAdmin(RoleAwareAdmin):
 
 def _download(export: ExportFile) -> StreamingHttpResponse:
     response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, export.filename)
     return response
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from sources.imports.jobs import purge_orphan_uploads as purge_uploads
 from sources.imports.runner import run_import
 from sources.services.processing import process_batch
 from sources.services.retention import purge_intake
@@ -38,3 +39,9 @@ def purge_old_intake() -> dict:
     """Delete processed and rejected calls past ``TRIBUTARY_INTAKE_RETENTION_DAYS``."""
     purged = purge_intake(older_than_days=settings.TRIBUTARY_INTAKE_RETENTION_DAYS)
     return {"intake": purged.intake, "rejected": purged.rejected}
+
+
+@shared_task(name="sources.tasks.purge_orphan_uploads")
+def purge_orphan_uploads() -> int:
+    """Delete uploaded files without an import job, older than an hour."""
+    return purge_uploads()

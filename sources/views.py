@@ -35,9 +35,11 @@ def tracking_call(request: HttpRequest, call_type: str | None = None) -> JsonRes
     source: Source | None = None
     body = b""
     try:
+        # the header's key is checked before the body is read: a client without
+        # a valid key cannot make the server wait for (or store) its body
         key = _basic_auth_key(request)
         source = source_for_key(key) if key is not None else None
-        if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+        if _content_length(request) > limit:
             raise RequestRejected("body_too_large", f"body is larger than {limit} bytes", 413)
         body = request.body
         data = load_object(
@@ -82,6 +84,13 @@ def tracking_call(request: HttpRequest, call_type: str | None = None) -> JsonRes
             accepted=report.accepted, duplicates=report.duplicates, rejected=report.rejected
         )
     return JsonResponse(answer)
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise RequestRejected("invalid_content_length", "Content-Length is not a number") from None
 
 
 def _basic_auth_key(request: HttpRequest) -> str | None:

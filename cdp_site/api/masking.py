@@ -82,9 +82,12 @@ class NoContactLookups(BasePermission):
 
 
 def _lookups(request, view):
-    for key in ("identifier",):
-        if isinstance(view.kwargs.get(key), str):
-            yield key, view.kwargs[key]
+    if isinstance(view.kwargs.get("identifier"), str):  # profiles/<type>:<value>/
+        yield "identifier", view.kwargs["identifier"]
     for key in (*LOOKUP_PARAMETERS, "trait"):
         for value in request.query_params.getlist(key):
             yield key, value
+    if request.method == "POST":  # profiles/lookup/ takes it in the body
+        data = request.data
+        if isinstance(data, dict) and isinstance(data.get("identifier"), str):
+            yield "identifier", data["identifier"]

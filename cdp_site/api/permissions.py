@@ -31,8 +31,12 @@ def required_scopes_for(view, method: str) -> tuple[str, ...]:
                 scopes = tuple(spec[key])
                 break
         else:
-            if method.upper() == "OPTIONS" or not _handles(view, action, method):
-                return ()  # OPTIONS needs sign-in only; an unhandled method gets its 405
+            # OPTIONS needs sign-in only (also while DRF's metadata simulates
+            # the POST/PUT it describes); an unhandled method gets its 405
+            if method.upper() == "OPTIONS" or action == "metadata":
+                return ()
+            if not _handles(view, action, method):
+                return ()
             raise ImproperlyConfigured(
                 f"{type(view).__name__}.required_scopes has no entry for "
                 f"action {action!r} / method {method.lower()!r}"

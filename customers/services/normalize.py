@@ -28,6 +28,7 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 _SPACES = re.compile(r"\s+")
+_UNENCODABLE = re.compile("[\ud800-\udfff]")  # no database stores an unpaired surrogate
 
 
 @dataclass(frozen=True)
@@ -363,6 +364,11 @@ def normalize_identifier(type_name: str, raw: object, *, region: str | None = No
     if raw is None or isinstance(raw, (dict, list, bool)):
         raise InvalidValue("invalid_identifier", f"{type_name} must be a string or number")
     text = str(raw).strip()
+    # (surrogates are not printable: the cheap test first)
+    if "\x00" in text or (not text.isprintable() and _UNENCODABLE.search(text)):
+        raise InvalidValue(
+            "invalid_character", f"{type_name} holds a NUL or an unpaired surrogate character"
+        )
     if is_junk_identifier(text):
         raise InvalidValue("junk_identifier", f"{raw!r} is a placeholder, not an identifier")
     if type_name == "email":

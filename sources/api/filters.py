@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import django_filters
@@ -37,11 +38,33 @@ class TraitConditionsField(forms.Field):
                     "Use trait=<key>:<value>; keys are letters, digits, _ . -",
                     code="invalid_trait_filter",
                 )
-            conditions.append((key, raw))
+            if "\x00" in raw:
+                raise forms.ValidationError(
+                    "A trait value cannot contain a NUL character.", code="invalid_trait_filter"
+                )
+            conditions.append((key, raw, _number(raw)))
         return conditions
 
     def validate(self, value) -> None:
         return None
+
+
+def _number(raw: str) -> int | float | bool | None:
+    """The JSON number or boolean ``raw`` also stands for (``age:30`` matches 30
+    and "30"); a non-finite one (``NaN``, ``Infinity``, ``1e999``) is refused."""
+
+    def refuse(name: str):
+        raise forms.ValidationError(
+            f"{name} is not a number a trait can hold.", code="invalid_trait_filter"
+        )
+
+    try:
+        parsed = json.loads(raw, parse_constant=refuse)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(parsed, float) and not math.isfinite(parsed):
+        refuse(raw)
+    return parsed if isinstance(parsed, (int, float, bool)) else None
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string"}})
@@ -49,18 +72,26 @@ class TraitFilter(django_filters.Filter):
     field_class = TraitConditionsField
 
     def filter(self, qs, value):
-        for index, (key, raw) in enumerate(value or []):
+        for index, (key, raw, number) in enumerate(value or []):
             alias = f"_trait_{index}"
             qs = qs.alias(**{alias: KeyTransform(key, "traits")})
             condition = Q(**{alias: raw})
-            try:
-                parsed = json.loads(raw)
-            except ValueError:
-                parsed = None
-            if isinstance(parsed, (int, float, bool)) and not isinstance(parsed, str):
-                condition |= Q(**{alias: parsed})
+            if number is not None:
+                condition |= Q(**{alias: number})
             qs = qs.filter(condition)
         return qs
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number the database's bigint can hold (a bigger one
+    used to reach the database and fail there)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -68,7 +99,7 @@ class CustomerFilter(django_filters.FilterSet):
         help_text="`<key>:<value>`, repeat for several (all must match); "
         "`age:30` matches the number or the text."
     )
-    source = django_filters.NumberFilter(
+    source = IdFilter(
         method="filter_source", help_text="Profiles with an identifier first seen from this source."
     )
     seen_since = django_filters.IsoDateTimeFilter(
@@ -76,9 +107,7 @@ class CustomerFilter(django_filters.FilterSet):
     )
     identified = django_filters.BooleanFilter(field_name="is_identified")
     country = django_filters.CharFilter(field_name="country", help_text="ISO 3166-1 alpha-2")
-    segment = django_filters.NumberFilter(
-        method="filter_segment", help_text="A segment id: only its current members."
-    )
+    segment = IdFilter(method="filter_segment", help_text="A segment id: only its current members.")
     allowed_for = django_filters.CharFilter(
         method="filter_allowed_for",
         help_text="A purpose code: only profiles that purpose may use now (consent).",

@@ -22,7 +22,6 @@ from sources.imports.jobs import (
     ImportStateError,
     confirm_import,
     create_import_job,
-    set_mapping,
     start_preview,
 )
 from sources.imports.mapping import MappingError
@@ -63,7 +62,10 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 
 class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV, XLSX or JSON; the first row holds the headers.")
+    file = serializers.FileField(
+        help_text="CSV, XLSX or JSON; the first row holds the headers. At most "
+        "TRIBUTARY_MAX_UPLOAD_MB (50 MB by default; 413 beyond)."
+    )
     kind = serializers.ChoiceField(choices=ImportJob.Kind.choices, default="customers")
     source = serializers.PrimaryKeyRelatedField(
         queryset=Source.objects.all(),
@@ -121,11 +123,11 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
                 kind=data["kind"],
                 source=data.get("source"),
                 user=request.user,
+                overrides=data["mapping"],
             )
         except ImportFileError as exc:
-            raise ApiError(status_code=400, code=exc.code, message=str(exc)) from None
-        try:
-            set_mapping(job=job, overrides=data["mapping"])
+            status_code = 413 if exc.code == "file_too_large" else 400
+            raise ApiError(status_code=status_code, code=exc.code, message=str(exc)) from None
         except MappingError as exc:
             raise ApiError(
                 status_code=400, code=exc.code, message=str(exc), details={"column": exc.column}

@@ -1,6 +1,7 @@
 """Profiles by any identifier, their event timelines, and the customer list.
 
     GET   /api/v1/profiles/<type>:<value>/          profiles:read
+    POST  /api/v1/profiles/lookup/                  profiles:read (identifier in the body)
     PATCH /api/v1/profiles/<type>:<value>/          profiles:write (through the pipeline)
     GET   /api/v1/profiles/<type>:<value>/events/   events:read
     GET   /api/v1/customers/                        profiles:read
@@ -20,6 +21,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cdp_site.api.exceptions import ApiError
@@ -117,6 +119,14 @@ class TraitsUpdateSerializer(serializers.Serializer):
     )
 
 
+class ProfileLookupSerializer(serializers.Serializer):
+    identifier = serializers.CharField(
+        max_length=1000,
+        trim_whitespace=False,
+        help_text="`<type>:<value>`, as in the profile URL, e.g. `email:ann@example.com`.",
+    )
+
+
 class EventSerializer(MaskedSerializer, serializers.ModelSerializer):
     source = serializers.CharField(source="source.name")
 
@@ -151,10 +161,29 @@ class ProfileViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ProfileDetailSerializer
     lookup_field = "identifier"
     lookup_value_regex = "[^/]+"
-    required_scopes = {"retrieve": ["profiles:read"], "partial_update": ["profiles:write"]}
+    required_scopes = {
+        "retrieve": ["profiles:read"],
+        "lookup": ["profiles:read"],
+        "partial_update": ["profiles:write"],
+    }
 
     def get_object(self) -> Customer:
         return profile_or_404(self.kwargs["identifier"])
+
+    @extend_schema(
+        request=ProfileLookupSerializer,
+        responses={200: ProfileDetailSerializer},
+        examples=[OpenApiExample("email", value={"identifier": "email:ann@example.com"})],
+    )
+    @action(detail=False, methods=["post"])
+    def lookup(self, request):
+        """The same answer as ``GET /profiles/<type>:<value>/``, with the identifier
+        in the body: it stays out of URLs, proxies' and servers' access logs and
+        browser history, and may hold a ``/``."""
+        form = ProfileLookupSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        customer = profile_or_404(form.validated_data["identifier"])
+        return Response(self.get_serializer(customer).data)
 
     def partial_update(self, request, identifier: str):
         """Update traits through the pipeline, as an identify call from the REST API source."""

@@ -7,16 +7,24 @@ The work itself runs as the ``sources.tasks.run_import_job`` Celery task
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
 
 from customers.models import IdentifierType
 from sources.imports.mapping import build_mapping, default_mapping, mapping_to_json
 from sources.imports.reading import ImportFileError, detect_format, open_table
 from sources.models import ImportJob, Source
 from sources.services.keys import create_source
+
+logger = logging.getLogger(__name__)
+UPLOAD_DIR = "imports"  # ImportJob.file's upload_to starts here
+ORPHAN_AGE = timedelta(hours=1)
 
 
 class ImportStateError(Exception):
@@ -41,30 +49,42 @@ def create_import_job(
     kind: str = ImportJob.Kind.CUSTOMERS,
     source: Source | None = None,
     user=None,
+    overrides: dict[str, str] | None = None,
+    limit_size: bool = True,
 ) -> ImportJob:
-    """Store the file and read its header row; raises ImportFileError if unreadable.
+    """Store the file, read its header row and map its columns.
+
+    Raises ImportFileError (unreadable, or over ``TRIBUTARY_MAX_UPLOAD_MB``
+    when ``limit_size``: uploads; the operator's command is not limited) or
+    MappingError (``overrides`` name an unknown column or target). On any
+    failure the stored file is deleted and no job is left.
 
     Without a source, the file source ``File: <file name>`` is used (created
     once), so re-importing the same file lands on the same source.
     """
     file_format = detect_format(name)
-    with transaction.atomic():
-        job = ImportJob(
-            original_name=Path(name).name[:255],
-            format=file_format,
-            kind=kind,
-            source=source or file_source(name=f"File: {Path(name).name}"),
-            created_by=user,
+    limit = settings.TRIBUTARY_MAX_UPLOAD_MB * 2**20
+    if limit_size and (file.size or 0) > limit:
+        raise ImportFileError(
+            "file_too_large",
+            f"{Path(name).name} is larger than {settings.TRIBUTARY_MAX_UPLOAD_MB} MB",
         )
-        job.file.save(Path(name).name, file, save=False)
-        try:
+    job = ImportJob(original_name=Path(name).name[:255], format=file_format, kind=kind)
+    try:
+        with transaction.atomic():
+            job.source = source or file_source(name=f"File: {Path(name).name}")
+            job.created_by = user
+            job.file.save(Path(name).name, file, save=False)
             table = open_table(job.file.path, file_format)
-        except ImportFileError:
+            job.headers = table.headers
+            job.mapping = default_mapping(table.headers, kind=kind)
+            if overrides:
+                job.mapping = _mapping_json(job, overrides)
+            job.save()
+    except BaseException:
+        if job.file:
             job.file.delete(save=False)
-            raise
-        job.headers = table.headers
-        job.mapping = default_mapping(table.headers, kind=kind)
-        job.save()
+        raise
     return job
 
 
@@ -75,15 +95,57 @@ def set_mapping(*, job: ImportJob, overrides: dict[str, str]) -> ImportJob:
     Raises MappingError for an unknown column or target.
     """
     _ensure_idle(job)
+    job.mapping = _mapping_json(job, overrides)
+    job.save(update_fields=["mapping"])
+    return job
+
+
+def _mapping_json(job: ImportJob, overrides: dict[str, str]) -> dict[str, str]:
     mapping = build_mapping(
         job.headers,
         kind=job.kind,
         overrides=overrides,
         identifier_types=set(IdentifierType.objects.values_list("name", flat=True)),
     )
-    job.mapping = mapping_to_json(mapping)
-    job.save(update_fields=["mapping"])
-    return job
+    return mapping_to_json(mapping)
+
+
+def fail_job(*, job: ImportJob, reason: str) -> None:
+    """End a job as failed with its reason; its file is deleted (it cannot be
+    used again: a new upload starts over)."""
+    if job.file:
+        job.file.delete(save=False)
+    job.status = ImportJob.Status.FAILED
+    job.error = reason
+    job.finished_at = timezone.now()
+    job.save(update_fields=["file", "status", "error", "finished_at"])
+
+
+def purge_orphan_uploads(*, older_than: timedelta = ORPHAN_AGE) -> int:
+    """Delete uploaded files no import job refers to, older than ``older_than``
+    (a crash between storing a file and saving its job, say). Returns how
+    many were deleted. Run hourly by beat, or ``manage.py purge_uploads``."""
+    storage = ImportJob._meta.get_field("file").storage
+    if not storage.exists(UPLOAD_DIR):
+        return 0
+    cutoff = timezone.now() - older_than
+    removed = 0
+    pending = [UPLOAD_DIR]
+    while pending:
+        directory = pending.pop()
+        folders, names = storage.listdir(directory)
+        pending += [f"{directory}/{folder}" for folder in folders]
+        paths = [f"{directory}/{name}" for name in names]
+        for start in range(0, len(paths), 500):
+            chunk = paths[start : start + 500]
+            kept = set(ImportJob.objects.filter(file__in=chunk).values_list("file", flat=True))
+            for path in chunk:
+                if path not in kept and storage.get_modified_time(path) < cutoff:
+                    storage.delete(path)
+                    removed += 1
+    if removed:
+        logger.info("deleted %d upload(s) without an import job", removed)
+    return removed
 
 
 @transaction.atomic
@@ -101,6 +163,10 @@ def confirm_import(*, job: ImportJob) -> ImportJob:
 def _queue(job: ImportJob, *, dry_run: bool, status: str) -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     _ensure_idle(job)
+    if not job.file:
+        raise ImportStateError(
+            "file_deleted", f"{job} failed and its file was deleted; upload the file again"
+        )
     job.status = status
     job.save(update_fields=["status"])
 

@@ -5,7 +5,15 @@ over ``(row number, values)`` each time ``rows()`` is called, so a file can be
 counted in one pass and imported in the next while only one row is held in
 memory. Row numbers are the ones a person sees in a spreadsheet (the header
 is row 1); in JSON, row N is the Nth object. Fully empty rows are skipped.
-A file that cannot be read at all raises ``ImportFileError``.
+A file that cannot be read at all raises ``ImportFileError`` — whatever the
+parser underneath raised, and also when reading fails half-way through.
+
+Hostile files (see SECURITY.md): an ``.xlsx`` whose zip members would
+inflate past ``MAX_XLSX_INFLATED_BYTES`` is refused before any XML is parsed,
+and its XML is parsed by defusedxml (no entity expansion, no external
+entities); JSON is parsed incrementally (ijson) with a nesting limit, so a
+huge string or a 100,000-deep document costs neither time nor memory; a CSV
+field past the ``csv`` module's limit fails the file with its row number.
 """
 
 from __future__ import annotations
@@ -13,16 +21,45 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import math
+import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from zipfile import BadZipFile
+from zipfile import BadZipFile, ZipFile
+
+import defusedxml
+import ijson
 
 FORMATS = ("csv", "xlsx", "json")
 _JSON_HEADER_SAMPLE = 200
 _CHUNK = 64 * 1024
+_JSON_READ = 2**20
+MAX_XLSX_INFLATED_BYTES = 200 * 1024 * 1024
+MAX_COLUMNS = 1000
+MAX_JSON_DEPTH = 32  # levels inside one row
+MAX_CELL_CHARS = csv.field_size_limit()  # 131,072: one limit for every format
+# What parsers raise on malformed input (xml's ParseError is a SyntaxError,
+# defusedxml's refusals are ValueErrors); all mean "this file cannot be read".
+_READ_ERRORS = (
+    OSError,
+    UnicodeError,
+    csv.Error,
+    BadZipFile,
+    KeyError,
+    ValueError,
+    TypeError,
+    IndexError,
+    SyntaxError,
+    EOFError,
+    zlib.error,
+    RecursionError,
+    ijson.JSONError,
+    defusedxml.DefusedXmlException,
+)
 
 
 class ImportFileError(Exception):
@@ -49,14 +86,22 @@ class Table:
         self.headers = headers
 
     def rows(self) -> Iterator[Row]:
+        """The rows; ImportFileError if the file turns out unreadable part-way."""
         reader = {"csv": _csv_rows, "xlsx": _xlsx_rows, "json": _json_rows}[self.format]
-        for row in reader(self.path, self.headers):
-            if (
-                row.problem
-                or row.extra_cells
-                or any(v not in (None, "") for v in row.values.values())
-            ):
-                yield row
+        last = 1
+        try:
+            for row in reader(self.path, self.headers):
+                last = row.number
+                if (
+                    row.problem
+                    or row.extra_cells
+                    or any(v not in (None, "") for v in row.values.values())
+                ):
+                    yield row
+        except ImportFileError:
+            raise
+        except _READ_ERRORS as exc:
+            raise _read_error(exc, f"{self.path.name} cannot be read after row {last}") from exc
 
     def count_rows(self) -> int:
         return sum(1 for _ in self.rows())
@@ -86,12 +131,26 @@ def open_table(path: str | Path, file_format: str | None = None) -> Table:
         )
     except ImportFileError:
         raise
-    except (OSError, UnicodeError, csv.Error, BadZipFile, KeyError, ValueError) as exc:
-        raise ImportFileError("unreadable_file", f"{path.name} cannot be read: {exc}") from exc
+    except _READ_ERRORS as exc:
+        raise _read_error(exc, f"{path.name} cannot be read") from exc
     headers = [str(h).strip() if h is not None else "" for h in headers]
     if not any(headers):
         raise ImportFileError("no_header", f"{path.name} has no header row")
+    if len(headers) > MAX_COLUMNS:
+        raise ImportFileError(
+            "too_many_columns", f"{path.name} has {len(headers)} columns; at most {MAX_COLUMNS}"
+        )
     return Table(path, file_format, _unique(headers))
+
+
+def _read_error(exc: BaseException, what: str) -> ImportFileError:
+    """The parser's own complaint (the innermost one: openpyxl wraps them in
+    messages that name the server's file path), never a path."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    code = "invalid_json" if isinstance(exc, ijson.JSONError) else "unreadable_file"
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return ImportFileError(code, f"{what}: {type(exc).__name__}: {reason}"[:1000])
 
 
 def cell_text(value: object) -> str:
@@ -183,13 +242,37 @@ def _csv_rows(path: Path, headers: list[str]) -> Iterator[Row]:
 
 
 def _xlsx_open(path: Path):
-    from openpyxl import load_workbook
+    import openpyxl
 
+    if not openpyxl.DEFUSEDXML:  # set from the environment (OPENPYXL_DEFUSEDXML)
+        raise ImportFileError(
+            "unsafe_xml_parser", "Excel files are read only with defusedxml (set no OPENPYXL_*)"
+        )
+    _check_inflated_size(path)
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError("unreadable_file", f"{path.name} is not an Excel file") from exc
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except _READ_ERRORS as exc:
+        raise _read_error(exc, f"{path.name} is not a readable Excel file") from exc
     return workbook, workbook.worksheets[0]
+
+
+def _check_inflated_size(path: Path) -> None:
+    """Refuse a zip bomb from its directory, before anything is inflated.
+
+    The sizes are the ones the archive declares; ``zipfile`` never inflates a
+    member past its declared size (it fails the CRC check instead).
+    """
+    try:
+        with ZipFile(path) as archive:
+            inflated = sum(member.file_size for member in archive.infolist())
+    except (BadZipFile, OSError, ValueError) as exc:
+        raise ImportFileError("unreadable_file", f"{path.name} is not an Excel file") from exc
+    if inflated > MAX_XLSX_INFLATED_BYTES:
+        raise ImportFileError(
+            "file_too_large",
+            f"{path.name} inflates to {inflated // 2**20} MB; at most "
+            f"{MAX_XLSX_INFLATED_BYTES // 2**20} MB",
+        )
 
 
 def _xlsx_headers(path: Path) -> list[str]:
@@ -214,73 +297,127 @@ def _xlsx_rows(path: Path, headers: list[str]) -> Iterator[Row]:
 
 
 # --- JSON -------------------------------------------------------------------
-# An array of objects (``[{...}, {...}]``) or one object per line (JSON Lines),
-# decoded object by object from a buffered reader.
+# An array of objects (``[{...}, {...}]``) or one value per line (JSON Lines),
+# parsed incrementally: ijson's C tokenizer, and rows built here so that the
+# nesting is bounded before anything deep is built (ijson's own builders
+# track a path per level, which a 100,000-deep document turns quadratic).
 
 
-def _json_objects(path: Path) -> Iterator[object]:
-    decoder = json.JSONDecoder()
-    with path.open(encoding="utf-8-sig") as handle:
-        buffer = handle.read(_CHUNK)
-        position = 0
-        in_array = False
-        started = False
-        while True:
-            while True:
-                while position < len(buffer) and buffer[position] in " \t\r\n,":
-                    position += 1
-                if position < len(buffer):
-                    break
-                more = handle.read(_CHUNK)
-                if not more:
-                    return
-                buffer, position = more, 0
-            char = buffer[position]
-            if not started:
-                started = True
-                if char == "[":
-                    in_array = True
-                    position += 1
-                    continue
-            if in_array and char == "]":
-                return
-            while True:
-                try:
-                    obj, end = decoder.raw_decode(buffer, position)
-                    break
-                except json.JSONDecodeError:
-                    more = handle.read(_CHUNK)
-                    if not more:
-                        raise ImportFileError(
-                            "invalid_json", f"{path.name}: invalid JSON near offset {position}"
-                        ) from None
-                    buffer = buffer[position:] + more
-                    position = 0
-            yield obj
-            position = end
-            if len(buffer) - position < _CHUNK // 4:
-                buffer = buffer[position:] + handle.read(_CHUNK)
-                position = 0
+def _json_objects(path: Path) -> Iterator[tuple[object, str]]:
+    """Each top-level row with its problem ("" when none): a value nested
+    deeper than ``MAX_JSON_DEPTH``, a string over ``MAX_CELL_CHARS`` or a
+    number beyond the double range makes the row unusable, not the file."""
+    with path.open("rb") as handle:
+        start = handle.read(_CHUNK).lstrip(b"\xef\xbb\xbf \t\r\n")
+        handle.seek(0)
+        if handle.read(3) != b"\xef\xbb\xbf":
+            handle.seek(0)
+        in_array = start[:1] == b"["
+        # ijson's C parser re-joins a token that spans reads: 1 MB reads keep a
+        # 20 MB string at 20 joins (64 KB reads made it 300, and seconds)
+        events = ijson.basic_parse(handle, multiple_values=not in_array, buf_size=_JSON_READ)
+        yield from _rows_from_events(events, base=1 if in_array else 0)
+
+
+def _rows_from_events(events, *, base: int) -> Iterator[tuple[object, str]]:
+    """Build the values at depth ``base`` from ijson events (depth 1: the
+    elements of a top-level array; 0: the top-level values of JSON Lines).
+
+    Once a row is unusable nothing more of it is built; its events are only
+    counted until it closes. (The hot loop of JSON imports: checks in order
+    of frequency.)
+    """
+    stack: list = []  # the containers of the row being built
+    depth = 0
+    key = None
+    problem = ""
+    for event, value in events:
+        if event == "map_key":
+            key = value
+            continue
+        if event == "start_map" or event == "start_array":
+            depth += 1
+            if depth <= base or problem:
+                continue
+            if depth - base > MAX_JSON_DEPTH:
+                problem = f"row is nested deeper than {MAX_JSON_DEPTH} levels"
+                stack.clear()
+                continue
+            value = {} if event == "start_map" else []
+            if stack:
+                top = stack[-1]
+                if type(top) is dict:
+                    top[key] = value
+                else:
+                    top.append(value)
+            stack.append(value)
+            continue
+        if event == "end_map" or event == "end_array":
+            depth -= 1
+            if depth < base:
+                continue  # the top-level array closes
+            done = None if problem else stack.pop()
+            if depth == base:
+                yield done, problem
+                problem = ""
+            continue
+        if event == "string":
+            if len(value) > MAX_CELL_CHARS:
+                problem = problem or f"a value is longer than {MAX_CELL_CHARS} characters"
+                stack.clear()
+                value = None
+        elif event == "number":
+            value = _json_number(value)
+            if value is None:
+                problem = problem or "a number is beyond the double range"
+                stack.clear()
+        if depth == base:
+            yield value, problem
+            problem = ""
+        elif not problem:
+            top = stack[-1]
+            if type(top) is dict:
+                top[key] = value
+            else:
+                top.append(value)
+
+
+_LARGEST = int(sys.float_info.max)
+
+
+def _json_number(value: int | Decimal) -> int | float | None:
+    """A float for a decimal (as ``json`` gives), None beyond the double range."""
+    if type(value) is int:
+        return value if -_LARGEST <= value <= _LARGEST else None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _json_headers(path: Path) -> list[str]:
     headers: dict[str, None] = {}
     objects = others = 0
-    for obj in _json_objects(path):
-        if isinstance(obj, dict):
+    first_problem = ""
+    for number, (obj, problem) in enumerate(_json_objects(path), start=1):
+        if isinstance(obj, dict) and not problem:
             objects += 1
             headers.update(dict.fromkeys(str(k) for k in obj))
         else:
             others += 1
+            first_problem = first_problem or f"row {number}: {problem or 'not a JSON object'}"
         if objects + others > _JSON_HEADER_SAMPLE:
             break
     if others and not objects:
-        raise ImportFileError("invalid_json", f"{path.name}: each row must be a JSON object")
+        raise ImportFileError(
+            "invalid_json", f"{path.name}: each row must be a JSON object ({first_problem})"
+        )
     return list(headers)
 
 
 def _json_rows(path: Path, headers: list[str]) -> Iterator[Row]:
-    for number, obj in enumerate(_json_objects(path), start=1):
+    for number, (obj, problem) in enumerate(_json_objects(path), start=1):
+        if problem:
+            yield Row(number=number, values={}, problem=problem)
+            continue
         if not isinstance(obj, dict):
             yield Row(number=number, values={}, problem="row is not a JSON object")
             continue

@@ -20,6 +20,7 @@ import collections
 import contextlib
 import contextvars
 import csv
+import logging
 import multiprocessing
 import queue
 import shutil
@@ -39,6 +40,7 @@ from cdp_site.bulk_sql import commit_asynchronously
 from customers.models import IdentifierType
 from customers.services.bulk import stored_message_ids
 from customers.services.identity import identifier_types
+from sources.imports.jobs import fail_job
 from sources.imports.mapping import MappingError, Target, build_mapping
 from sources.imports.reading import ImportFileError, Row, open_table
 from sources.imports.rows import RowIssue, RowOutcome, build_message, expected_issues
@@ -46,6 +48,7 @@ from sources.models import ImportIssue, ImportJob
 from sources.pipeline import ProcessResult, apply_messages, process_message
 
 BATCH_SIZE = 500
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,10 +99,12 @@ def run_import(*, job_id: int, dry_run: bool, processes: bool = False) -> Import
             else:
                 _import(job, table.rows(), mapping, tally, processes=processes)
     except (ImportFileError, MappingError) as exc:
-        job.status = ImportJob.Status.FAILED
-        job.error = str(exc)
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
+        fail_job(job=job, reason=str(exc))
+        return job
+    except Exception:
+        # not bad input but a bug or an outage: logged, and the job still ends
+        logger.exception("import job %s failed", job.pk)
+        fail_job(job=job, reason="the import stopped on an unexpected error (logged)")
         return job
     job.status = ImportJob.Status.PREVIEWED if dry_run else ImportJob.Status.DONE
     job.finished_at = timezone.now()

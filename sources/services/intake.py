@@ -20,7 +20,13 @@ from sources import tasks
 from sources.models import IntakeMessage, RejectedMessage, Source
 from sources.privacy import payload_identifiers
 from sources.services.keys import authenticate_write_key
-from sources.services.parsing import InvalidMessage, RequestRejected, prepare_call
+from sources.services.parsing import (
+    InvalidMessage,
+    RequestRejected,
+    prepare_call,
+    storable,
+    without_write_key,
+)
 
 _source_cache: dict[str, tuple[float, Source | None]] = {}
 
@@ -80,7 +86,8 @@ def accept_calls(
                     code=error.code,
                     reason=error.message,
                     field=error.field,
-                    payload=call if isinstance(call, dict) else {"raw": call},
+                    # mended so that any database keeps it; never the write key
+                    payload=storable(call if isinstance(call, dict) else {"raw": call}),
                     received_at=received_at,
                 )
             )
@@ -120,12 +127,14 @@ def _without_erased_people(
 def record_rejected_body(
     *, source: Source, error: RequestRejected, body: bytes, received_at: datetime
 ) -> RejectedMessage:
-    """Keep a trace of a whole request refused for its body (first bytes only)."""
+    """Keep a trace of a whole request refused for its body (first bytes only,
+    any ``writeKey`` value blanked)."""
+    text = body[:2048].decode("utf-8", errors="replace")
     return RejectedMessage.objects.create(
         source=source,
         code=error.code,
         reason=error.message,
-        payload={"raw": body[:2048].decode("utf-8", errors="replace").replace("\x00", "\ufffd")},
+        payload={"raw": storable(without_write_key(text))},
         received_at=received_at,
     )
 

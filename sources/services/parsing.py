@@ -7,6 +7,12 @@ Two layers of errors, each with a stable code:
 - ``InvalidMessage``: one call is invalid; in a batch the others still go
   through and this one is reported and recorded.
 
+Input limits (see SECURITY.md): ``NaN``/``Infinity`` are not JSON and
+refuse the body; a number outside the IEEE double range (``1e999``, a
+400-digit integer), a lone surrogate or a NUL character refuses its call
+only; times must fall in the years 1900 to 2200; identifiers are strings or
+integers, checked in the text form the pipeline will read back from storage.
+
 ``prepare_call`` checks a raw call and returns the payload to store;
 ``normalize_call`` turns a stored payload into the ``NormalizedMessage`` the
 pipeline runs on. Both are pure functions: the same payload and receive time
@@ -16,6 +22,9 @@ always give the same message, so intake, processing and replay agree.
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -31,6 +40,17 @@ MAX_DEPTH = 32
 CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 _STRING_FIELDS = ("event", "name", "category")
 _OBJECT_FIELDS = ("traits", "properties", "context", "integrations")
+MAX_IDENTIFIER_LENGTH = 255
+# Times outside these years are refused (no client has a reason to send them,
+# and they overflow date arithmetic near years 1 and 9999).
+MIN_YEAR, MAX_YEAR = 1900, 2200
+_EARLIEST = datetime(MIN_YEAR, 1, 1, tzinfo=UTC)
+_LATEST = datetime(MAX_YEAR + 1, 1, 1, tzinfo=UTC)
+_LARGEST_NUMBER = int(sys.float_info.max)
+# an escaped NUL in serialized JSON (an escaped backslash before "u0000" is not one)
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_WRITE_KEY_IN_TEXT = re.compile(r'("writeKey"\s*:\s*)"(?:[^"\\]|\\.)*"')
 
 
 @dataclass(frozen=True)
@@ -80,16 +100,18 @@ def decode_body(*, body: bytes, content_encoding: str, limit: int) -> bytes:
 
 
 def load_object(raw: bytes) -> dict:
-    """Parse a JSON object from UTF-8 bytes, refusing absurd nesting."""
+    """Parse a JSON object from UTF-8 bytes, refusing absurd nesting.
+
+    ``NaN`` and ``Infinity`` are not JSON: the body is refused. Numbers beyond
+    the double range are read as infinity, which ``prepare_call`` refuses for
+    the call that holds them (a batch's other calls still go through).
+    """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestRejected("invalid_encoding", "body is not UTF-8") from None
-    if "\\u0000" in text:
-        # PostgreSQL cannot store NUL in text or jsonb
-        raise RequestRejected("invalid_character", "strings must not contain \\u0000")
     try:
-        data = json.loads(text)
+        data = strict_json_loads(text)
     except RecursionError:
         raise RequestRejected("too_deep", f"JSON is nested deeper than {MAX_DEPTH}") from None
     except ValueError as error:
@@ -99,6 +121,30 @@ def load_object(raw: bytes) -> dict:
     if _too_deep(data):
         raise RequestRejected("too_deep", f"JSON is nested deeper than {MAX_DEPTH}")
     return data
+
+
+def strict_json_loads(text: str) -> object:
+    """``json.loads`` for untrusted text: ``NaN``/``Infinity`` raise ValueError;
+    integers beyond the double range come back as infinity, for
+    ``storable_json`` to refuse where they are. Deep nesting raises
+    RecursionError."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _bounded_int(text: str) -> int | float:
+    """An integer literal; infinity when it is beyond the double range.
+
+    (Also keeps Python's 4,300-digit conversion limit from refusing the
+    whole body.)
+    """
+    if len(text) > 310:
+        return math.inf
+    value = int(text)
+    return value if abs(value) <= _LARGEST_NUMBER else math.inf
 
 
 def _too_deep(data: object) -> bool:
@@ -146,6 +192,7 @@ def prepare_call(call: object, *, call_type: str | None, ip: str) -> dict:
     if not isinstance(call, dict):
         raise InvalidMessage("invalid_message", "each call must be a JSON object")
     call = dict(call)
+    call.pop("writeKey", None)  # a credential, never stored
     kind = call_type or call.get("type")
     if kind not in CALL_TYPES:
         raise InvalidMessage("invalid_type", f"type must be one of {', '.join(CALL_TYPES)}", "type")
@@ -166,13 +213,95 @@ def prepare_call(call: object, *, call_type: str | None, ip: str) -> dict:
         call["context"] = {**context, "ip": ip}
     elif context is None and ip:
         call["context"] = {"ip": ip}
-    if len(json.dumps(call, separators=(",", ":"))) > MAX_MESSAGE_BYTES:
+    if len(storable_json(call)) > MAX_MESSAGE_BYTES:
         raise InvalidMessage(
             "message_too_large", f"a call must be at most {MAX_MESSAGE_BYTES} bytes"
         )
     # Validates everything the pipeline will rely on, so it cannot fail later.
     normalize_call(call, source_id=0, received_at=datetime.now(UTC))
     return call
+
+
+def storable_json(value: object) -> bytes:
+    """``value`` as the UTF-8 JSON that will be stored; InvalidMessage (with the
+    path of the offending item as its field) if no database could store it.
+
+    One serialization finds all three: a non-finite number (``allow_nan``),
+    a lone surrogate (UTF-8 encoding), a NUL character. The REST API's JSON
+    parser applies the same rule to every body.
+    """
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        data = text.encode("utf-8")
+    except ValueError:  # UnicodeEncodeError is a ValueError too
+        raise _unstorable_value(value) from None
+    if _ESCAPED_NUL.search(text):
+        raise _unstorable_value(value)
+    return data
+
+
+def _unstorable_value(value: object) -> InvalidMessage:
+    path, problem = _unstorable(value, "")
+    code, message = problem or _NOT_FINITE
+    return InvalidMessage(code, message, path.lstrip(".")[:200])
+
+
+_NOT_FINITE = ("number_out_of_range", "numbers must be finite and within the double range")
+_SURROGATE = ("invalid_string", "strings must be valid Unicode (no lone surrogates)")
+_NUL = ("invalid_character", "strings must not contain \\u0000")
+
+
+def _string_problem(text: str) -> tuple[str, str] | None:
+    if "\x00" in text:
+        return _NUL
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE
+    return None
+
+
+def _unstorable(value: object, path: str) -> tuple[str, tuple[str, str] | None]:
+    """Where in ``value`` the first unstorable item is, and why (only called
+    once serialization failed; nesting is bounded by ``MAX_DEPTH``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, _NOT_FINITE
+    if isinstance(value, str):
+        return path, _string_problem(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if problem := _string_problem(key):
+                return f"{path}.{storable(key)}", problem
+            found = _unstorable(item, f"{path}.{storable(key)}")
+            if found[1]:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable(item, f"{path}[{index}]")
+            if found[1]:
+                return found
+    return path, None
+
+
+def storable(value: object) -> object:
+    """A copy of a refused call that any database can keep for the record:
+    bad strings mended (U+FFFD), non-finite numbers as text, no write key."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        if _string_problem(value) is None:
+            return value
+        return _SURROGATES.sub("\ufffd", value).replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items() if k != "writeKey"}
+    return value
+
+
+def without_write_key(text: str) -> str:
+    """Raw body text with any ``"writeKey": "…"`` value blanked."""
+    return _WRITE_KEY_IN_TEXT.sub(r'\1"[removed]"', text)
 
 
 def normalize_call(payload: dict, *, source_id: int, received_at: datetime) -> NormalizedMessage:
@@ -235,12 +364,17 @@ def normalize_call(payload: dict, *, source_id: int, received_at: datetime) -> N
 def corrected_timestamp(
     *, original: datetime | None, sent_at: datetime | None, received_at: datetime
 ) -> datetime:
-    """Segment's clock-skew rule: ``receivedAt - (sentAt - originalTimestamp)``."""
+    """Segment's clock-skew rule: ``receivedAt - (sentAt - originalTimestamp)``.
+
+    Both client times lie within the years 1900 to 2200 (``_time``); a correction
+    that would leave that range keeps the client's own timestamp.
+    """
     if original is None:
         return received_at
     if sent_at is None:
         return original
-    return received_at - (sent_at - original)
+    corrected = received_at - (sent_at - original)
+    return corrected if _EARLIEST <= corrected < _LATEST else original
 
 
 def _usable(value: str | None) -> bool:
@@ -256,11 +390,27 @@ def _identifier(payload: dict, key: str) -> str | None:
     value = payload.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise InvalidMessage("invalid_field", f"{key} must be a string", key)
+    return _identifier_text(value, key)
+
+
+def _identifier_text(value: object, field: str) -> str:
+    """An identifier as the pipeline will read it back from storage.
+
+    Strings and integers only: a float has no stable text (PostgreSQL's jsonb
+    gives ``1e308`` back as 309 digits), so it is refused rather than accepted
+    and failed later.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidMessage(
+            "invalid_field", f"{field} must be a string (or a whole number)", field
+        )
     text = str(value).strip()
-    if len(text) > 255:
-        raise InvalidMessage("identifier_too_long", f"{key} is longer than 255 characters", key)
+    if len(text) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidMessage(
+            "identifier_too_long",
+            f"{field} is longer than {MAX_IDENTIFIER_LENGTH} characters",
+            field,
+        )
     return text
 
 
@@ -274,15 +424,26 @@ def _time(payload: dict, key: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidMessage("invalid_timestamp", f"{key} is not an ISO 8601 time", key) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    # the year first: comparing a year-1 time with an offset could overflow
+    if MIN_YEAR <= parsed.year <= MAX_YEAR:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        if _EARLIEST <= parsed < _LATEST:
+            return parsed
+    raise InvalidMessage(
+        "invalid_timestamp", f"{key} must fall in the years {MIN_YEAR} to {MAX_YEAR} (UTC)", key
+    )
 
 
 def _external_ids(context: dict) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in context.get("externalIds") or ():
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("type"), str)
+            or len(item["type"]) > 100
+        ):
             raise InvalidMessage("invalid_field", "context.externalIds holds bad entries")
         value = item.get("id")
         if isinstance(value, (str, int)) and not isinstance(value, bool):
-            pairs.append((item["type"], str(value)))
+            pairs.append((item["type"], _identifier_text(value, "context.externalIds.id")))
     return tuple(pairs)

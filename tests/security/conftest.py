@@ -1,14 +1,20 @@
+"""Security suites: hostile input (every refusal is a 4xx with its error shape,
+nothing valid is lost, nothing is left behind) and the role matrix (who may
+read and change what; Viewers never see a contact detail)."""
+
 import pytest
 from django.contrib.auth.models import Group
 
 from accounts.roles import DATA_STEWARD, MARKETER, VIEWER
+from tests.api.conftest import full_api_client, make_api_client  # noqa: F401  (shared fixtures)
 from tests.security.world import build_world
+from tests.sources.conftest import keyed_source, send  # noqa: F401
 
 PASSWORD = "pw-role-matrix-7"
 ROLE_GROUPS = {"viewer": VIEWER, "marketer": MARKETER, "steward": DATA_STEWARD}
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _fast_and_local(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -17,7 +23,7 @@ def _fast_and_local(settings, tmp_path):
 
 
 @pytest.fixture
-def people(db, django_user_model):
+def people(db, django_user_model, _fast_and_local):
     """One staff user per role, and a superuser."""
     users = {}
     for role, group in ROLE_GROUPS.items():

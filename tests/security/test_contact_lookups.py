@@ -81,6 +81,12 @@ def test_the_api_refuses_contact_lookups_to_a_viewer_but_not_to_keys(mary, peopl
         assert response.json()["code"] == "contact_lookup_forbidden"
         assert EMAIL not in response.content.decode()
     assert viewer.get(f"/api/v1/profiles/email:{EMAIL}/").status_code == 403
+    in_body = viewer.post(
+        "/api/v1/profiles/lookup/",
+        {"identifier": f"email:{EMAIL}"},
+        content_type="application/json",
+    )
+    assert (in_body.status_code, in_body.json()["code"]) == (403, "contact_lookup_forbidden")
     assert viewer.get("/api/v1/profiles/user_id:u-mary/").status_code == 200
     _key, secret = create_api_key(name="Shop", scopes=["profiles:read"])
     keyed = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")

@@ -49,7 +49,7 @@ from tests.security.world import EMAIL_FRAGMENT, EMAILS, MARY, PHONES, World
 ROLES = ("viewer", "marketer", "steward", "superuser")
 # What sessions and tokens write by themselves, and the dashboard's cache of
 # daily figures (refreshed when read); everything else is compared.
-BOOKKEEPING = {"sessions.Session", "authtoken.Token", "backoffice.DailyStat"}
+BOOKKEEPING = {"sessions.Session", "accounts.AuthToken", "authtoken.Token", "backoffice.DailyStat"}
 UNSAFE = ("post", "put", "patch", "delete")
 
 

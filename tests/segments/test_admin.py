@@ -87,7 +87,7 @@ def test_builder_preview_reports_rule_errors_as_400(admin_client):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_rule"
-    assert response.json()["errors"] == [
+    assert response.json()["details"]["errors"] == [
         {"path": "$.all[0].value", "code": "bad_value", "message": "a number"}
     ]
 

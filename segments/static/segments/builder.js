@@ -307,8 +307,9 @@ document.addEventListener("DOMContentLoaded", function () {
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
       body: JSON.stringify({ rule: rule, segment_id: root.dataset.segmentId ? Number(root.dataset.segmentId) : null }),
     }).then((r) => r.json()).then((data) => {
-      if (data.errors && data.errors.length) {
-        result.replaceChildren(el("ul", { class: "errorlist rb-errors" }, data.errors.map((e) => el("li", {}, e.path + ": " + e.message))));
+      if (data.code) {  // an error: {code, message, details}; rule errors in details.errors
+        const errors = (data.details && data.details.errors) || [{ path: "$", message: data.message }];
+        result.replaceChildren(el("ul", { class: "errorlist rb-errors" }, errors.map((e) => el("li", {}, e.path + ": " + e.message))));
         return;
       }
       result.replaceChildren(

@@ -55,7 +55,11 @@ class Command(BaseCommand):
         try:
             with path.open("rb") as handle:
                 job = create_import_job(
-                    file=File(handle), name=path.name, kind=options["kind"], source=source
+                    file=File(handle),
+                    name=path.name,
+                    kind=options["kind"],
+                    source=source,
+                    limit_size=False,  # the operator's own file: only uploads are limited
                 )
         except (OSError, ImportFileError) as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc

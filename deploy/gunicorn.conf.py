@@ -1,0 +1,41 @@
+"""gunicorn settings for Tributary's web process: ``gunicorn -c deploy/gunicorn.conf.py``.
+
+- uvicorn workers on ``cdp_site.asgi``: slow clients (a body sent a byte a
+  second, headers that never end) hold a coroutine, not a worker; see
+  ``cdp_site/serving.py``. Each worker still runs one view at a time, like a
+  sync worker, so size ``workers`` as before (2 per core).
+- The access log (set ``TRIBUTARY_ACCESS_LOG=-`` for stdout, or a file) has
+  neither the HTTP Basic user (a write key) nor emails or phone numbers:
+  they are masked in request paths and query strings.
+
+Every value can be overridden on the command line (``-b``, ``-w`` …) or by
+the environment variables read below.
+"""
+
+import multiprocessing
+import os
+
+wsgi_app = "cdp_site.asgi:application"
+worker_class = "cdp_site.serving.Worker"
+bind = os.environ.get("TRIBUTARY_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
+# most connections one worker holds, slow ones included (then 503)
+worker_connections = int(os.environ.get("TRIBUTARY_WORKER_CONNECTIONS", 1000))
+max_requests = 5000
+max_requests_jitter = 500
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+
+accesslog = os.environ.get("TRIBUTARY_ACCESS_LOG") or None
+# for sync workers (uvicorn writes its own line: client, request line, status);
+# no %(u)s (the Basic-auth user is a write key), no %(q)s (query strings)
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def post_worker_init(worker):
+    from cdp_site.serving import redact_access_log
+
+    redact_access_log()
