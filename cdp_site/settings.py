@@ -63,9 +63,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Serves STATIC_ROOT from the app itself (compressed, hashed, long-cached),
-    # so the documented gunicorn deployment needs no separate static server.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Production serves STATIC_ROOT from the app itself (compressed, hashed,
+    # long-cached), so the documented deployment needs no static server;
+    # development serves the source files through django.contrib.staticfiles.
+    *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
