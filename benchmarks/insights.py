@@ -71,7 +71,7 @@ def main() -> None:
     from django.db import connection
     from sklearn.metrics import roc_auc_score
 
-    from benchmarks.store_sim import Config, simulate, load
+    from benchmarks.store_sim import Config, load, simulate
     from insights.models import PredictiveModel
     from insights.services import features
     from insights.services.predictions import predict
@@ -143,11 +143,9 @@ def main() -> None:
     print("| step | wall | peak RSS |")
     print("|---|---|---|")
     print(
-        f"| train_models (3 targets, incl. scoring the published) | {train_s:.0f} s | {train_gb:.2f} GB |"
+        f"| train_models (3 targets, scoring the published) | {train_s:.0f} s | {train_gb:.2f} GB |"
     )
-    print(
-        f"| compute_insights (RFM, lifecycle, scores of all profiles) | {score_s:.0f} s | {score_gb:.2f} GB |"
-    )
+    print(f"| compute_insights (RFM, stages, all scores) | {score_s:.0f} s | {score_gb:.2f} GB |")
     print(f"\nRFM quintiles equal the independent pandas computation: {rfm_equal}")
     if not options.keep:
         connection.close()

@@ -5,7 +5,7 @@ Each person joins on some day and has a latent daily purchase propensity
 that drifts (a mean-reverting random walk on its logarithm, around the
 person's own level). Every day, while they have not churned:
 
-- they buy with probability propensity × season (a yearly wave and a
+- they buy with probability propensity x season (a yearly wave and a
   December peak), for a log-normal amount (``revenue``);
 - they view products, add to cart and open emails at rates that grow with
   the *current* propensity, plus some propensity-free page views — so
@@ -42,7 +42,7 @@ class Config:
     drift: float = 0.22
     reversion: float = 0.03
     churn_hazard: float = 1 / 500
-    # behaviour rates per day: base + factor × propensity
+    # behaviour rates per day: base + factor x propensity
     view: tuple[float, float] = (0.002, 4.0)
     cart: tuple[float, float] = (0.0003, 1.5)
     email: tuple[float, float] = (0.004, 2.0)
@@ -255,6 +255,7 @@ def _copy(cursor, table: str, frame) -> None:
     frame.to_csv(buffer, index=False, header=False)
     buffer.seek(0)
     columns = ", ".join(f'"{c}"' for c in frame.columns)
-    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
+    sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, NULL '\\N')"
+    with cursor.cursor.copy(sql) as copy:
         while data := buffer.read(1 << 20):
             copy.write(data)

@@ -42,12 +42,11 @@ def population(*, as_of: datetime) -> pd.DataFrame:
         .order_by()
         .values_list("pk", "first_seen")
     )
-    ids, seen = [], []
-    for pk, first_seen in rows.iterator(chunk_size=CHUNK):
-        ids.append(pk)
-        seen.append((as_of - first_seen).total_seconds() / 86400)
-    frame = pd.DataFrame({"tenure_days": np.array(seen, dtype=float)}, index=pd.Index(ids))
-    frame.index.name = "customer_id"
+    found = pd.DataFrame(list(rows.iterator(chunk_size=CHUNK)), columns=["pk", "first_seen"])
+    frame = pd.DataFrame(
+        {"tenure_days": _days(as_of, found["first_seen"])},
+        index=pd.Index(found["pk"].to_numpy(), name="customer_id"),
+    )
     return frame
 
 
@@ -66,12 +65,11 @@ def behaviour_event_names(*, as_of: datetime, limit: int = BEHAVIOUR_EVENTS) -> 
     return [row["name"] for row in rows]
 
 
-def _days(as_of: datetime, moments: Sequence) -> np.ndarray:
-    stamp = as_of.timestamp()
-    return np.array(
-        [NEVER_DAYS if m is None else (stamp - m.timestamp()) / 86400 for m in moments],
-        dtype=float,
-    )
+def _days(as_of: datetime, moments: pd.Series) -> np.ndarray:
+    """Days from each moment to ``as_of`` (``NEVER_DAYS`` where there is none)."""
+    stamps = pd.to_datetime(moments, utc=True)
+    days = (pd.Timestamp(as_of) - stamps).dt.total_seconds().to_numpy(dtype=float) / 86400
+    return np.where(np.isnan(days), NEVER_DAYS, days)
 
 
 def _purchase_features(as_of: datetime) -> pd.DataFrame:
@@ -94,8 +92,8 @@ def _purchase_features(as_of: datetime) -> pd.DataFrame:
     columns = ["customer_id", *aggregates]
     frame = pd.DataFrame(rows, columns=columns).set_index("customer_id")
     out = pd.DataFrame(index=frame.index)
-    out["days_since_last_purchase"] = _days(as_of, frame["last"].tolist())
-    out["days_since_first_purchase"] = _days(as_of, frame["first"].tolist())
+    out["days_since_last_purchase"] = _days(as_of, frame["last"])
+    out["days_since_first_purchase"] = _days(as_of, frame["first"])
     for column in columns[3:]:
         out[column] = frame[column].astype(float).fillna(0.0)
     return out
@@ -121,7 +119,7 @@ def _behaviour_features(as_of: datetime, names: Sequence[str]) -> pd.DataFrame:
     if frame.empty:
         out["days_since_last_event"] = pd.Series(dtype=float)
     else:
-        frame["age"] = _days(as_of, frame["last"].tolist())
+        frame["age"] = _days(as_of, frame["last"])
         out["days_since_last_event"] = frame.groupby("customer_id")["age"].min()
     for d in BEHAVIOUR_WINDOWS:
         out[f"events_{d}d"] = frame.groupby("customer_id")[f"n{d}"].sum() if len(frame) else 0.0

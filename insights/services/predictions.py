@@ -128,16 +128,15 @@ def evaluate(target: str, y: np.ndarray, scores: np.ndarray) -> dict:
     for decile, chunk in enumerate(np.array_split(order, 10), start=1):
         rate = float(positive[chunk].mean()) if len(chunk) else 0.0
         lift.append({"decile": decile, "rows": len(chunk), "rate": rate, "lift": rate / overall})
-    calibration = []
-    for chunk in np.array_split(order[::-1], 10):
-        if len(chunk):
-            calibration.append(
-                {
-                    "rows": len(chunk),
-                    "predicted": float(scores[chunk].mean()),
-                    "observed": float(y[chunk].mean()),
-                }
-            )
+    calibration = [
+        {
+            "rows": len(chunk),
+            "predicted": float(scores[chunk].mean()),
+            "observed": float(y[chunk].mean()),
+        }
+        for chunk in np.array_split(order[::-1], 10)
+        if len(chunk)
+    ]
     return {"auc": auc, "calibration": calibration, "lift": lift}
 
 

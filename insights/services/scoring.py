@@ -2,7 +2,7 @@
 
 A rule of kind *event* earns ``points`` for every matching event of the
 plan's window (name, plus property conditions written as in segment rules),
-each worth ``points × (1 - decay/100) ^ age in days``; a rule of kind
+each worth ``points x (1 - decay/100) ^ age in days``; a rule of kind
 *condition* earns ``points`` once while a segment rule holds for the
 profile. The score is the sum, rounded to 2 decimals, stored as the plan's
 trait with its breakdown (per rule: events counted and points). Profiles
