@@ -43,7 +43,7 @@ class InsightPolicyAdmin(SimpleHistoryAdmin):
     )
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) and not InsightPolicy.objects.exists()
+        return False  # one row, made by a migration (or on first use): edit it
 
     def has_delete_permission(self, request, obj=None):
         return False

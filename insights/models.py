@@ -61,7 +61,7 @@ class InsightPolicy(models.Model):
 
     @classmethod
     def current(cls) -> InsightPolicy:
-        return cls.objects.order_by("pk").first() or cls()
+        return cls.objects.order_by("pk").first() or cls.objects.create()
 
 
 class RfmRun(models.Model):
