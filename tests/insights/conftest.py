@@ -5,6 +5,8 @@ from itertools import count
 import pytest
 
 from customers.models import Customer, Event
+from tests.api.conftest import make_api_client  # noqa: F401  (fixture)
+from tests.backoffice.conftest import role_client  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 _ids = count(1)

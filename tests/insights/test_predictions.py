@@ -41,7 +41,8 @@ def test_model_beats_the_rfm_baseline_on_the_simulated_future_and_is_published(s
     assert roc_auc_score(truth, [scores[int(c)] for c in ids]) >= 0.75
     percentiles = stored("purchase_propensity_30d_percentile")
     assert set(percentiles) == set(scores)
-    assert 0 <= min(percentiles.values()) and max(percentiles.values()) == 100
+    assert min(percentiles.values()) >= 0
+    assert max(percentiles.values()) == 100
     lift = purchase.metrics["model"]["lift"]
     assert [row["decile"] for row in lift] == list(range(1, 11))
     assert lift[0]["lift"] >= 2.5
