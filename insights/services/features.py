@@ -1,6 +1,9 @@
 """Features of every profile as of a moment, and what happened in the window after it.
 
 Read with a few grouped SQL queries (nothing per profile), into pandas.
+Results are fetched whole, not through server-side cursors: PostgreSQL
+plans a cursor for its first rows (nested loops), which made the grouped
+queries many times slower.
 Everything is measured strictly before ``as_of``; labels strictly from
 ``as_of`` on, so a snapshot never sees its own future.
 
@@ -30,7 +33,6 @@ BEHAVIOUR_WINDOWS = (7, 30, 90)
 BEHAVIOUR_EVENTS = 6
 NEVER_DAYS = 730.0
 RFM_FEATURES = ("days_since_last_purchase", "purchases_365d", "revenue_365d")
-CHUNK = 50_000
 
 
 def population(*, as_of: datetime) -> pd.DataFrame:
@@ -42,7 +44,7 @@ def population(*, as_of: datetime) -> pd.DataFrame:
         .order_by()
         .values_list("pk", "first_seen")
     )
-    found = pd.DataFrame(list(rows.iterator(chunk_size=CHUNK)), columns=["pk", "first_seen"])
+    found = pd.DataFrame(list(rows), columns=["pk", "first_seen"])
     frame = pd.DataFrame(
         {"tenure_days": _days(as_of, found["first_seen"])},
         index=pd.Index(found["pk"].to_numpy(), name="customer_id"),
@@ -87,7 +89,6 @@ def _purchase_features(as_of: datetime) -> pd.DataFrame:
         .values("customer_id")
         .annotate(**aggregates)
         .values_list("customer_id", *aggregates)
-        .iterator(chunk_size=CHUNK)
     )
     columns = ["customer_id", *aggregates]
     frame = pd.DataFrame(rows, columns=columns).set_index("customer_id")
@@ -111,7 +112,6 @@ def _behaviour_features(as_of: datetime, names: Sequence[str]) -> pd.DataFrame:
             last=Max("timestamp"), **{f"n{d}": Count("pk", filter=q) for d, q in windows.items()}
         )
         .values_list("customer_id", "name", "last", *(f"n{d}" for d in BEHAVIOUR_WINDOWS))
-        .iterator(chunk_size=CHUNK)
     )
     columns = ["customer_id", "name", "last", *(f"n{d}" for d in BEHAVIOUR_WINDOWS)]
     frame = pd.DataFrame(rows, columns=columns)
@@ -183,7 +183,6 @@ def outcomes(*, start: datetime, days: int) -> pd.DataFrame:
         .values("customer_id")
         .annotate(purchases=Count("pk"), revenue=Sum(revenue_expression()))
         .values_list("customer_id", "purchases", "revenue")
-        .iterator(chunk_size=CHUNK)
     )
     frame = pd.DataFrame(rows, columns=["customer_id", "purchases", "revenue"])
     return frame.set_index("customer_id").astype(float)

@@ -39,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from insights import traits
 from insights.models import InsightPolicy, PredictiveModel
 from insights.services import features
+from insights.services.bulk import bulk_reads
 from segments.stored import StoredValue, replace_stored_values
 
 log = logging.getLogger(__name__)
@@ -161,12 +162,13 @@ def train_model(*, target: str, now: datetime | None = None) -> TrainingReport:
     now = now or timezone.now()
     horizon = timedelta(days=HORIZON[target])
     train_at, valid_at = now - 2 * horizon, now - horizon
-    names = features.behaviour_event_names(as_of=valid_at)
+    with bulk_reads():
+        names = features.behaviour_event_names(as_of=valid_at)
+        train = _eligible(target, features.snapshot(as_of=train_at, names=names))
+        valid = _eligible(target, features.snapshot(as_of=valid_at, names=names))
+        y_train = _label(target, train, features.outcomes(start=train_at, days=horizon.days))
+        y_valid = _label(target, valid, features.outcomes(start=valid_at, days=horizon.days))
     columns = features.feature_names(names)
-    train = _eligible(target, features.snapshot(as_of=train_at, names=names))
-    valid = _eligible(target, features.snapshot(as_of=valid_at, names=names))
-    y_train = _label(target, train, features.outcomes(start=train_at, days=horizon.days))
-    y_valid = _label(target, valid, features.outcomes(start=valid_at, days=horizon.days))
     policy = InsightPolicy.current()
     record = PredictiveModel(
         target=target,
@@ -256,25 +258,26 @@ def published_model(target: str) -> PredictiveModel | None:
     ).first()
 
 
-def _reasons(params: dict, frame: pd.DataFrame) -> list[list[dict]]:
-    """Per row, the features that moved the score most (largest |coef · z|)."""
-    z = _standardised(params, frame)
-    effects = z * np.array(params["coef"])
-    top = np.argsort(-np.abs(effects), axis=1)[:, :TOP_REASONS]
-    names = params.get("event_names", [])
-    labels = [features.feature_label(f, names) for f in params["features"]]
-    raw = frame[params["features"]].to_numpy()
-    return [
-        [
+class _Reasons:
+    """Per row, the features that moved the score most (largest |coef · z|),
+    built one row at a time (a million rows of dicts at once would not fit)."""
+
+    def __init__(self, params: dict, frame: pd.DataFrame):
+        self.effects = _standardised(params, frame) * np.array(params["coef"])
+        self.top = np.argsort(-np.abs(self.effects), axis=1)[:, :TOP_REASONS]
+        names = params.get("event_names", [])
+        self.labels = [features.feature_label(f, names) for f in params["features"]]
+        self.raw = frame[params["features"]].to_numpy()
+
+    def __getitem__(self, i: int) -> list[dict]:
+        return [
             {
-                "feature": labels[j],
-                "value": round(float(raw[i, j]), 2),
-                "effect": round(float(effects[i, j]), 3),
+                "feature": self.labels[j],
+                "value": round(float(self.raw[i, j]), 2),
+                "effect": round(float(self.effects[i, j]), 3),
             }
-            for j in row
+            for j in self.top[i]
         ]
-        for i, row in enumerate(top)
-    ]
 
 
 def score_published(*, target: str, now: datetime | None = None) -> int:
@@ -285,10 +288,12 @@ def score_published(*, target: str, now: datetime | None = None) -> int:
     if model is None:
         return 0
     traits.declare_fixed_traits()
-    frame = _eligible(target, features.snapshot(as_of=now, names=model.params["event_names"]))
+    with bulk_reads():
+        frame = features.snapshot(as_of=now, names=model.params["event_names"])
+    frame = _eligible(target, frame)
     scores = predict(model.params, frame)
     percentiles = np.floor(pd.Series(scores).rank(pct=True, method="max").to_numpy() * 100)
-    reasons = _reasons(model.params, frame)
+    reasons = _Reasons(model.params, frame)
     trait, _description = traits.PREDICTION_TRAITS[target]
     ids = frame.index.to_numpy()
     digits = 2 if target == Target.REVENUE_90D else 4

@@ -35,6 +35,7 @@ from customers.models import Customer, Event
 from insights import traits
 from insights.models import InsightPolicy, RfmRun
 from insights.purchases import purchase_event, revenue_expression
+from insights.services.bulk import bulk_reads
 from segments.stored import (
     StoredValue,
     delete_stored_values,
@@ -142,7 +143,7 @@ def purchase_summaries(
             window_count=row["window_count"],
             window_revenue=round(float(row["window_revenue"] or 0.0), 2),
         )
-        for row in rows.iterator(chunk_size=20_000)
+        for row in rows
     ]
 
 
@@ -258,7 +259,8 @@ def compute_rfm(*, now: datetime | None = None) -> RfmReport:
     now = now or timezone.now()
     policy = InsightPolicy.current()
     traits.declare_fixed_traits()
-    everyone = purchase_summaries(now=now, window_days=policy.rfm_window_days)
+    with bulk_reads():
+        everyone = purchase_summaries(now=now, window_days=policy.rfm_window_days)
     buyers = [b for b in everyone if b.window_count]
     ids = np.array([b.customer_id for b in buyers], dtype=np.int64)
     scores: dict[str, np.ndarray] = {}

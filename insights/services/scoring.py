@@ -24,6 +24,7 @@ from consent.selectors import allowed_q
 from customers.models import Customer, Event
 from insights import traits
 from insights.models import ScoringPlan, ScoringRule
+from insights.services.bulk import bulk_reads
 from segments.compiler import compile_rule, json_q
 from segments.models import ComputedTrait, StoredTrait
 from segments.rules import InvalidRule, validate_rule
@@ -111,7 +112,7 @@ def _event_points(rule: ScoringRule, plan: ScoringPlan, now: datetime) -> pd.Dat
                 now,
             )
         )
-    rows = list(events.values_list("customer_id", "timestamp").iterator(chunk_size=50_000))
+    rows = list(events.values_list("customer_id", "timestamp"))
     frame = pd.DataFrame(rows, columns=["customer_id", "timestamp"])
     if frame.empty:
         return pd.DataFrame(columns=["events", "points"])
@@ -136,10 +137,11 @@ def compute_plan(*, plan: ScoringPlan, now: datetime | None = None) -> int:
     parts: dict[int, list[dict]] = {}
     totals: dict[int, float] = {}
     for rule in plan.rules.order_by("pk"):
-        if rule.kind == ScoringRule.Kind.EVENT:
-            earned = _event_points(rule, plan, now)
-        else:
-            earned = _condition_points(rule, now)
+        with bulk_reads():
+            if rule.kind == ScoringRule.Kind.EVENT:
+                earned = _event_points(rule, plan, now)
+            else:
+                earned = _condition_points(rule, now)
         for customer_id, row in earned.iterrows():
             cid = int(customer_id)
             line = {"rule": str(rule.label), "points": round(float(row["points"]), 2)}
