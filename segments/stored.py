@@ -13,11 +13,12 @@ replacement (a task; inline without a broker).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from cdp_site.bulk_copy import insert_values
 from segments import evaluation
@@ -74,6 +75,36 @@ def _row(trait: StoredTrait, item: StoredValue, computed_at: datetime) -> tuple:
 
 
 _COLUMNS = ("trait_id", "customer_id", "number", "text", "value", "explanation", "computed_at")
+_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _insert(rows: Iterable[tuple]) -> None:
+    """Insert value rows: a text ``COPY`` written by hand on PostgreSQL (a
+    million rows of JSON in seconds, where per-column encoding took minutes),
+    ``cdp_site.bulk_copy`` elsewhere."""
+    if connection.vendor != "postgresql":
+        insert_values(StoredTraitValue, _COLUMNS, rows)
+        return
+    table = connection.ops.quote_name(StoredTraitValue._meta.db_table)
+    sql = f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        lines: list[str] = []
+        for trait_id, customer_id, number, text, value, explanation, at in rows:
+            shown = _NULL if number is None else repr(number)
+            data = _NULL if value is None else _json(value)
+            lines.append(
+                f"{trait_id}\t{customer_id}\t{shown}\t{text.translate(_COPY_ESCAPES)}\t"
+                f"{data}\t{_json(explanation)}\t{at.isoformat()}\n"
+            )
+            if len(lines) >= 10_000:
+                copy.write("".join(lines))
+                lines.clear()
+        copy.write("".join(lines))
+
+
+def _json(data) -> str:
+    return json.dumps(data, separators=(",", ":")).translate(_COPY_ESCAPES)
 
 
 @transaction.atomic
@@ -92,7 +123,7 @@ def replace_stored_values(
             count += 1
             yield _row(trait, item, computed_at)
 
-    insert_values(StoredTraitValue, _COLUMNS, rows())
+    _insert(rows())
     _recompute_dependents(name)
     return count
 
@@ -106,7 +137,7 @@ def write_stored_values(
     trait = StoredTrait.objects.get(name=name)
     ids = sorted({item.customer_id for item in values})
     StoredTraitValue.objects.filter(trait=trait, customer_id__in=ids).delete()
-    insert_values(StoredTraitValue, _COLUMNS, [_row(trait, v, computed_at) for v in values])
+    _insert([_row(trait, v, computed_at) for v in values])
     if reevaluate and ids:
         from segments.services import reevaluate_customers
 

@@ -160,3 +160,16 @@ def test_stored_and_on_read_traits_share_one_name_space(stored):
 def test_builder_offers_stored_traits(stored):
     names = {(t["name"], t["numeric"]) for t in builder_options()["computed_traits"]}
     assert {("rfm_segment", False), ("rfm_recency", True)} <= names
+
+
+def test_values_with_tabs_newlines_backslashes_and_accents_round_trip(people):
+    ann = people[0]
+    declare_stored_trait(name="note", numeric=False, producer="insights")
+    text = 'Can\'t \\ lose\tthem\nçà "quoted"'
+    explanation = {"rule": "a\\b\tc\nd", "ünïcode": ["é", 1.5, None]}
+    replace_stored_values(
+        name="note", values=[StoredValue(ann.pk, text, explanation)], computed_at=NOW
+    )
+    (row,) = stored_trait_values(ann.pk, names=["note"])
+    assert (row.value, row.text, row.explanation) == (text, text, explanation)
+    assert matching({"computed_trait": "note", "op": "eq", "value": text}) == {"Ann"}
