@@ -126,7 +126,7 @@ def main() -> None:
         lift = y[top].mean() / y.mean() if len(top) else float("nan")
         rows.append((target, model.status, model.auc, model.baseline_auc, auc, base_auc, lift))
 
-    rfm_equal = check_rfm(sim, ids, end)
+    rfm_equal = check_rfm(sim, ids)
     print()
     print(machine_description() if callable(machine_description) else "")
     print(f"profiles {options.profiles:,}, events {len(sim.ev_person):,}")
@@ -152,14 +152,16 @@ def main() -> None:
         recreate_database(options.database_url)
 
 
-def check_rfm(sim, ids, end) -> bool:
+def check_rfm(sim, ids) -> bool:
     """RFM from the simulated arrays with pandas, against the stored values."""
     import numpy as np
     import pandas as pd
 
+    from insights.models import RfmRun
     from segments.models import StoredTraitValue
 
-    window_start = sim.config.history_days - 365
+    run = RfmRun.objects.latest()  # the window ends when compute_insights ran, not at `end`
+    window_start = (run.computed_at - sim.start).total_seconds() / 86400 - run.window_days
     buys = pd.DataFrame(
         {
             "person": sim.ev_person,
