@@ -93,7 +93,7 @@ def _fit(target: str, x: np.ndarray, y: np.ndarray, columns: list[str]) -> dict:
         # Fitted on revenue / its mean (same coefficients, the intercept
         # shifted by log(mean)): far fewer iterations than on raw amounts.
         unit = float(y.mean()) or 1.0
-        model = PoissonRegressor(alpha=1e-4, max_iter=100).fit(z, y / unit)
+        model = PoissonRegressor(alpha=1e-4, max_iter=300).fit(z, y / unit)
         coef, intercept, link = model.coef_, float(model.intercept_) + np.log(unit), "log"
     else:
         model = LogisticRegression(C=1.0, max_iter=500).fit(z, y)

@@ -17,7 +17,7 @@ from tests.insights.conftest import NOW
 
 @pytest.fixture
 def shop(source):
-    sim = simulate(Config(profiles=900, history_days=400, seed=3), end=NOW)
+    sim = simulate(Config(profiles=600, history_days=400, seed=3), end=NOW)
     ids = load(sim, source_id=source.pk)
     return sim, np.array(ids)
 
@@ -91,12 +91,12 @@ def test_models_are_replaced_only_by_one_that_passes_the_gate(shop):
 def test_profiles_the_analytics_purpose_may_not_use_are_neither_trained_on_nor_scored(shop):
     _sim, ids = shop
     analytics = Purpose.objects.get(code="analytics")
-    refused = Customer.objects.filter(pk__in=[int(c) for c in ids[:200]])
+    refused = Customer.objects.filter(pk__in=[int(c) for c in ids[:150]])
     for customer in refused:
         record_consent(customer=customer, purpose=analytics, state="denied", method="admin")
     report = train_model(target="purchase_30d", now=NOW)
     model = PredictiveModel.objects.get(pk=report.model_id)
-    assert model.validation_rows <= len(ids) - 200
+    assert model.validation_rows <= len(ids) - 150
     assert not set(stored("purchase_propensity_30d")) & {c.pk for c in refused}
 
 
