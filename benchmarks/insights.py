@@ -84,7 +84,7 @@ def main() -> None:
     simulated = time.monotonic() - started
     source, _ = create_source(name="Simulated shop", kind="website")
     started = time.monotonic()
-    ids = np.array(load(sim, source_id=source.pk))
+    ids = np.array(load(sim, source_id=source.pk, bulk=True))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     loaded = time.monotonic() - started

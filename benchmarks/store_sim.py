@@ -139,12 +139,14 @@ def simulate(config: Config, *, end: datetime) -> Simulation:
 # --- loading into the database ------------------------------------------------------
 
 
-def load(sim: Simulation, *, source_id: int) -> list[int]:
+def load(sim: Simulation, *, source_id: int, bulk: bool = False) -> list[int]:
     """Insert the simulated people and events; returns the customer ids in
-    person order. COPY on PostgreSQL, bulk_create elsewhere (small runs)."""
+    person order. With ``bulk`` (benchmarks, PostgreSQL, outside any
+    transaction): COPY, with the event indexes rebuilt afterwards; otherwise
+    ``bulk_create`` (small runs, tests on either database)."""
     from django.db import connection
 
-    if connection.vendor == "postgresql":
+    if bulk and connection.vendor == "postgresql":
         return _load_copy(sim, source_id=source_id)
     return _load_orm(sim, source_id=source_id)
 
