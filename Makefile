@@ -13,7 +13,7 @@ export DEBUG ?= true
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -22,10 +22,10 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
-	$(PY) manage.py seed_demo --if-empty --customers $(DEMO_CUSTOMERS)
+	$(PY) manage.py seed_demo --if-empty --customers $(DEMO_CUSTOMERS) --base-url http://$(HOST):$(PORT)
 
 run: seed
-	$(PY) manage.py ensure_admin
+	$(PY) manage.py ensure_admin --url http://$(HOST):$(PORT)/admin/
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, AuthToken, User
 from accounts.scopes import SCOPE_CHOICES, SCOPES
 from accounts.services.api_keys import create_api_key, revoke_api_key, update_api_key
 
@@ -67,3 +67,19 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
     def revoke_keys(self, request, queryset):
         revoked = sum(revoke_api_key(api_key=api_key) for api_key in queryset)
         messages.success(request, f"Revoked {revoked} API key(s).")
+
+
+@admin.register(AuthToken)
+class AuthTokenAdmin(admin.ModelAdmin):
+    """People's sign-in tokens: only a prefix is known; delete one to sign it out."""
+
+    list_display = ("user", "prefix", "created_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "prefix")
+    readonly_fields = ("user", "prefix", "created_at")
+
+    def has_add_permission(self, request):
+        return False  # tokens come from signing in
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -71,3 +71,27 @@ class ApiKey(models.Model):
 
     def has_scopes(self, required: set[str]) -> bool:
         return required <= set(self.scopes)
+
+
+class AuthToken(models.Model):
+    """A sign-in token a person got from ``POST /api/v1/auth/login/``.
+
+    Sent as ``Authorization: Token <key>``. Like API keys, only the SHA-256
+    digest of the key and a short prefix (to tell tokens apart) are stored;
+    the key is in the login response only. Each sign-in issues its own
+    token; signing out deletes the token it was sent with.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_tokens"
+    )
+    prefix = models.CharField(max_length=16, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "sign-in token"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.prefix}…)"

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -23,6 +25,7 @@ def bench_env(database_url: str, **extra: str) -> dict[str, str]:
         **os.environ,
         "DEBUG": "false",
         "SECRET_KEY": "benchmark-only-" + secrets.token_urlsafe(32),
+        "TRIBUTARY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",

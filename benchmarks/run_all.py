@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "segments": ("segments.py", []),
     "lookup": ("lookup.py", []),
     "webhooks": ("webhooks.py", []),
+    "erasure": ("erasure.py", []),
 }
 
 

@@ -14,6 +14,7 @@ from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from cdp_site.env import env_bool, env_int, env_list, env_str, parse_database_url
+from core.crypto import development_key, parse_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,10 +26,19 @@ if not SECRET_KEY:
 if not DEBUG and SECRET_KEY == _INSECURE_DEV_KEY:
     raise ImproperlyConfigured("SECRET_KEY must not be the development key when DEBUG is off")
 
+# Secrets Tributary must read back (webhook signing secrets) are encrypted
+# with these Fernet keys, newest first (core/crypto.py). Development mode
+# without keys derives one from SECRET_KEY; `check --deploy` refuses that and
+# a missing key.
+TRIBUTARY_ENCRYPTION_KEYS = parse_keys(env_list("TRIBUTARY_ENCRYPTION_KEYS", []))
+if not TRIBUTARY_ENCRYPTION_KEYS and DEBUG:
+    TRIBUTARY_ENCRYPTION_KEYS = [development_key(SECRET_KEY)]
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    "core",  # first: the base layer every app builds on
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -36,7 +46,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "dj_rest_auth",
     "django_filters",
     "drf_spectacular",
@@ -55,6 +64,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves STATIC_ROOT from the app itself (compressed, hashed, long-cached),
+    # so the documented gunicorn deployment needs no separate static server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -114,8 +126,23 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production serves hashed, compressed copies made by `collectstatic`;
+# development (and the tests) serve the source files as they are.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+# A file missing from the manifest is served under its plain name rather than
+# failing the page that links it.
+WHITENOISE_MANIFEST_STRICT = False
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
 
@@ -228,7 +255,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "cdp_site.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "cdp_site.api.authentication.AuthTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cdp_site.api.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["cdp_site.api.throttling.ApiRateThrottle"],
@@ -260,7 +287,14 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "sources.models.ImportJob.Kind",
     },
 }
-REST_AUTH = {"SESSION_LOGIN": True}
+# Sign-in tokens are stored as SHA-256 digests (accounts.AuthToken): the key is
+# in the login response only, and every sign-in gets its own.
+REST_AUTH = {
+    "SESSION_LOGIN": True,
+    "TOKEN_MODEL": "accounts.models.AuthToken",
+    "TOKEN_CREATOR": "cdp_site.api.authentication.issue_login_token",
+    "TOKEN_SERIALIZER": "cdp_site.api.authentication.LoginTokenSerializer",
+}
 
 # --- Tributary --------------------------------------------------------------
 # Default region for parsing phone numbers written without a country code.
@@ -317,17 +351,35 @@ TRIBUTARY_INTAKE_BATCH_SIZE = env_int("TRIBUTARY_INTAKE_BATCH_SIZE", 500, minimu
 # connection: in threads in a worker task, in processes for import_customers.
 TRIBUTARY_IMPORT_WORKERS = env_int("TRIBUTARY_IMPORT_WORKERS", 2, minimum=1)
 
+# One filter on every handler masks emails, phone numbers and secrets (write
+# keys, API keys, tokens) in messages, their arguments and tracebacks
+# (accounts/masking.py). Celery workers log through this configuration
+# too (cdp_site/celery.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Emails and phone numbers never reach a log line (e.g. in request paths).
-    "filters": {"redact_contact": {"()": "accounts.masking.RedactContactDetails"}},
+    "filters": {"redact": {"()": "accounts.masking.RedactContactDetails"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_contact"]},
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+        # runserver's request lines (Django's own handler would skip the filter)
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # Django's own loggers (e.g. "Not Found: <path>") through the same filter.
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Messages can carry a secret shown once (new write keys, API keys): keep

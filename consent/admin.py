@@ -122,6 +122,7 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
     actions = ["run_again"]
     readonly_fields = (
         "status",
+        "outcome",
         "created_at",
         "due_at",
         "handled_by",
@@ -164,7 +165,8 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description="Process again (failed or stuck requests)")
     def run_again(self, request, queryset):
-        pending = queryset.exclude(status=DataSubjectRequest.Status.COMPLETED)
+        done = (DataSubjectRequest.Status.COMPLETED, DataSubjectRequest.Status.NO_MATCH)
+        pending = queryset.exclude(status__in=done)
         for privacy_request in pending:
             process_privacy_request.delay(privacy_request.pk)
         messages.info(request, f"{pending.count()} request(s) queued again.")

@@ -171,6 +171,9 @@ class PrivacyRequestSerializer(serializers.ModelSerializer):
     type = serializers.ChoiceField(choices=DataSubjectRequest.Type.choices)
     identifier = serializers.CharField(max_length=300)
     download_url = serializers.SerializerMethodField()
+    outcome = serializers.CharField(
+        read_only=True, help_text='What happened, e.g. "No profile matched this identifier …".'
+    )
 
     class Meta:
         model = DataSubjectRequest
@@ -179,6 +182,7 @@ class PrivacyRequestSerializer(serializers.ModelSerializer):
             "type",
             "identifier",
             "status",
+            "outcome",
             "created_at",
             "due_at",
             "completed_at",

@@ -153,6 +153,8 @@ class DataSubjectRequest(models.Model):
         RECEIVED = "received", "Received"
         PROCESSING = "processing", "Processing"
         COMPLETED = "completed", "Completed"
+        # the identifier named no profile (a typo?); other copies were still handled
+        NO_MATCH = "no_match", "No profile matched"
         FAILED = "failed", "Failed"
 
     type = models.CharField(max_length=16, choices=Type.choices)
@@ -193,6 +195,28 @@ class DataSubjectRequest(models.Model):
         if self.due_at is None:
             self.due_at = (self.created_at or timezone.now()) + timedelta(days=REQUEST_DUE_DAYS)
         super().save(*args, **kwargs)
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (self.Status.COMPLETED, self.Status.NO_MATCH)
+
+    @property
+    def outcome(self) -> str:
+        """What happened, in a sentence for the admin and the API."""
+        if self.status == self.Status.NO_MATCH:
+            what = (
+                "the export is empty"
+                if self.type == self.Type.ACCESS
+                else "the identifier was still suppressed and removed wherever it was written"
+            )
+            return f"No profile matched this identifier (check it for a typo); {what}."
+        if self.status == self.Status.COMPLETED:
+            if self.type == self.Type.ACCESS:
+                return f"Completed: {self.summary.get('profile', 0)} profile(s) exported."
+            return f"Completed: {self.summary.get('profiles', 0)} profile(s) erased."
+        if self.status == self.Status.FAILED:
+            return f"Failed ({self.error}); process it again."
+        return self.get_status_display()
 
 
 class Suppression(models.Model):

@@ -10,7 +10,9 @@ personal data registers, in its ``AppConfig.ready()``::
 
 An **eraser** removes the subject from the app's own tables — history rows,
 raw payloads and anything else a cascade from ``Customer`` does not reach —
-and returns how many rows it removed. It runs inside the erasure transaction,
+replaces mentions of their identifiers in rows and files that belong to
+others (``core.mentions.Mentions``: the one rule for what a mention is),
+and returns how many rows it removed or rewrote. It runs inside the erasure transaction,
 before the profiles themselves are deleted, so it can still follow foreign
 keys to them. Erasers run newest-registered first, so the base app
 (``customers``, registered first) goes last.

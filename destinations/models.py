@@ -14,14 +14,16 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from core.fields import EncryptedTextField
+
 
 class Destination(models.Model):
     """A webhook endpoint, the secret that signs its requests, what it receives.
 
-    The signing secret must be readable to compute HMACs, so it is stored as
-    is (never in the history table) and shown only once, when created or
-    rotated. During a rotation the previous secret keeps signing too, until
-    ``previous_secret_expires_at``.
+    The signing secret must be readable to compute HMACs, so it is stored
+    encrypted (``core.crypto``; never in the history table) and shown only
+    once, when created or rotated. During a rotation the previous secret
+    keeps signing too, until ``previous_secret_expires_at``.
     """
 
     name = models.CharField(max_length=120, unique=True)
@@ -35,8 +37,8 @@ class Destination(models.Model):
         help_text="What the data is used for there: only customers this purpose may use "
         "are sent. Without a purpose nothing about customers is sent.",
     )
-    secret = models.CharField(max_length=100, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    secret = EncryptedTextField(editable=False)
+    previous_secret = EncryptedTextField(blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
 

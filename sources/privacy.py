@@ -2,11 +2,12 @@
 
 Registered with ``consent.registry`` in ``SourcesConfig.ready``:
 
-* raw intake: every stored call (``IntakeMessage``) and rejected call
-  (``RejectedMessage``) whose text mentions one of the person's identifiers;
-* file imports: an uploaded file holds many people, so erasing one person
-  deletes the stored file and the row issues of every import that mentions
-  them (the job and its counters stay), and any other row issue quoting them.
+* raw intake: the person's stored calls (``IntakeMessage``) and refused
+  calls (``RejectedMessage``) are deleted; other people's calls that
+  mention them keep their payload with each mention replaced;
+* file imports: uploaded files (and orphaned uploads) that mention the
+  person are deleted, with the row issues that may describe them (see
+  ``erase_from_imports``).
 
 ``payload_identifiers`` reads the identifiers of a raw call, for the
 suppression check at intake.
@@ -14,6 +15,7 @@ suppression check at intake.
 
 from __future__ import annotations
 
+import json
 from functools import reduce
 from operator import or_
 
@@ -21,12 +23,12 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
 from consent.registry import Subject
+from core.mentions import Mentions
 from customers.services.normalize import InvalidValue, normalize_identifier
 from sources.models import ImportIssue, ImportJob, IntakeMessage, RejectedMessage
 
-
-def _mentions(fields: tuple[str, ...], values: tuple[str, ...]) -> Q:
-    return reduce(or_, (Q(**{f"{f}__icontains": v}) for f in fields for v in values), Q(pk__in=[]))
+# where ImportJob stores uploads (its FileField's upload_to, without the dates)
+UPLOADS_FOLDER = "imports"
 
 
 def payload_identifiers(payload: object) -> list[tuple[str, str]]:
@@ -67,40 +69,114 @@ def _dict(value: object) -> dict:
 
 
 def erase_from_intake(subject: Subject) -> int:
-    """Stored and rejected raw calls that mention the person."""
-    values = subject.identifier_values
-    if not values:
-        return 0
+    """The person's raw calls (stored or refused) are deleted; other people's calls
+    that mention them are kept with each mention replaced by ``[erased]``."""
+    own = set(subject.identifiers)
+    mentions = Mentions(subject.identifier_values)
     removed = 0
-    for model, fields in (
-        (IntakeMessage, ("payload_text", "error")),
-        (RejectedMessage, ("payload_text", "reason")),
-    ):
-        rows = model.objects.annotate(payload_text=Cast("payload", TextField()))
-        removed += model.objects.filter(
-            pk__in=rows.filter(_mentions(fields, values)).values("pk")
-        ).delete()[0]
+    for model, text_field in ((IntakeMessage, "error"), (RejectedMessage, "reason")):
+        rows = model.objects.annotate(_payload_text=Cast("payload", TextField()))
+        candidates = rows.filter(_contains_any("_payload_text", _raw_call_fragments(subject)))
+        theirs = [
+            pk
+            for pk, payload in candidates.values_list("pk", "payload")
+            if own.intersection(payload_identifiers(payload))
+        ]
+        removed += model.objects.filter(pk__in=theirs).delete()[0]
+        removed += mentions.redact_rows(model.objects.all(), ("payload", text_field))
     return removed
+
+
+def _raw_call_fragments(subject: Subject) -> list[str]:
+    """Text a raw call naming the person must contain (a superset; parsing decides)."""
+    found = Mentions(subject.identifier_values).fragments()
+    for type_name, value in subject.identifiers:
+        found.append(json.dumps(value))  # short ids too, as JSON strings ("42")
+        if value.isdigit():
+            found.append(f": {value}")  # … and as JSON numbers
+        if type_name == "phone":
+            found.append(value[-4:])  # a phone number written any way ends the same
+    return list(dict.fromkeys(found))
+
+
+def _contains_any(field: str, fragments: list[str]) -> Q:
+    return reduce(or_, (Q(**{f"{field}__icontains": f}) for f in fragments), Q(pk__in=[]))
+
+
+FILE_ERASED = (
+    "The file named a person whose data was erased, so it was deleted. Upload it again: "
+    "their rows will be left out."
+)
 
 
 def erase_from_imports(subject: Subject) -> int:
-    values = subject.identifier_values
-    if not values:
-        return 0
-    removed = ImportIssue.objects.filter(_mentions(("value", "reason"), values)).delete()[0]
-    lowered = [v.lower().encode() for v in values]
+    """Row issues quoting the person, and the uploaded files that mention them.
+
+    An uploaded file holds many people and has done its job once imported:
+    a file that mentions the person is deleted (rewriting a spreadsheet
+    without their rows is not worth the risk), with its row report (rows
+    are identified by number, so any of them may describe the person). The
+    job and its counters stay. A job still waiting for its mapping or its
+    confirmation cannot run without its file: it is marked failed and says
+    to upload the file again (the erased person's rows are then dropped).
+    Upload files no job points at (left behind by an interrupted upload)
+    are deleted too when they mention the person.
+    """
+    mentions = Mentions(subject.identifier_values)
+    exact = (Q(value__iexact=value) for value in subject.identifier_values)
+    quoting = ImportIssue.objects.filter(reduce(or_, exact, Q(pk__in=[]))).values_list("pk")
+    mentioning = [
+        pk
+        for pk, value, reason in mentions.candidates(
+            ImportIssue.objects.all(), ("value", "reason")
+        ).values_list("pk", "value", "reason")
+        if mentions.found_in(value) or mentions.found_in(reason)
+    ]
+    removed = ImportIssue.objects.filter(Q(pk__in=quoting) | Q(pk__in=mentioning)).delete()[0]
     for job in ImportJob.objects.exclude(file=""):
-        if _file_mentions(job, lowered):
-            removed += job.issues.all().delete()[0] + 1
-            job.file.delete(save=False)
-            job.save(update_fields=["file"])
+        if not _stored_file_mentions(job.file, mentions):
+            continue
+        removed += job.issues.all().delete()[0] + 1
+        job.file.delete(save=False)
+        fields = ["file"]
+        if job.status in (ImportJob.Status.UPLOADED, ImportJob.Status.PREVIEWED):
+            job.status, job.error = ImportJob.Status.FAILED, FILE_ERASED
+            fields += ["status", "error"]
+        job.save(update_fields=fields)
+    removed += mentions.redact_rows(ImportJob.objects.all(), ("original_name", "error"))
+    return removed + _erase_orphan_uploads(mentions)
+
+
+def _stored_file_mentions(stored, mentions: Mentions) -> bool:
+    try:
+        with stored.open("rb") as handle:
+            return mentions.found_in_file(handle)
+    except FileNotFoundError:
+        return False
+
+
+def _erase_orphan_uploads(mentions: Mentions) -> int:
+    """Files under the uploads folder that no job points at and that mention the person."""
+    storage = ImportJob._meta.get_field("file").storage
+    kept = set(ImportJob.objects.exclude(file="").values_list("file", flat=True))
+    removed = 0
+    for name in _stored_files(storage, UPLOADS_FOLDER):
+        if name in kept:
+            continue
+        with storage.open(name, "rb") as handle:
+            mentioned = mentions.found_in_file(handle)
+        if mentioned:
+            storage.delete(name)
+            removed += 1
     return removed
 
 
-def _file_mentions(job: ImportJob, lowered: list[bytes]) -> bool:
+def _stored_files(storage, folder: str):
     try:
-        with job.file.open("rb") as handle:
-            content = handle.read().lower()
+        folders, files = storage.listdir(folder)
     except FileNotFoundError:
-        return False
-    return any(value in content for value in lowered)
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for sub in folders:
+        yield from _stored_files(storage, f"{folder}/{sub}")

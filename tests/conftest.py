@@ -1,3 +1,6 @@
+import io
+import logging
+
 import pytest
 from django.db import connection
 
@@ -38,3 +41,36 @@ def admin_client(client, django_user_model):
     user = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-123456789")
     client.force_login(user)
     return client
+
+
+def _configured_log_handlers() -> list[logging.Handler]:
+    """Every handler our logging configuration attached (pytest's own left out)."""
+    loggers = [logging.getLogger(), *logging.root.manager.loggerDict.values()]
+    handlers = {
+        handler
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+        for handler in logger.handlers
+        if not type(handler).__module__.startswith("_pytest")
+    }
+    return sorted(handlers, key=id)
+
+
+@pytest.fixture
+def configured_log_handlers():
+    return _configured_log_handlers()
+
+
+@pytest.fixture
+def captured_logs():
+    """What the configured log handlers write during the test, after their filters."""
+    buffer = io.StringIO()
+    swapped = [
+        (handler, handler.setStream(buffer))
+        for handler in _configured_log_handlers()
+        if isinstance(handler, logging.StreamHandler)
+    ]
+    assert swapped, "no stream handler configured"
+    yield buffer
+    for handler, stream in swapped:
+        handler.setStream(stream)

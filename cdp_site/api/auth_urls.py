@@ -9,9 +9,13 @@ from dj_rest_auth.views import LoginView, LogoutView, PasswordChangeView, UserDe
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 
-PEOPLE_AUTHENTICATION = [TokenAuthentication, SessionAuthentication]  # 401 + challenge first
+from accounts.models import AuthToken
+from accounts.services.auth_tokens import revoke_token
+from cdp_site.api.authentication import AuthTokenAuthentication
+
+PEOPLE_AUTHENTICATION = [AuthTokenAuthentication, SessionAuthentication]  # 401 + challenge first
 
 
 def people_only(view_class, **attrs):
@@ -25,9 +29,14 @@ class DetailSerializer(serializers.Serializer):
 
 @extend_schema(request=None, responses={200: DetailSerializer})
 class PostLogoutView(LogoutView):
-    """Sign out (deletes the token, ends the session). POST only."""
+    """Sign out (deletes the token it was sent with, ends the session). POST only."""
 
     http_method_names = ["post", "options"]
+
+    def logout(self, request):
+        if isinstance(request.auth, AuthToken):
+            revoke_token(token=request.auth)
+        return super().logout(request)
 
 
 urlpatterns = [

@@ -1,12 +1,18 @@
-"""``Authorization: Bearer <key>`` with an API key (see accounts.ApiKey)."""
+"""``Authorization: Bearer <key>`` with an API key (see accounts.ApiKey), and
+``Authorization: Token <key>`` with a person's sign-in token (accounts.AuthToken)."""
 
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import (
+    BaseAuthentication,
+    TokenAuthentication,
+    get_authorization_header,
+)
 
 from accounts.services.api_keys import authenticate_api_key
+from accounts.services.auth_tokens import IssuedToken, authenticate_token, issue_token
 from customers.audit import api_key_label, set_request_actor
 
 
@@ -50,3 +56,26 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "description": "An API key created in the admin or with "
             "`manage.py create_api_key`, sent as `Authorization: Bearer <key>`.",
         }
+
+
+class AuthTokenAuthentication(TokenAuthentication):
+    """DRF's token scheme over ``accounts.AuthToken``: the key is looked up by its digest."""
+
+    def authenticate_credentials(self, key):
+        token = authenticate_token(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        return (token.user, token)
+
+
+def issue_login_token(token_model, user, serializer) -> IssuedToken:
+    """dj-rest-auth's ``TOKEN_CREATOR``: every sign-in gets a token of its own."""
+    return issue_token(user=user)
+
+
+class LoginTokenSerializer(serializers.Serializer):
+    """dj-rest-auth's ``TOKEN_SERIALIZER``: the login response carries the key, once."""
+
+    key = serializers.CharField(read_only=True)

@@ -20,13 +20,13 @@ from django.utils import timezone
 from consent import registry
 from consent.models import ConsentRecord, ConsentState, DataSubjectRequest
 from consent.services.suppression import suppress_identifiers
+from core.mentions import ERASED, Mentions
 from customers.models import IdentifierType, Identity
 from customers.selectors import resolve_survivor_id
 from customers.services import privacy as customer_privacy
 from customers.services.normalize import InvalidValue, normalize_identifier
 
 logger = logging.getLogger(__name__)
-ERASED = "[erased]"
 
 
 class PrivacyRequestError(Exception):
@@ -91,7 +91,7 @@ def process_request(*, request_id: int) -> DataSubjectRequest:
     """Fulfil a request; safe to run twice (a completed request is left alone)."""
     with transaction.atomic():
         request = DataSubjectRequest.objects.select_for_update().get(pk=request_id)
-        if request.status == DataSubjectRequest.Status.COMPLETED:
+        if request.is_done:
             return request
         request.status = DataSubjectRequest.Status.PROCESSING
         request.save(update_fields=["status"])
@@ -136,7 +136,7 @@ def _fulfil_access(request: DataSubjectRequest) -> None:
         save=False,
     )
     request.summary = summary
-    request.status = DataSubjectRequest.Status.COMPLETED
+    request.status = _done_status(subject)
     request.completed_at = timezone.now()
     request.error = ""
     request.save(update_fields=["result_file", "summary", "status", "completed_at", "error"])
@@ -155,10 +155,17 @@ def _fulfil_erasure(request: DataSubjectRequest) -> None:
         "rows_removed": removed,
         "identifiers_suppressed": suppressed,
     }
-    request.status = DataSubjectRequest.Status.COMPLETED
+    request.status = _done_status(subject)
     request.completed_at = timezone.now()
     request.error = ""
     request.save(update_fields=["identifier", "summary", "status", "completed_at", "error"])
+
+
+def _done_status(subject: registry.Subject) -> str:
+    """A request whose identifier named no profile says so, rather than "Completed"."""
+    if subject.customer_ids:
+        return DataSubjectRequest.Status.COMPLETED
+    return DataSubjectRequest.Status.NO_MATCH
 
 
 def _dumps(data) -> str:
@@ -169,7 +176,8 @@ def _dumps(data) -> str:
 
 
 def erase_consent(subject: registry.Subject) -> int:
-    """Consent history and state, and the identifier of earlier requests naming them."""
+    """Consent history and state, the identifier of earlier requests naming them, and
+    access exports that mention them (someone else's, e.g. a referral in an event)."""
     ids = list(subject.customer_ids)
     removed = ConsentState.objects.filter(customer_id__in=ids).delete()[0]
     removed += ConsentRecord.objects.filter(customer_id__in=ids).delete()[0]
@@ -180,7 +188,22 @@ def erase_consent(subject: registry.Subject) -> int:
         earlier.identifier = f"{earlier.identifier.partition(':')[0]}:{ERASED}"
         earlier.save(update_fields=["identifier", "result_file"])
         removed += 1
+    mentions = Mentions(subject.identifier_values)
+    for export in DataSubjectRequest.objects.exclude(result_file=""):
+        if _file_mentions(export.result_file, mentions):
+            # the person it was for can ask again; the new export will not name them
+            export.result_file.delete(save=False)
+            export.save(update_fields=["result_file"])
+            removed += 1
     return removed
+
+
+def _file_mentions(stored, mentions: Mentions) -> bool:
+    try:
+        with stored.open("rb") as handle:
+            return mentions.found_in_file(handle)
+    except FileNotFoundError:
+        return False
 
 
 def export_consent(subject: registry.Subject) -> list[dict]:

@@ -11,7 +11,18 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 
-from customers.models import Customer, DataQualityIssue, Event, GroupMembership, Identity
+from core.mentions import Mentions
+from customers.models import (
+    Customer,
+    DataQualityIssue,
+    DuplicateSuggestion,
+    Event,
+    Group,
+    GroupMembership,
+    Identity,
+    Merge,
+    OutboxEntry,
+)
 
 _PROFILE_FIELDS = [f.attname for f in Customer._meta.concrete_fields]
 _PROFILE_HISTORY_FIELDS = [
@@ -50,11 +61,12 @@ def subject_identifiers(customer_ids: list[int]) -> list[tuple[str, str]]:
 
 @transaction.atomic
 def erase_customers(*, customer_ids: list[int], identifier_values: list[str]) -> int:
-    """Delete the profiles, their identities, events, outbox rows and every history row.
+    """Delete the profiles, their identities, events, outbox rows and every history row,
+    then remove mentions of their identifiers from everyone else's data.
 
     Deleting a row with history writes one more historical row (the "-"
     record), so the history tables are purged *after* the deletes.
-    Returns the number of rows removed.
+    Returns the number of rows removed or rewritten.
     """
     identity_ids = list(
         Identity.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True)
@@ -69,7 +81,27 @@ def erase_customers(*, customer_ids: list[int], identifier_values: list[str]) ->
     removed += Identity.history.filter(
         Q(id__in=identity_ids) | Q(customer_id__in=customer_ids) | Q(value__in=identifier_values)
     ).delete()[0]
-    return removed
+    return removed + redact_mentions(Mentions(identifier_values))
+
+
+def redact_mentions(mentions: Mentions) -> int:
+    """Mentions of the person in other people's events, outbox entries, traits (and
+    their history), groups, merge logs, duplicate comparisons and data-quality issues
+    are replaced by ``[erased]``; the rows themselves stay. Returns rows rewritten."""
+    return sum(
+        mentions.redact_rows(queryset, fields)
+        for queryset, fields in (
+            (Event.objects.all(), ("properties", "context")),
+            (OutboxEntry.objects.all(), ("payload",)),
+            (Customer.objects.all(), ("traits",)),
+            (Customer.history.all(), ("traits",)),
+            (Group.objects.all(), ("traits",)),
+            (Group.history.all(), ("traits",)),
+            (Merge.objects.all(), ("detail", "changes")),
+            (DuplicateSuggestion.objects.all(), ("comparison",)),
+            (DataQualityIssue.objects.all(), ("value", "message")),
+        )
+    )
 
 
 def _delete_admin_log(model, object_ids: list[int]) -> int:

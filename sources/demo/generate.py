@@ -22,12 +22,14 @@ from sources.demo import people as vocab
 from sources.models import Source
 from sources.services.keys import create_source
 
+# name, kind, and what the source stands for (printed with its write key).
 DEMO_SOURCES = (
-    ("Website", Source.Kind.WEBSITE),
-    ("Mobile app", Source.Kind.MOBILE),
-    ("CRM", Source.Kind.CRM),
-    ("Shop", Source.Kind.SHOP),
+    ("Website", Source.Kind.WEBSITE, "browser tracking (analytics.js): page views, sign-ups"),
+    ("Mobile app", Source.Kind.MOBILE, "app SDK calls: screens and device ids"),
+    ("CRM", Source.Kind.CRM, "server-side identify calls from the CRM: emails and CRM ids"),
+    ("Shop", Source.Kind.SHOP, "the web shop's backend: Order Completed events"),
 )
+DEMO_SOURCE_PURPOSES = {name: purpose for name, _kind, purpose in DEMO_SOURCES}
 BATCH = 2000
 
 
@@ -42,7 +44,7 @@ class DemoReport:
 def ensure_demo_sources() -> tuple[dict[str, Source], dict[str, str]]:
     sources: dict[str, Source] = {}
     keys: dict[str, str] = {}
-    for name, kind in DEMO_SOURCES:
+    for name, kind, _purpose in DEMO_SOURCES:
         source = Source.objects.filter(name=name).first()
         if source is None:
             source, keys[name] = create_source(name=name, kind=kind)
@@ -51,9 +53,14 @@ def ensure_demo_sources() -> tuple[dict[str, Source], dict[str, str]]:
 
 
 def seed_demo(*, customers: int, seed: int, anchor: date | None = None) -> DemoReport:
-    """Create ``customers`` synthetic people; ``anchor`` is the day 'now' is based on."""
-    anchor = anchor or timezone.now().date()
-    now = datetime(anchor.year, anchor.month, anchor.day, 12, tzinfo=UTC)
+    """Create ``customers`` synthetic people; ``anchor`` is the day 'now' is based on.
+
+    'Now' is noon of the anchor day, or the start of the current hour when
+    that is earlier (the anchor is today), so no demo event lies in the future.
+    """
+    current_hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    anchor = anchor or current_hour.date()
+    now = min(datetime(anchor.year, anchor.month, anchor.day, 12, tzinfo=UTC), current_hour)
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
     sources, keys = ensure_demo_sources()
     types = {t.name: t for t in IdentifierType.objects.all()}

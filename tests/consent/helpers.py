@@ -83,3 +83,22 @@ def tables_mentioning(needles: list[str]) -> dict[str, list[str]]:
             if hits:
                 found[table] = hits
     return found
+
+
+def media_files_mentioning(root, needles: list[str]) -> dict[str, list[str]]:
+    """Every file under MEDIA_ROOT (zip members read, e.g. .xlsx) whose text has a needle."""
+    import zipfile
+    from pathlib import Path
+
+    lowered = [n.lower() for n in needles]
+    found: dict[str, list[str]] = {}
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                data = b"".join(archive.read(member) for member in archive.namelist())
+        text = data.decode("utf-8", errors="replace").lower()
+        hits = [n for n in lowered if n in text]
+        if hits:
+            found[str(path.relative_to(root))] = hits
+    return found

@@ -69,12 +69,13 @@ def test_access_export_holds_profile_identities_events_consent_and_history(
     assert [i["value"] for i in files["data_quality_issues.json"]] == [ANN["bad_birthday"]]
 
 
-def test_access_for_an_unknown_person_completes_with_empty_files(
+def test_access_for_an_unknown_person_says_no_profile_matched_with_empty_files(
     db, django_capture_on_commit_callbacks
 ):
     request = _access("email:nobody@example.com", django_capture_on_commit_callbacks)
     files = _read(request)
-    assert request.status == "completed"
+    assert request.status == "no_match"
+    assert request.outcome.startswith("No profile matched")
     assert files["profile.json"] == []
     assert files["events.json"] == []
 

@@ -25,6 +25,26 @@ def test_steward_files_an_erasure_request_in_the_admin(
     assert Customer.objects.count() == 0
 
 
+def test_a_mistyped_erasure_says_no_profile_matched_in_the_admin(
+    admin_client, source, django_capture_on_commit_callbacks
+):
+    build_ann(source)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            "/admin/consent/datasubjectrequest/add/",
+            {"type": "erasure", "identifier": "phone:+14155550132"},  # two digits swapped
+        )
+    request = DataSubjectRequest.objects.get()
+
+    listing = admin_client.get("/admin/consent/datasubjectrequest/").content.decode()
+    page = admin_client.get(f"/admin/consent/datasubjectrequest/{request.pk}/change/")
+
+    assert '<td class="field-status">No profile matched</td>' in listing
+    assert '<td class="field-status">Completed</td>' not in listing
+    assert "No profile matched this identifier (check it for a typo)" in page.content.decode()
+    assert Customer.objects.count() == 1
+
+
 def test_admin_refuses_a_malformed_identifier(admin_client):
     response = admin_client.post(
         "/admin/consent/datasubjectrequest/add/", {"type": "access", "identifier": "ann"}

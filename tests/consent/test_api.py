@@ -109,10 +109,28 @@ def test_erasure_request_over_the_api_completes(source, django_capture_on_commit
     assert created["status"] == "received"
     followed = client.get(f"/api/v1/privacy-requests/{created['id']}/").json()
     assert (followed["status"], followed["identifier"]) == ("completed", "email:[erased]")
+    assert followed["outcome"] == "Completed: 1 profile(s) erased."
     assert Customer.objects.count() == 0
     request = DataSubjectRequest.objects.get()
     assert (request.requested_by, request.handled_by) == ("api_key:crm-sync", None)
     assert (request.due_at - request.created_at).days == 30
+
+
+def test_a_mistyped_erasure_over_the_api_says_no_profile_matched(
+    source, django_capture_on_commit_callbacks
+):
+    build_ann(source)
+    client = _client("privacy:write")
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(
+            "/api/v1/privacy-requests/",
+            {"type": "erasure", "identifier": "email:ann.qiust@example.com"},  # typo
+            content_type="application/json",
+        ).json()
+    followed = client.get(f"/api/v1/privacy-requests/{created['id']}/").json()
+    assert followed["status"] == "no_match"
+    assert followed["outcome"].startswith("No profile matched this identifier")
+    assert Customer.objects.count() == 1  # Ann is still there: the steward must look again
 
 
 def test_access_request_over_the_api_offers_the_zip(source, django_capture_on_commit_callbacks):

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from cdp_site.env import env_bool, env_int, parse_database_url
+from core.crypto import development_key, generate_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,8 @@ def test_bad_boolean_and_integer_fail_loudly(monkeypatch):
 
 
 def _manage(*args, **env):
-    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    unset = {"DEBUG", "SECRET_KEY", "TRIBUTARY_ENCRYPTION_KEYS"}
+    base = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -71,9 +73,43 @@ def test_check_deploy_is_clean_when_debug_is_off():
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="cdp.example.com",
+        TRIBUTARY_ENCRYPTION_KEYS=f"{generate_key()},{generate_key()}",
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_refuses_production_without_encryption_keys():
+    result = _manage(
+        "check",
+        "--deploy",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="cdp.example.com",
+    )
+    assert result.returncode != 0
+    assert "core.E001" in result.stderr
+
+
+def test_check_deploy_refuses_the_development_encryption_key():
+    secret_key = secrets.token_urlsafe(50)
+    result = _manage(
+        "check",
+        "--deploy",
+        DEBUG="false",
+        SECRET_KEY=secret_key,
+        ALLOWED_HOSTS="cdp.example.com",
+        TRIBUTARY_ENCRYPTION_KEYS=development_key(secret_key),
+    )
+    assert result.returncode != 0
+    assert "core.E002" in result.stderr
+
+
+def test_a_malformed_encryption_key_stops_the_start_without_quoting_it():
+    result = _manage("check", DEBUG="true", TRIBUTARY_ENCRYPTION_KEYS="not-a-fernet-key")
+    assert result.returncode != 0
+    assert "TRIBUTARY_ENCRYPTION_KEYS: key 1 is not a Fernet key" in result.stderr
+    assert "not-a-fernet-key" not in result.stderr
 
 
 def test_health_endpoint_reports_database(client, db):

@@ -1,6 +1,8 @@
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from django.core.management import call_command
+from django.db.models import Max
+from django.utils import timezone
 
 from customers.models import Customer, Event, Identity
 from sources.demo.generate import seed_demo
@@ -78,3 +80,34 @@ def test_seed_demo_if_empty_does_not_duplicate(db, capsys):
     call_command("seed_demo", "--customers", "30", "--if-empty")
     assert Customer.objects.count() == 30
     assert "already present" in capsys.readouterr().out
+
+
+def test_demo_events_seeded_in_the_morning_are_never_in_the_future(db, monkeypatch):
+    morning = datetime(2026, 12, 3, 6, 30, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: morning)
+
+    seed_demo(customers=80, seed=2)
+
+    latest = Event.objects.aggregate(timestamp=Max("timestamp"), received=Max("received_at"))
+    assert latest["timestamp"] <= morning
+    assert latest["received"] <= morning + timedelta(seconds=2)
+    assert Customer.objects.aggregate(last=Max("last_seen"))["last"] <= morning + timedelta(
+        seconds=2
+    )
+
+
+def test_seed_demo_prints_each_new_source_with_its_purpose_key_and_a_curl_example(db, capsys):
+    call_command("seed_demo", "--customers", "5", "--base-url", "http://0.0.0.0:8123/")
+
+    out = capsys.readouterr().out
+    for source in Source.objects.all():
+        assert f"{source.name}: " in out
+    assert out.count("write key: ") == Source.objects.count() == 4
+    assert "curl -u '" in out
+    assert "http://0.0.0.0:8123/v1/track" in out
+
+
+def test_ensure_admin_prints_the_address_it_was_given(db, capsys):
+    call_command("ensure_admin", "--url", "http://127.0.0.1:8765/admin/")
+
+    assert "Log in at http://127.0.0.1:8765/admin/ with" in capsys.readouterr().out
