@@ -46,6 +46,8 @@ _MARKETING_WORK = {
     "segments.*": FULL,
     "sources.import*": WRITE,
     "sources.export*": WRITE,
+    "insights.*": READ,
+    "insights.scoring*": FULL,
 }
 
 # A data steward configures sources and identity rules, merges and unmerges
@@ -60,11 +62,13 @@ _STEWARDSHIP = {
     "consent.*": FULL,
     "sources.*": FULL,
     "destinations.*": READ,
+    "insights.*": FULL,
 }
 
 ROLES: dict[str, dict] = {
     VIEWER: {
-        "models": _CUSTOMER_DATA | {"segments.*": READ, "sources.import*": READ},
+        "models": _CUSTOMER_DATA
+        | {"segments.*": READ, "sources.import*": READ, "insights.*": READ},
         "extra": [],
     },
     MARKETER: {
@@ -73,7 +77,7 @@ ROLES: dict[str, dict] = {
     },
     DATA_STEWARD: {
         "models": _CUSTOMER_DATA | _MARKETING_WORK | _STEWARDSHIP,
-        "extra": [SEE_CONTACT_DETAILS],
+        "extra": [SEE_CONTACT_DETAILS, "insights.train_predictivemodel"],
     },
 }
 

@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.masking import can_see_contact_details, shown_field, shown_text, shown_trait
 from consent.selectors import consent_history, consent_overview
 from customers.models import CORE_FIELDS, Customer, Event, Merge
+from insights.selectors import profile_insights
 from segments.models import SegmentMembership
 from segments.selectors import profile_computed_traits
 from sources.models import Source
@@ -165,6 +166,7 @@ def customer_360(customer: Customer, *, user, event_type: str = "", page=None) -
             (name, shown_trait(user, name, value))
             for name, value in profile_computed_traits(customer.pk)
         ],
+        "insights": profile_insights(customer.pk),
         "consent": consent_overview(customer),
         "consent_history": list(consent_history(customer, limit=HISTORY_ROWS)),
         "merges": merge_rows(customer),

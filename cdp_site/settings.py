@@ -58,14 +58,16 @@ INSTALLED_APPS = [
     "segments",
     "sources",
     "destinations",
+    "insights",
     "backoffice",  # last: the admin dashboard and 360° page read every app
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Serves STATIC_ROOT from the app itself (compressed, hashed, long-cached),
-    # so the documented gunicorn deployment needs no separate static server.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Production serves STATIC_ROOT from the app itself (compressed, hashed,
+    # long-cached), so the documented deployment needs no static server;
+    # development serves the source files through django.contrib.staticfiles.
+    *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -219,6 +221,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "segments.tasks.recompute_all_segments",
         "schedule": env_int("SEGMENTS_RECOMPUTE_MINUTES", 15, minimum=1) * 60,
     },
+    # RFM, lifecycle, scores and predictions (insights); purchases between runs.
+    "insights-compute": {
+        "task": "insights.tasks.compute_insights",
+        "schedule": env_int("TRIBUTARY_INSIGHTS_COMPUTE_HOURS", 24, minimum=1) * 3600,
+    },
+    "insights-train": {
+        "task": "insights.tasks.train_models",
+        "schedule": env_int("TRIBUTARY_INSIGHTS_TRAIN_HOURS", 168, minimum=1) * 3600,
+    },
+    "insights-follow-purchases": {
+        "task": "insights.tasks.follow_purchases",
+        "schedule": float(env_int("TRIBUTARY_INSIGHTS_PURCHASE_SECONDS", 60, minimum=1)),
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -302,6 +317,11 @@ TRIBUTARY_EVENT_RETENTION_MONTHS = env_int("TRIBUTARY_EVENT_RETENTION_MONTHS", 0
 TRIBUTARY_INTAKE_RETENTION_DAYS = env_int("TRIBUTARY_INTAKE_RETENTION_DAYS", 30, minimum=0)
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True
+
+# One purchase definition (RFM, predictions, lifetime value, order imports):
+# the track event that is a purchase; its revenue is the event's `revenue`
+# property, else `total`. Must not be blank (checked at start-up).
+TRIBUTARY_PURCHASE_EVENT = env_str("TRIBUTARY_PURCHASE_EVENT", "Order Completed")
 
 # Webhooks (destinations). Outbound URLs may not reach loopback, link-local,
 # private, multicast or reserved addresses (SSRF) unless listed here: host

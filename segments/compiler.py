@@ -44,6 +44,7 @@ from consent.services.consent import UnknownPurpose
 from customers.models import Event, Identity
 from segments import computed
 from segments.jsonsql import JsonIsBool, JsonKind, JsonNumber, JsonText
+from segments.models import StoredTrait
 from segments.rules import FIELD_TYPES, is_number, parse_day
 
 TRUE = Q(pk__isnull=False)
@@ -80,9 +81,12 @@ class Context:
 
     def computed_trait(self, name: str):
         if name not in self._traits:
-            from segments.models import ComputedTrait
+            from segments.models import ComputedTrait, StoredTrait
 
-            self._traits[name] = ComputedTrait.objects.filter(name=name).first()
+            self._traits[name] = (
+                ComputedTrait.objects.filter(name=name).first()
+                or StoredTrait.objects.filter(name=name).first()
+            )
         return self._traits[name]
 
 
@@ -264,6 +268,10 @@ def _computed_trait(node: dict, ctx: Context) -> Q:
     trait = ctx.computed_trait(node["computed_trait"])
     if trait is None:
         raise CompileError(f"no computed trait {node['computed_trait']!r}")
+    if isinstance(trait, StoredTrait):
+        return computed.stored_trait_q(
+            trait, node["op"], node.get("value"), node.get("case_sensitive", False), ctx.scope
+        )
     return computed.trait_q(
         trait, node["op"], node.get("value"), node.get("case_sensitive", False), ctx.now
     )

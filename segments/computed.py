@@ -161,3 +161,36 @@ def values_for_customer(*, customer_id: int, traits, now: datetime) -> dict[str,
                 )
             )
     return values
+
+
+def stored_trait_q(trait, op: str, value, case_sensitive: bool, scope=None) -> Q:
+    """A rule comparison on a stored trait (``segments.stored``), as a filter on
+    ``Customer``; same semantics as an on-read trait of the same type."""
+    from segments.compiler import FALSE, text_q
+    from segments.models import StoredTraitValue
+
+    if op == "neq":
+        return ~stored_trait_q(trait, "eq", value, case_sensitive, scope)
+    if op == "is_not_set":
+        return ~stored_trait_q(trait, "is_set", None, case_sensitive, scope)
+    if op == "in":
+        result = FALSE
+        for item in value:
+            result |= stored_trait_q(trait, "eq", item, case_sensitive, scope)
+        return result
+    rows = StoredTraitValue.objects.order_by().filter(trait_id=trait.pk)
+    if scope is not None:
+        rows = rows.filter(customer_id__in=scope)
+    if trait.numeric:
+        rows = rows.filter(number__isnull=False)
+        if op == "eq":
+            rows = rows.filter(number=float(value))
+        elif op == "between":
+            rows = rows.filter(number__gte=float(value[0]), number__lte=float(value[1]))
+        elif op in _NUMBER_LOOKUPS:
+            rows = rows.filter(**{f"number__{op}": float(value)})
+    else:
+        rows = rows.exclude(text="")
+        if op != "is_set":
+            rows = rows.filter(text_q(F("text"), op, value, case_sensitive))
+    return Q(pk__in=rows.values("customer_id"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -157,8 +158,65 @@ class ComputedTrait(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if StoredTrait.objects.filter(name=self.name).exists():
+            raise ValidationError({"name": "This name is taken by a stored (insights) trait."})
+
     NUMERIC_KINDS = frozenset({"count", "sum", "avg", "min", "max", "unique_count"})
 
     @builtins.property  # the name "property" is the model field in this class body
     def is_numeric(self) -> bool:
         return self.kind in self.NUMERIC_KINDS
+
+
+class StoredTrait(models.Model):
+    """A computed trait whose values another app computes and stores (``insights``).
+
+    Used in rules as ``{"computed_trait": name}`` like an on-read one; the two
+    share one name space. Declared and written only through
+    ``segments.services.stored`` so the compiler and the profile read them.
+    """
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    numeric = models.BooleanField(default=False)
+    producer = models.CharField(max_length=32, help_text="The app that computes it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StoredTraitValue(models.Model):
+    """One profile's value of a stored trait, with why it has it.
+
+    ``number`` (numeric traits) or ``text`` holds the value for rules;
+    ``value`` is it as computed (JSON), ``explanation`` the inputs and the
+    rule that produced it.
+    """
+
+    trait = models.ForeignKey(StoredTrait, on_delete=models.CASCADE, related_name="values")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="stored_trait_values"
+    )
+    number = models.FloatField(null=True, blank=True)
+    text = models.CharField(max_length=200, blank=True)
+    value = models.JSONField(null=True)
+    explanation = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trait", "customer"], name="storedtraitvalue_one_per_customer"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer"], name="storedtraitvalue_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trait_id}/{self.customer_id}: {self.value}"

@@ -116,10 +116,12 @@ class References:
         return tuple(found) if found else None
 
     def computed_trait_numeric(self, name: str) -> bool | None:
-        from segments.models import ComputedTrait
+        from segments.models import ComputedTrait, StoredTrait
 
         kind = ComputedTrait.objects.filter(name=name).values_list("kind", flat=True).first()
-        return None if kind is None else kind in ComputedTrait.NUMERIC_KINDS
+        if kind is not None:
+            return kind in ComputedTrait.NUMERIC_KINDS
+        return StoredTrait.objects.filter(name=name).values_list("numeric", flat=True).first()
 
     def identifier_type_exists(self, name: str) -> bool:
         from customers.models import IdentifierType
@@ -419,7 +421,8 @@ def dependencies(rule: dict, *, refs: References | None = None) -> list[str]:
 
     ``field:X``, ``trait:X``, ``event:NAME`` (``event:*`` any event),
     ``identity:TYPE`` (``identity:*``), ``source:ID``, ``segment:ID`` (static
-    lists). Time passing is not a change: scheduled recomputes cover it.
+    lists), ``computed_trait:NAME`` (stored traits, see ``segments.stored``).
+    Time passing is not a change: scheduled recomputes cover it.
     """
     refs = refs or References()
     found: set[str] = set()
@@ -453,7 +456,8 @@ def _collect(node: dict, found: set[str], refs: References, seen: tuple[int, ...
             .values_list("event", flat=True)
             .first()
         )
-        found.add(f"event:{event or '*'}")
+        # A stored trait changes when its producer writes it, not with an event.
+        found.add(f"event:{event}" if event else f"computed_trait:{node['computed_trait']}")
     elif "event" in node:
         found.add(f"event:{node['event']}")
     elif "has_identifier" in node:

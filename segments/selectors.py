@@ -15,7 +15,14 @@ from django.utils import timezone
 from consent.models import Purpose
 from customers.models import Customer, Event, IdentifierType, Identity
 from segments.compiler import compile_rule
-from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
+from segments.models import (
+    ComputedTrait,
+    Segment,
+    SegmentMembership,
+    SegmentSize,
+    StoredTrait,
+    StoredTraitValue,
+)
 from segments.rules import (
     ALL_OPS,
     FIELD_TYPES,
@@ -50,9 +57,11 @@ def builder_options() -> dict:
         "purposes": [
             {"code": p.code, "name": p.name} for p in Purpose.objects.filter(is_active=True)
         ],
-        "computed_traits": [
-            {"name": t.name, "numeric": t.is_numeric} for t in ComputedTrait.objects.all()
-        ],
+        "computed_traits": sorted(
+            [{"name": t.name, "numeric": t.is_numeric} for t in ComputedTrait.objects.all()]
+            + [{"name": t.name, "numeric": t.numeric} for t in StoredTrait.objects.all()],
+            key=lambda t: t["name"],
+        ),
     }
 
 
@@ -140,9 +149,22 @@ def daily_sizes(segment: Segment, *, days: int = 90, today: date | None = None):
 
 
 def profile_computed_traits(customer_id: int) -> list[tuple[str, object]]:
-    """Every computed trait's current value for one profile, by name."""
+    """Every computed trait's current value for one profile, by name: the
+    on-read ones and the stored ones (``segments.stored``) it has a value of."""
     from segments.computed import values_for_customer
 
     traits = list(ComputedTrait.objects.order_by("name"))
     values = values_for_customer(customer_id=customer_id, traits=traits, now=timezone.now())
-    return [(trait.name, values[trait.name]) for trait in traits]
+    rows = [(trait.name, values[trait.name]) for trait in traits]
+    rows += [(row.trait.name, row.value) for row in stored_trait_values(customer_id)]
+    return sorted(rows, key=lambda row: row[0])
+
+
+def stored_trait_values(
+    customer_id: int, *, names: list[str] | None = None
+) -> list[StoredTraitValue]:
+    """One profile's stored trait values, with their explanation and time."""
+    rows = StoredTraitValue.objects.filter(customer_id=customer_id).select_related("trait")
+    if names is not None:
+        rows = rows.filter(trait__name__in=names)
+    return list(rows.order_by("trait__name"))

@@ -33,6 +33,7 @@ from customers.models import CORE_FIELDS, Customer, Event
 from customers.selectors import profile_identities
 from customers.services.normalize import InvalidValue
 from segments.models import SegmentMembership
+from segments.selectors import profile_computed_traits
 from sources.api.filters import CustomerFilter, EventFilter
 from sources.services.rest import update_profile_traits
 
@@ -92,9 +93,13 @@ class ProfileSegmentSerializer(serializers.Serializer):
 class ProfileDetailSerializer(ProfileSerializer):
     segments = serializers.SerializerMethodField(help_text="Segments the profile is in now.")
     consent = serializers.SerializerMethodField(help_text="Every active purpose and its verdict.")
+    computed_traits = serializers.SerializerMethodField(
+        help_text="Computed traits by name: on-read ones (null when there is nothing to "
+        "compute) and stored ones the profile has (RFM, lifecycle stage, scores, predictions)."
+    )
 
     class Meta(ProfileSerializer.Meta):
-        fields = (*ProfileSerializer.Meta.fields, "segments", "consent")
+        fields = (*ProfileSerializer.Meta.fields, "segments", "consent", "computed_traits")
         read_only_fields = fields
 
     @extend_schema_field(ProfileSegmentSerializer(many=True))
@@ -109,6 +114,10 @@ class ProfileDetailSerializer(ProfileSerializer):
     @extend_schema_field(PurposeStatusSerializer(many=True))
     def get_consent(self, customer: Customer) -> list[dict]:
         return PurposeStatusSerializer(consent_overview(customer), many=True).data
+
+    @extend_schema_field(serializers.DictField(child=serializers.JSONField(allow_null=True)))
+    def get_computed_traits(self, customer: Customer) -> dict:
+        return dict(profile_computed_traits(customer.pk))
 
 
 class TraitsUpdateSerializer(serializers.Serializer):

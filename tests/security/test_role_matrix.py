@@ -217,6 +217,11 @@ def admin_requests(user, world: World) -> Iterator[Request]:
             else getattr(model_admin, f"has_{action}_permission")(request)
             for action in ("view", "add", "change", "delete")
         }
+        # a view of its own may need any permission the model has but viewing
+        # (e.g. insights.train_predictivemodel)
+        codenames = [f"{a}_{opts.model_name}" for a in ("add", "change", "delete")]
+        codenames += [codename for codename, _name in opts.permissions]
+        may["write"] = any(user.has_perm(f"{opts.app_label}.{c}") for c in codenames)
         objects = _objects(model_admin, superuser_request)
         for pattern in model_admin.get_urls():
             name = pattern.name
@@ -276,7 +281,7 @@ def _admin_posts(name, kind, url, model_admin, may, request, objects) -> Iterato
         yield Request("post", url, {"name": "matrix", "first_name": "matrix"}, allowed=False)
     elif kind == "delete" and not may["delete"]:
         yield Request("post", url, {"post": "yes"}, allowed=False)
-    elif kind not in STANDARD and not may["change"] and "builder" not in name:
+    elif kind not in STANDARD and not may["write"] and "builder" not in name:
         yield Request("post", url, {"confirm": "1"}, allowed=False, label=f"custom view {name}")
 
 

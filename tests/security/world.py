@@ -29,6 +29,10 @@ from customers.services.merging import merge_manually
 from destinations.models import Destination
 from destinations.services.dispatch import dispatch_outbox
 from destinations.services.operations import save_destination, send_test_event
+from insights.models import InsightPolicy, ScoringPlan, ScoringRule
+from insights.services.predictions import train_model
+from insights.services.rfm import compute_rfm
+from insights.services.scoring import save_scoring_plan, save_scoring_rule
 from segments.models import ComputedTrait, Segment
 from segments.services import recompute_segment, save_computed_trait, save_segment
 from sources.imports.jobs import create_import_job, set_mapping
@@ -137,6 +141,17 @@ def _import_file(source) -> None:
     run_import(job_id=job.pk, dry_run=False)
 
 
+def _insights() -> None:
+    """A scoring plan with a rule, an RFM run and a (too small to publish) model."""
+    plan = save_scoring_plan(plan=ScoringPlan(name="Engagement", trait_name="engagement"))
+    save_scoring_rule(
+        rule=ScoringRule(plan=plan, label="Orders", kind="event", event="Order Completed", points=5)
+    )
+    InsightPolicy.current()
+    compute_rfm()
+    train_model(target="purchase_30d")
+
+
 def build_world(*, superuser, capture, receiver_url: str, media: Path) -> World:
     source, write_key = create_source(name="Website", kind="website")
     purpose = Purpose.objects.get(code="analytics")
@@ -183,6 +198,7 @@ def build_world(*, superuser, capture, receiver_url: str, media: Path) -> World:
         create_request(type="erasure", identifier=f"email:{ERASED}")
     # a call for the erased person is dropped and counted
     _send(write_key, [_call("identify", 7, userId="u-erased", traits={"email": ERASED})], capture)
+    _insights()
     # rows made by migrations (identifier types, purposes) get their first version
     call_command("populate_history", auto=True, stdout=io.StringIO())
     return World(mary=mary, nameless=nameless, merge=merge, segment=segment, purpose=purpose)

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class InsightsConfig(AppConfig):
+    name = "insights"
+    verbose_name = "Insights (RFM, lifecycle, scores, predictions)"
+
+    def ready(self) -> None:
+        from consent import registry
+        from insights import purchases  # noqa: F401  (registers the settings check)
+        from insights.privacy import erase_insights, export_insights
+
+        registry.register_eraser("insights", erase_insights)
+        registry.register_exporter("insights", export_insights)

@@ -1,0 +1,54 @@
+"""The one purchase definition (DESIGN.md, shared names): which track event is a
+purchase, and what it is worth.
+
+``settings.TRIBUTARY_PURCHASE_EVENT`` (default ``Order Completed``) names the
+event; its revenue is the JSON number in the ``revenue`` property, else in
+``total``, else 0 (texts such as ``"12.50"`` are not numbers and count 0).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, register
+from django.db.models import FloatField, Value
+from django.db.models.functions import Coalesce
+
+from segments.jsonsql import JsonNumber
+
+REVENUE_PROPERTIES = ("revenue", "total")
+
+
+def purchase_event() -> str:
+    return settings.TRIBUTARY_PURCHASE_EVENT
+
+
+def revenue_of(properties: object) -> float:
+    """An event's revenue, in Python (the same rule as ``revenue_expression``)."""
+    if isinstance(properties, dict):
+        for key in REVENUE_PROPERTIES:
+            value = properties.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+    return 0.0
+
+
+def revenue_expression():
+    """An event's revenue as a SQL expression over ``Event.properties``."""
+    return Coalesce(
+        *(JsonNumber("properties", key) for key in REVENUE_PROPERTIES),
+        Value(0.0),
+        output_field=FloatField(),
+    )
+
+
+@register()
+def check_purchase_event(app_configs, **kwargs) -> list[Error]:
+    """A blank purchase event would silently make every RFM value vanish."""
+    if not str(getattr(settings, "TRIBUTARY_PURCHASE_EVENT", "")).strip():
+        return [
+            Error(
+                "TRIBUTARY_PURCHASE_EVENT must name the track event that is a purchase.",
+                id="insights.E001",
+            )
+        ]
+    return []

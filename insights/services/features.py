@@ -1,0 +1,206 @@
+"""Features of every profile as of a moment, and what happened in the window after it.
+
+Read with a few grouped SQL queries (nothing per profile), into pandas.
+Results are fetched whole, not through server-side cursors: PostgreSQL
+plans a cursor for its first rows (nested loops), which made the grouped
+queries many times slower.
+Everything is measured strictly before ``as_of``; labels strictly from
+``as_of`` on, so a snapshot never sees its own future.
+
+- purchase history (the purchase definition of ``insights.purchases``):
+  days since the last and first purchase, purchases and revenue of the last
+  30, 90 and 365 days — the first three of the 365-day ones are RFM;
+- behaviour: for the store's most frequent other events (page and product
+  views, cart adds, email opens…, picked from the data), counts of the last
+  7, 30 and 90 days; days since any event; tenure (days since first seen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db.models import Count, FloatField, Func, Max, Min, Q, Sum
+
+from consent.selectors import allowed_q
+from customers.models import Customer, Event
+from insights.purchases import purchase_event, revenue_expression
+
+PURPOSE = "analytics"
+BEHAVIOUR_WINDOWS = (7, 30, 90)
+BEHAVIOUR_EVENTS = 6
+NEVER_DAYS = 730.0
+RFM_FEATURES = ("days_since_last_purchase", "purchases_365d", "revenue_365d")
+
+
+def population(*, as_of: datetime) -> pd.DataFrame:
+    """Active profiles seen before ``as_of`` that the analytics purpose may use,
+    indexed by id, with their tenure in days."""
+    rows = (
+        Customer.objects.active()
+        .filter(allowed_q(PURPOSE), first_seen__lt=as_of)
+        .order_by()
+        .annotate(seen=Epoch("first_seen"))
+        .values_list("pk", "seen")
+    )
+    found = pd.DataFrame(list(rows), columns=["pk", "first_seen"])
+    frame = pd.DataFrame(
+        {"tenure_days": _days(as_of, found["first_seen"])},
+        index=pd.Index(found["pk"].to_numpy(), name="customer_id"),
+    )
+    return frame
+
+
+def behaviour_event_names(*, as_of: datetime, limit: int = BEHAVIOUR_EVENTS) -> list[str]:
+    """The most frequent non-purchase event names of the 90 days before ``as_of``."""
+    start = as_of - timedelta(days=max(BEHAVIOUR_WINDOWS))
+    rows = (
+        Event.objects.order_by()
+        .filter(timestamp__gte=start, timestamp__lt=as_of)
+        .exclude(name=purchase_event())
+        .exclude(name="")
+        .values("name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "name")[:limit]
+    )
+    return [row["name"] for row in rows]
+
+
+class Epoch(Func):
+    """A datetime as seconds since 1970 (a double): cheap to fetch in bulk,
+    where loading a million datetime objects costs seconds."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"EXTRACT(EPOCH FROM {sql})::double precision", params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"((julianday({sql}) - 2440587.5) * 86400.0)", params
+
+
+def _days(as_of: datetime, moments: pd.Series) -> np.ndarray:
+    """Days from each moment (``Epoch`` seconds) to ``as_of``; ``NEVER_DAYS`` where
+    there is none."""
+    seconds = pd.to_numeric(moments, errors="coerce").to_numpy(dtype=float)
+    days = (as_of.timestamp() - seconds) / 86400
+    return np.where(np.isnan(days), NEVER_DAYS, days)
+
+
+def _purchase_features(as_of: datetime) -> pd.DataFrame:
+    windows = {days: Q(timestamp__gte=as_of - timedelta(days=days)) for days in (30, 90, 365)}
+    revenue = revenue_expression()
+    aggregates = {
+        "first": Epoch(Min("timestamp")),
+        "last": Epoch(Max("timestamp")),
+        **{f"purchases_{d}d": Count("pk", filter=q) for d, q in windows.items()},
+        **{f"revenue_{d}d": Sum(revenue, filter=q) for d, q in windows.items()},
+    }
+    rows = list(
+        Event.objects.order_by()
+        .filter(name=purchase_event(), timestamp__lt=as_of)
+        .values("customer_id")
+        .annotate(**aggregates)
+        .values_list("customer_id", *aggregates)
+    )
+    columns = ["customer_id", *aggregates]
+    frame = pd.DataFrame(rows, columns=columns).set_index("customer_id")
+    out = pd.DataFrame(index=frame.index)
+    out["days_since_last_purchase"] = _days(as_of, frame["last"])
+    out["days_since_first_purchase"] = _days(as_of, frame["first"])
+    for column in columns[3:]:
+        out[column] = frame[column].astype(float).fillna(0.0)
+    return out
+
+
+def _behaviour_features(as_of: datetime, names: Sequence[str]) -> pd.DataFrame:
+    start = as_of - timedelta(days=max(BEHAVIOUR_WINDOWS))
+    windows = {d: Q(timestamp__gte=as_of - timedelta(days=d)) for d in BEHAVIOUR_WINDOWS}
+    rows = list(
+        Event.objects.order_by()
+        .filter(timestamp__gte=start, timestamp__lt=as_of)
+        .exclude(name=purchase_event())
+        .values("customer_id", "name")
+        .annotate(
+            last=Epoch(Max("timestamp")),
+            **{f"n{d}": Count("pk", filter=q) for d, q in windows.items()},
+        )
+        .values_list("customer_id", "name", "last", *(f"n{d}" for d in BEHAVIOUR_WINDOWS))
+    )
+    columns = ["customer_id", "name", "last", *(f"n{d}" for d in BEHAVIOUR_WINDOWS)]
+    frame = pd.DataFrame(rows, columns=columns)
+    out = pd.DataFrame(index=pd.Index(frame["customer_id"].unique(), name="customer_id"))
+    if frame.empty:
+        out["days_since_last_event"] = pd.Series(dtype=float)
+    else:
+        frame["age"] = _days(as_of, frame["last"])
+        out["days_since_last_event"] = frame.groupby("customer_id")["age"].min()
+    for d in BEHAVIOUR_WINDOWS:
+        out[f"events_{d}d"] = frame.groupby("customer_id")[f"n{d}"].sum() if len(frame) else 0.0
+    for index, name in enumerate(names):
+        own = frame[frame["name"] == name].set_index("customer_id")
+        for d in BEHAVIOUR_WINDOWS:
+            out[f"e{index}_{d}d"] = own[f"n{d}"] if len(own) else 0.0
+    return out
+
+
+def feature_names(names: Sequence[str]) -> list[str]:
+    purchase = [
+        "days_since_last_purchase",
+        "days_since_first_purchase",
+        *(f"purchases_{d}d" for d in (30, 90, 365)),
+        *(f"revenue_{d}d" for d in (30, 90, 365)),
+    ]
+    behaviour = [
+        "days_since_last_event",
+        *(f"events_{d}d" for d in BEHAVIOUR_WINDOWS),
+        *(f"e{i}_{d}d" for i in range(len(names)) for d in BEHAVIOUR_WINDOWS),
+    ]
+    return ["tenure_days", *purchase, *behaviour]
+
+
+def feature_label(feature: str, names: Sequence[str]) -> str:
+    """A feature's name for people ("Product Viewed (30 days)")."""
+    if feature.startswith("e") and feature[1].isdigit():
+        index, days = feature[1:].split("_")
+        return f"{names[int(index)]} ({days.rstrip('d')} days)"
+    return (
+        feature.replace("_", " ")
+        .replace(" 365d", " (365 days)")
+        .replace(" 90d", " (90 days)")
+        .replace(" 30d", " (30 days)")
+        .replace(" 7d", " (7 days)")
+    )
+
+
+def snapshot(*, as_of: datetime, names: Sequence[str]) -> pd.DataFrame:
+    """Every feature of every profile of the population, as of ``as_of``."""
+    frame = population(as_of=as_of)
+    frame = frame.join(_purchase_features(as_of), how="left")
+    frame = frame.join(_behaviour_features(as_of, names), how="left")
+    columns = feature_names(names)
+    for column in columns:
+        if column not in frame:
+            frame[column] = 0.0
+    never = ["days_since_last_purchase", "days_since_first_purchase", "days_since_last_event"]
+    frame[never] = frame[never].fillna(NEVER_DAYS)
+    return frame[columns].fillna(0.0).astype(float)
+
+
+def outcomes(*, start: datetime, days: int) -> pd.DataFrame:
+    """Purchases and revenue per profile in ``[start, start + days)``."""
+    rows = list(
+        Event.objects.order_by()
+        .filter(
+            name=purchase_event(), timestamp__gte=start, timestamp__lt=start + timedelta(days=days)
+        )
+        .values("customer_id")
+        .annotate(purchases=Count("pk"), revenue=Sum(revenue_expression()))
+        .values_list("customer_id", "purchases", "revenue")
+    )
+    frame = pd.DataFrame(rows, columns=["customer_id", "purchases", "revenue"])
+    return frame.set_index("customer_id").astype(float)

@@ -1,0 +1,175 @@
+"""Stored computed traits: values an app above segments writes, usable in rules."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from customers.models import Customer
+from segments.compiler import compile_rule
+from segments.models import ComputedTrait, SegmentMembership
+from segments.rules import InvalidRule, dependencies, validate_rule
+from segments.selectors import builder_options, profile_computed_traits, stored_trait_values
+from segments.services import recompute_segment, save_segment
+from segments.stored import (
+    StoredValue,
+    TraitNameTaken,
+    declare_stored_trait,
+    delete_stored_values,
+    replace_stored_values,
+    write_stored_values,
+)
+from tests.segments.conftest import NOW
+
+
+@pytest.fixture
+def people(make_customer):
+    return [make_customer(first_name=name) for name in ("Ann", "Bob", "Cem", "Dee")]
+
+
+@pytest.fixture
+def stored(people):
+    ann, bob, cem, _dee = people
+    declare_stored_trait(name="rfm_segment", numeric=False, producer="insights")
+    declare_stored_trait(name="rfm_recency", numeric=True, producer="insights")
+    replace_stored_values(
+        name="rfm_segment",
+        values=[
+            StoredValue(ann.pk, "Champions", {"rule": "R5 F4-5"}),
+            StoredValue(bob.pk, "At risk"),
+            StoredValue(cem.pk, None),
+        ],
+        computed_at=NOW,
+    )
+    replace_stored_values(
+        name="rfm_recency",
+        values=[StoredValue(ann.pk, 5), StoredValue(bob.pk, 1), StoredValue(cem.pk, 3)],
+        computed_at=NOW,
+    )
+    return people
+
+
+def matching(rule) -> set[str]:
+    validate_rule(rule)
+    query = Customer.objects.filter(compile_rule(rule, now=NOW))
+    return set(query.values_list("first_name", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({"computed_trait": "rfm_segment", "op": "eq", "value": "champions"}, {"Ann"}),
+        (
+            {
+                "computed_trait": "rfm_segment",
+                "op": "eq",
+                "value": "champions",
+                "case_sensitive": True,
+            },
+            set(),
+        ),
+        (
+            {"computed_trait": "rfm_segment", "op": "neq", "value": "Champions"},
+            {"Bob", "Cem", "Dee"},
+        ),
+        ({"computed_trait": "rfm_segment", "op": "in", "value": ["At risk", "New"]}, {"Bob"}),
+        ({"computed_trait": "rfm_segment", "op": "is_set"}, {"Ann", "Bob"}),
+        ({"computed_trait": "rfm_segment", "op": "is_not_set"}, {"Cem", "Dee"}),
+        ({"computed_trait": "rfm_segment", "op": "starts_with", "value": "at"}, {"Bob"}),
+        ({"computed_trait": "rfm_recency", "op": "gte", "value": 3}, {"Ann", "Cem"}),
+        ({"computed_trait": "rfm_recency", "op": "eq", "value": 1}, {"Bob"}),
+        ({"computed_trait": "rfm_recency", "op": "between", "value": [2, 5]}, {"Ann", "Cem"}),
+        ({"computed_trait": "rfm_recency", "op": "neq", "value": 5}, {"Bob", "Cem", "Dee"}),
+        ({"computed_trait": "rfm_recency", "op": "is_not_set"}, {"Dee"}),
+    ],
+)
+def test_stored_trait_in_a_rule(stored, rule, expected):
+    assert matching(rule) == expected
+
+
+def test_stored_trait_is_typed_for_validation(stored):
+    with pytest.raises(InvalidRule) as error:
+        validate_rule({"computed_trait": "rfm_recency", "op": "contains", "value": "x"})
+    assert error.value.errors[0].code == "bad_operator"
+
+
+def test_stored_trait_dependency_is_the_trait_itself(stored):
+    rule = {"computed_trait": "rfm_segment", "op": "eq", "value": "Champions"}
+    assert dependencies(rule) == ["computed_trait:rfm_segment"]
+
+
+def test_replacing_values_drops_profiles_left_out(stored):
+    ann, bob, *_ = stored
+    replace_stored_values(name="rfm_recency", values=[StoredValue(bob.pk, 4)], computed_at=NOW)
+    assert dict(profile_computed_traits(ann.pk)) == {"rfm_segment": "Champions"}
+    assert dict(profile_computed_traits(bob.pk)) == {"rfm_recency": 4, "rfm_segment": "At risk"}
+
+
+def test_profile_reads_stored_values_with_their_explanation(stored):
+    ann = stored[0]
+    rows = stored_trait_values(ann.pk, names=["rfm_segment"])
+    assert [(r.trait.name, r.value, r.explanation) for r in rows] == [
+        ("rfm_segment", "Champions", {"rule": "R5 F4-5"})
+    ]
+
+
+def test_writing_one_profile_enters_its_segment_at_once(stored):
+    _ann, bob, *_ = stored
+    segment = save_segment(
+        name="Champions", rule={"computed_trait": "rfm_segment", "op": "eq", "value": "Champions"}
+    )
+    recompute_segment(segment_id=segment.pk)
+    write_stored_values(
+        name="rfm_segment", values=[StoredValue(bob.pk, "Champions")], computed_at=NOW
+    )
+    members = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
+    assert set(members.values_list("customer__first_name", flat=True)) == {"Ann", "Bob"}
+
+
+def test_replacing_values_recomputes_dependent_segments(stored, django_capture_on_commit_callbacks):
+    ann, bob, *_ = stored
+    segment = save_segment(
+        name="Recent", rule={"computed_trait": "rfm_recency", "op": "eq", "value": 5}
+    )
+    recompute_segment(segment_id=segment.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        replace_stored_values(
+            name="rfm_recency",
+            values=[StoredValue(ann.pk, 1), StoredValue(bob.pk, 5)],
+            computed_at=NOW,
+        )
+    members = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
+    assert set(members.values_list("customer__first_name", flat=True)) == {"Bob"}
+
+
+def test_delete_stored_values_of_some_profiles(stored):
+    ann, bob, *_ = stored
+    assert delete_stored_values(customer_ids=[ann.pk], names=["rfm_segment"]) == 1
+    assert dict(profile_computed_traits(ann.pk)) == {"rfm_recency": 5}
+    assert delete_stored_values(customer_ids=[ann.pk, bob.pk]) == 3
+
+
+def test_stored_and_on_read_traits_share_one_name_space(stored):
+    ComputedTrait.objects.create(name="orders", kind="count", event="Order Completed")
+    with pytest.raises(TraitNameTaken):
+        declare_stored_trait(name="orders", numeric=True, producer="insights")
+    with pytest.raises(TraitNameTaken):
+        declare_stored_trait(name="rfm_segment", numeric=False, producer="someone_else")
+    with pytest.raises(ValidationError):
+        ComputedTrait(name="rfm_segment", kind="count", event="Order Completed").full_clean()
+
+
+def test_builder_offers_stored_traits(stored):
+    names = {(t["name"], t["numeric"]) for t in builder_options()["computed_traits"]}
+    assert {("rfm_segment", False), ("rfm_recency", True)} <= names
+
+
+def test_values_with_tabs_newlines_backslashes_and_accents_round_trip(people):
+    ann = people[0]
+    declare_stored_trait(name="note", numeric=False, producer="insights")
+    text = 'Can\'t \\ lose\tthem\nçà "quoted"'
+    explanation = {"rule": "a\\b\tc\nd", "ünïcode": ["é", 1.5, None]}
+    replace_stored_values(
+        name="note", values=[StoredValue(ann.pk, text, explanation)], computed_at=NOW
+    )
+    (row,) = stored_trait_values(ann.pk, names=["note"])
+    assert (row.value, row.text, row.explanation) == (text, text, explanation)
+    assert matching({"computed_trait": "note", "op": "eq", "value": text}) == {"Ann"}
