@@ -56,3 +56,7 @@ class NormalizedMessage:
     # context.consent.categoryPreferences is read from context
     consent: Mapping[str, bool | ConsentAnswer] = field(default_factory=dict)
     consent_method: str = ""
+    # address fields (address_line1 … country) guessed from a one-cell address:
+    # set only when the profile holds no address field at all, so a guess
+    # never overwrites structured values
+    address_if_unset: Mapping[str, str] = field(default_factory=dict)

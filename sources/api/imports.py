@@ -21,7 +21,7 @@ from sources.imports.jobs import (
     ImportStateError,
     confirm_import,
     create_import_job,
-    set_mapping,
+    map_once,
     start_preview,
 )
 from sources.imports.mapping import MappingError
@@ -124,7 +124,7 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         except ImportFileError as exc:
             raise ApiError(status_code=400, code=exc.code, message=str(exc)) from None
         try:
-            set_mapping(job=job, overrides=data["mapping"])
+            map_once(job=job, overrides=data["mapping"])
         except MappingError as exc:
             raise ApiError(
                 status_code=400, code=exc.code, message=str(exc), details={"column": exc.column}

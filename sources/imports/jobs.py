@@ -11,9 +11,10 @@ from pathlib import Path
 
 from django.core.files import File
 from django.db import transaction
+from django.utils import timezone
 
 from customers.models import IdentifierType
-from sources.imports.mapping import build_mapping, default_mapping, mapping_to_json
+from sources.imports.mapping import MappingError, build_mapping, default_mapping, mapping_to_json
 from sources.imports.reading import ImportFileError, detect_format, open_table
 from sources.models import ImportJob, Source
 from sources.services.keys import create_source
@@ -69,21 +70,47 @@ def create_import_job(
 
 
 @transaction.atomic
-def set_mapping(*, job: ImportJob, overrides: dict[str, str]) -> ImportJob:
-    """Apply the person's column choices on top of the recognised defaults.
+def set_mapping(
+    *, job: ImportJob, overrides: dict[str, str], event_name: str = "", date_order: str = ""
+) -> ImportJob:
+    """Apply the person's column choices on top of the recognised defaults,
+    with every row's event name (event files) and the date order (DMY, MDY
+    or "" to decide per column).
 
-    Raises MappingError for an unknown column or target.
+    Raises MappingError for an unknown column or target or a bad option.
     """
     _ensure_idle(job)
+    if date_order not in ("", *ImportJob.DateOrder.values):
+        raise MappingError("bad_option", f"date order {date_order!r}: use DMY or MDY")
     mapping = build_mapping(
         job.headers,
         kind=job.kind,
         overrides=overrides,
         identifier_types=set(IdentifierType.objects.values_list("name", flat=True)),
+        event_name=event_name.strip(),
     )
     job.mapping = mapping_to_json(mapping)
-    job.save(update_fields=["mapping"])
+    job.event_name = event_name.strip()[:200]
+    job.date_order = date_order
+    job.save(update_fields=["mapping", "event_name", "date_order"])
     return job
+
+
+def map_once(
+    *, job: ImportJob, overrides: dict[str, str], event_name: str = "", date_order: str = ""
+) -> ImportJob:
+    """``set_mapping`` for a mapping given once with the file (the command, the
+    REST API): a bad one ends the job ``failed`` with the reason, then raises."""
+    try:
+        return set_mapping(
+            job=job, overrides=overrides, event_name=event_name, date_order=date_order
+        )
+    except MappingError as exc:
+        job.status = ImportJob.Status.FAILED
+        job.error = str(exc)
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        raise
 
 
 @transaction.atomic

@@ -1,0 +1,74 @@
+"""Order files: the rows of one order (one line item each) become one record.
+
+Shop exports write an order as consecutive rows with the same order id
+(Shopify's ``Name``, ``#1001``): the first carries the order's totals and
+times, every row one line item. ``group_orders`` streams such a file as
+orders (``OrderRows``): the order-level values are the first non-empty
+value of each column, the rows are kept for their line items. Rows of one
+order that are not next to each other cannot be streamed as one order: the
+later ones come back as an order with a ``problem`` (the row is rejected
+with the reason), never silently merged or dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sources.imports.reading import Row, cell_text
+
+
+@dataclass(frozen=True)
+class OrderRows(Row):
+    """One order: ``values`` per column over its rows, ``lines`` the rows themselves."""
+
+    lines: tuple[Row, ...] = ()
+
+
+def group_orders(rows: Iterable[Row], column: str) -> Iterator[Row]:
+    """Consecutive rows with the same value in ``column`` as one ``OrderRows``;
+    rows without an order id, or unreadable, pass through alone."""
+    seen: set[str] = set()
+    current: list[Row] = []
+    current_id = ""
+
+    def finish() -> Row:
+        order = _merge(current)
+        if current_id in seen:
+            first = current[0].number
+            return OrderRows(
+                number=first,
+                values=order.values,
+                lines=order.lines,
+                problem=f"order {current_id} has rows elsewhere in the file too; sort the "
+                "file by order so that its rows are together",
+            )
+        seen.add(current_id)
+        return order
+
+    for row in rows:
+        order_id = "" if row.problem else cell_text(row.values.get(column)).lstrip("'")
+        if current and order_id == current_id and order_id:
+            current.append(row)
+            continue
+        if current:
+            yield finish()
+            current = []
+        if not order_id:
+            yield row
+            continue
+        current, current_id = [row], order_id
+    if current:
+        yield finish()
+
+
+def _merge(rows: list[Row]) -> OrderRows:
+    values: dict[str, object] = {}
+    for row in rows:
+        for column, value in row.values.items():
+            if values.get(column) in (None, "") and value not in (None, ""):
+                values[column] = value
+            else:
+                values.setdefault(column, value)
+    extra = tuple(cell for row in rows for cell in row.extra_cells)
+    return OrderRows(number=rows[0].number, values=values, extra_cells=extra, lines=tuple(rows))
