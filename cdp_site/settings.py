@@ -255,6 +255,17 @@ TRIBUTARY_DEFAULT_PHONE_REGION = env_str("TRIBUTARY_DEFAULT_PHONE_REGION", "US")
 # existing profiles into another (no "mega profiles").
 TRIBUTARY_MAX_MERGE_PROFILES = env_int("TRIBUTARY_MAX_MERGE_PROFILES", 5, minimum=1)
 
+# One purchase definition for every part that reads orders (lifetime value,
+# RFM, predictions, order-file imports): the event name, and its revenue
+# property ("revenue", else "total", as in Segment's e-commerce spec).
+TRIBUTARY_PURCHASE_EVENT = env_str("TRIBUTARY_PURCHASE_EVENT", "Order Completed").strip()
+if not TRIBUTARY_PURCHASE_EVENT or len(TRIBUTARY_PURCHASE_EVENT) > 200:
+    raise ImproperlyConfigured(
+        "TRIBUTARY_PURCHASE_EVENT must be an event name of 1 to 200 characters, "
+        f"got {TRIBUTARY_PURCHASE_EVENT!r}"
+    )
+TRIBUTARY_PURCHASE_REVENUE_PROPERTIES = ("revenue", "total")
+
 # Months of events kept on PostgreSQL (whole monthly partitions are dropped);
 # 0 keeps everything.
 TRIBUTARY_EVENT_RETENTION_MONTHS = env_int("TRIBUTARY_EVENT_RETENTION_MONTHS", 0, minimum=0)

@@ -81,7 +81,7 @@ SHOPIFY_CUSTOMERS = Layout(
 )
 
 SHOPIFY_CUSTOMERS_OLDER = Layout(
-    name="Shopify customers (older export)",
+    name="Shopify customers, older export",
     kind="customers",
     signature=("Accepts Marketing", "Address1", "Province Code", "Country Code", "Total Spent"),
     columns={
@@ -171,14 +171,14 @@ _MAILCHIMP = {
 }
 
 MAILCHIMP_UNSUBSCRIBED = Layout(
-    name="Mailchimp audience (unsubscribed)",
+    name="Mailchimp audience, unsubscribed",
     kind="customers",
     signature=("Email Address", "LEID", "EUID", "UNSUB_TIME"),
     columns={**_MAILCHIMP, "UNSUB_TIME": "consent.email_marketing:withdrawn_at"},
 )
 
 MAILCHIMP_SUBSCRIBED = Layout(
-    name="Mailchimp audience (subscribed)",
+    name="Mailchimp audience, subscribed",
     kind="customers",
     signature=("Email Address", "LEID", "EUID", "OPTIN_TIME"),
     absent=("UNSUB_TIME", "CLEAN_TIME"),

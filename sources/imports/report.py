@@ -51,15 +51,15 @@ def mapping_lines(job: ImportJob) -> list[str]:
     """The mapping a job uses, one column a line: target (with how its values
     are read, when the latest run decided it) and the first two values."""
     layout = detect_layout(job.headers, kind=job.kind)
-    lines = [f"Columns ({layout.name} export):" if layout else "Columns:"]
+    lines = [f"Columns (recognised layout: {layout.name}):" if layout else "Columns:"]
     if job.event_name:
         lines.append(f"  every row's event: {job.event_name}")
     samples = column_samples(job)
     for column, target in job.mapping.items():
         note = job.column_types.get(column, "")
         shown = f"{target} ({note})" if note and target != "ignore" else target
-        values = " | ".join(samples.get(column, [])) or "(empty)"
-        lines.append(f"  {column} → {shown}: {values}")
+        values = " | ".join(s.replace("\n", " ⏎ ") for s in samples.get(column, []))
+        lines.append(f"  {column} → {shown}: {values or '(empty)'}")
     return lines
 
 
