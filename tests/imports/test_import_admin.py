@@ -34,7 +34,7 @@ def uploaded(admin_client):
 def test_mapping_form_offers_the_recognised_defaults(admin_client, uploaded):
     response = admin_client.get(reverse("admin:sources_importjob_mapping", args=[uploaded.pk]))
     form = response.context["form"]
-    assert [(f.label, f.initial) for f in form.fields.values()] == [
+    assert [(field.label, field.initial) for field, _values in form.column_rows] == [
         ("E-mail", "email"),
         ("First Name", "first_name"),
         ("Member No", "trait.member_no"),
