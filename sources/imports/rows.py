@@ -232,7 +232,14 @@ def _read_values(row: Row, plan: ImportPlan, *, kind: str, outcome: RowOutcome) 
         content_key = str(target) if target.kind != "id" else f"{target}:{column}"
         found.content[content_key] = text
         if target.kind == "core":
-            found.core[target.name] = _date_text(text, plan, column, target)
+            order = plan.date_orders.get(column, "")
+            if target.name == "birthday" and order:
+                day = iso_date(text, order=order)
+                if day is None:
+                    outcome.warn(column, text, "invalid_date", f"{text!r} is not a {order} date")
+                    continue
+                text = day
+            found.core[target.name] = text
             outcome.columns[target.name] = column
         elif target.kind == "either":
             found.either.append((target, column, text))
@@ -254,14 +261,6 @@ def _read_values(row: Row, plan: ImportPlan, *, kind: str, outcome: RowOutcome) 
             if typed is not None:
                 found.extra[target.name] = typed
     return found
-
-
-def _date_text(text: str, plan: ImportPlan, column: str, target: Target) -> str:
-    """A birthday in its column's date order, as ``YYYY-MM-DD`` (as written
-    when unreadable: the pipeline reports it)."""
-    if target.name != "birthday" or column not in plan.date_orders:
-        return text
-    return iso_date(text, order=plan.date_orders[column]) or text
 
 
 def _typed(value, text, plan, column, target, *, outcome, row) -> object | None:
