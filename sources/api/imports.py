@@ -75,7 +75,8 @@ class ImportUploadSerializer(serializers.Serializer):
         required=False,
         default=dict,
         help_text='JSON object {"column": "target"}; targets: a core field, trait.NAME, '
-        "id.TYPE or ignore. Recognised headers need no entry.",
+        "id.TYPE, consent.PURPOSE[:inverted], address, ignore … (see the README). "
+        "Recognised headers and vendor export layouts need no entry.",
     )
     dry_run = serializers.BooleanField(
         default=False, help_text="Preview only; confirm afterwards to import."

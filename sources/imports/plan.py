@@ -81,7 +81,11 @@ def plan_import(
         event_name=event_name,
     )
     plan = ImportPlan(kind=kind, targets=targets)
-    surveys = {column: _survey_for(target) for column, target in targets.items()}
+    surveys = {
+        column: survey
+        for column, target in targets.items()
+        if (survey := _survey_for(target)).typed or survey.dated
+    }
     count = 0
     for record in plan.read(rows()):
         count += 1
@@ -95,7 +99,12 @@ def plan_import(
             types[column] = target.option or (
                 surveys[column].type if target.kind == "trait" else ""
             )
-    dated = {column for column, survey in surveys.items() if survey.dated}
+    # date orders matter where dates are read: core dates, times, date traits
+    dated = [
+        column
+        for column, survey in surveys.items()
+        if survey.dated and types.get(column, "date") == "date"
+    ]
     orders = {column: date_order or surveys[column].order for column in dated}
     if kind != CUSTOMERS and not event_name and plan.order_column:
         event_name = settings.TRIBUTARY_PURCHASE_EVENT

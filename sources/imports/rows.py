@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+
 from customers.services.normalize import Issue, cleanse_core
 from customers.services.values import iso_date, read_boolean, read_number
 from sources.contracts import ConsentAnswer, NormalizedMessage
@@ -46,7 +48,8 @@ _TRAIT_PATHS = {
     "country": ("address", "country"),
     "company": ("company", "name"),
 }
-# Segment's e-commerce spec: properties that are numbers (quantity: a whole one)
+# Segment's e-commerce spec: properties that are numbers (quantity: a whole one);
+# the purchase's revenue properties (settings) are numbers too
 SPEC_NUMBERS = frozenset(
     {"revenue", "total", "subtotal", "shipping", "tax", "discount", "value", "price"}
 )
@@ -268,7 +271,8 @@ def _typed(value, text, plan, column, target, *, outcome, row) -> object | None:
     value does not read as that type (a warning says so)."""
     value_type = plan.types.get(column, "")
     if target.kind == "property" and not value_type:
-        value_type = "number" if target.name in SPEC_NUMBERS | SPEC_INTEGERS else "text"
+        numbers = SPEC_NUMBERS | SPEC_INTEGERS | set(settings.TRIBUTARY_PURCHASE_REVENUE_PROPERTIES)
+        value_type = "number" if target.name in numbers else "text"
     if value_type in ("", "text"):
         return text if isinstance(value, str) else _json_value(value)
     readers = {
