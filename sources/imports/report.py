@@ -55,7 +55,8 @@ def mapping_lines(job: ImportJob) -> list[str]:
     if job.event_name:
         lines.append(f"  every row's event: {job.event_name}")
     samples = column_samples(job)
-    for column, target in job.mapping.items():
+    for column in job.headers:  # the file's order (a JSON column may not keep the mapping's)
+        target = job.mapping.get(column, "")
         note = job.column_types.get(column, "")
         shown = f"{target} ({note})" if note and target != "ignore" else target
         values = " | ".join(s.replace("\n", " ⏎ ") for s in samples.get(column, []))
