@@ -187,7 +187,8 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def mapping_view(self, request, pk: int):
         job = self._job(request, pk, change=True)
-        form = MappingForm(request.POST or None, job=job, samples=column_samples(job))
+        samples = column_samples(job) if can_see_contact_details(request.user) else {}
+        form = MappingForm(request.POST or None, job=job, samples=samples)
         if request.method == "POST" and form.is_valid():
             try:
                 set_mapping(
@@ -230,7 +231,7 @@ class ImportJobAdmin(admin.ModelAdmin):
                 "job": job,
                 "title": str(job),
                 "summary": summary_lines(job),
-                "columns": mapping_lines(job),
+                "columns": mapping_lines(job, with_values=can_see_contact_details(request.user)),
                 "issues": issues,
                 "issue_count": job.issues.count(),
                 "shown_issues": SHOWN_ISSUES,

@@ -47,18 +47,23 @@ def summary_lines(job: ImportJob) -> list[str]:
     return lines
 
 
-def mapping_lines(job: ImportJob) -> list[str]:
+def mapping_lines(job: ImportJob, *, with_values: bool = True) -> list[str]:
     """The mapping a job uses, one column a line: target (with how its values
-    are read, when the latest run decided it) and the first two values."""
+    are read, when the latest run decided it) and, ``with_values``, the
+    column's first two values (personal data: not for people who may not
+    see contact details)."""
     layout = detect_layout(job.headers, kind=job.kind)
     lines = [f"Columns (recognised layout: {layout.name}):" if layout else "Columns:"]
     if job.event_name:
         lines.append(f"  every row's event: {job.event_name}")
-    samples = column_samples(job)
+    samples = column_samples(job) if with_values else {}
     for column in job.headers:  # the file's order (a JSON column may not keep the mapping's)
         target = job.mapping.get(column, "")
         note = job.column_types.get(column, "")
         shown = f"{target} ({note})" if note and target != "ignore" else target
+        if not with_values:
+            lines.append(f"  {column} → {shown}")
+            continue
         values = " | ".join(s.replace("\n", " ⏎ ") for s in samples.get(column, []))
         lines.append(f"  {column} → {shown}: {values or '(empty)'}")
     return lines
