@@ -10,7 +10,7 @@ A mapping is ``{column header: target}``. Targets of customer files:
   ``text``);
 * ``id.TYPE`` — an identifier type, e.g. ``id.external_id``,
   ``id.shopify_customer_id``;
-* ``consent.PURPOSE`` — yes/no to a purpose (see ``CONSENT_YES`` and
+* ``consent.PURPOSE`` — yes/no to a purpose (see ``consent_columns.CONSENT_YES`` and
   ``CONSENT_NO``); ``consent.PURPOSE:inverted`` when yes means no (an opt-out
   column); ``consent.PURPOSE:granted_at`` / ``:withdrawn_at`` — a time column:
   consent given (or withdrawn) then; ``consent_ip`` — where it was given;

@@ -12,10 +12,29 @@ with the reason), never silently merged or dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
+
+from customers.services.values import read_number
+from sources.imports.cells import unguard
 from sources.imports.reading import Row, cell_text
+
+# Segment's e-commerce spec: properties that are numbers (quantity: a whole one)
+SPEC_NUMBERS = frozenset(
+    {"revenue", "total", "subtotal", "shipping", "tax", "discount", "value", "price"}
+)
+SPEC_INTEGERS = frozenset({"quantity", "position"})
+
+
+def is_spec_number(name: str) -> bool:
+    """A property the spec (or the purchase's revenue setting) says is a number."""
+    return (
+        name in SPEC_NUMBERS
+        or name in SPEC_INTEGERS
+        or name in settings.TRIBUTARY_PURCHASE_REVENUE_PROPERTIES
+    )
 
 
 @dataclass(frozen=True)
@@ -72,3 +91,33 @@ def _merge(rows: list[Row]) -> OrderRows:
                 values.setdefault(column, value)
     extra = tuple(cell for row in rows for cell in row.extra_cells)
     return OrderRows(number=rows[0].number, values=values, extra_cells=extra, lines=tuple(rows))
+
+
+def order_products(
+    order: Row, columns: dict[str, str], *, warn: Callable[..., None]
+) -> list[dict[str, object]]:
+    """Segment's ``products`` array: one product per line of the order, from
+    the ``columns`` (column → product property) with a value on that line;
+    ``price`` is a number, ``quantity`` a whole number (else ``warn(column,
+    value, code, reason, row=line)`` and the value is left out)."""
+    lines = order.lines if isinstance(order, OrderRows) else (order,)
+    products = []
+    for line in lines:
+        product: dict[str, object] = {}
+        for column, name in columns.items():
+            text = unguard(cell_text(line.values.get(column)))
+            if not text:
+                continue
+            if not is_spec_number(name):
+                product[name] = text
+                continue
+            number = read_number(text)
+            whole = name in SPEC_INTEGERS
+            if number is None or (whole and not isinstance(number, int)):
+                kind = "whole number" if whole else "number"
+                warn(column, text, "invalid_number", f"{text!r} is not a {kind}", row=line.number)
+                continue
+            product[name] = number
+        if product:
+            products.append(product)
+    return products

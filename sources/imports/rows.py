@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
-
 from customers.services.normalize import Issue, cleanse_core
 from customers.services.values import iso_date, read_boolean, read_number
-from sources.contracts import ConsentAnswer, NormalizedMessage
+from sources.contracts import NormalizedMessage
 from sources.imports.cells import read_month_day, read_timestamp, unguard
+from sources.imports.consent_columns import RowConsent
 from sources.imports.mapping import ADDRESS_TRAIT, CUSTOMERS, IGNORE, ORDER_NAMESPACES, Target
-from sources.imports.orders import OrderRows
+from sources.imports.orders import OrderRows, is_spec_number, order_products
 from sources.imports.plan import ImportPlan
 from sources.imports.reading import Row, cell_text
 from sources.pipeline import collect_identifiers, split_traits
@@ -48,21 +47,6 @@ _TRAIT_PATHS = {
     "country": ("address", "country"),
     "company": ("company", "name"),
 }
-# Segment's e-commerce spec: properties that are numbers (quantity: a whole one);
-# the purchase's revenue properties (settings) are numbers too
-SPEC_NUMBERS = frozenset(
-    {"revenue", "total", "subtotal", "shipping", "tax", "discount", "value", "price"}
-)
-SPEC_INTEGERS = frozenset({"quantity", "position"})
-# yes/no in consent columns, as the tools that export them write it
-CONSENT_YES = frozenset(
-    {"yes", "y", "true", "t", "1", "granted", "subscribed", "opted in", "opt-in", "optin"}
-    | {"opted-in", "x", "marketing contact"}
-)
-CONSENT_NO = frozenset(
-    {"no", "n", "false", "f", "0", "denied", "unsubscribed", "opted out", "opt-out", "optout"}
-    | {"opted-out", "non-marketing contact"}
-)
 
 
 @dataclass(frozen=True)
@@ -127,9 +111,7 @@ class _Values:
     core: dict[str, str] = field(default_factory=dict)
     either: list[tuple[Target, str, str]] = field(default_factory=list)
     external_ids: list[tuple[str, str]] = field(default_factory=list)
-    answers: dict[str, tuple[str, bool]] = field(default_factory=dict)
-    consent_times: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
-    consent_ip: str = ""
+    consent: RowConsent = field(default_factory=RowConsent)
     address: str = ""
     extra: dict[str, object] = field(default_factory=dict)
     event_fields: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -185,8 +167,9 @@ def build_message(
                 outcome.refuse(plan.order_column, "", "missing_order_id", reason)
                 return outcome
             properties["order_id"] = found.order_id
-            if _has_product_columns(plan):
-                properties["products"] = _products(row, plan, outcome)
+            products = {c: t.name for c, t in plan.targets.items() if t.kind == "product"}
+            if products:
+                properties["products"] = order_products(row, products, warn=outcome.warn)
 
     message_id = found.event_fields.get("message_id", ("", ""))[1] or content_hash(
         source_id=source_id, kind=kind, content=found.content
@@ -214,8 +197,8 @@ def build_message(
         properties=properties,
         context={"import": {"row": row.number}},
         external_ids=tuple(dict.fromkeys(found.external_ids)),
-        consent=_consent(found, timestamp=timestamp, outcome=outcome),
-        consent_method="import" if found.answers or found.consent_times else "",
+        consent=found.consent.by_purpose(),
+        consent_method="import" if found.consent else "",
         address_if_unset=address_if_unset,
     )
     return outcome
@@ -254,9 +237,17 @@ def _read_values(row: Row, plan: ImportPlan, *, kind: str, outcome: RowOutcome) 
         elif target.kind == "order_id":
             found.order_id = text
         elif target.kind == "consent":
-            _read_consent(found, target, column, text, plan=plan, outcome=outcome)
+            found.consent.read(
+                target.name,
+                target.option,
+                text,
+                order=plan.date_orders.get(column, ""),
+                warn=lambda code, reason, column=column, text=text: outcome.warn(
+                    column, text, code, reason
+                ),
+            )
         elif target.kind == "consent_ip":
-            found.consent_ip = text
+            found.consent.ip = text
         elif target.kind == "address":
             found.address = text
         else:
@@ -271,8 +262,7 @@ def _typed(value, text, plan, column, target, *, outcome, row) -> object | None:
     value does not read as that type (a warning says so)."""
     value_type = plan.types.get(column, "")
     if target.kind == "property" and not value_type:
-        numbers = SPEC_NUMBERS | SPEC_INTEGERS | set(settings.TRIBUTARY_PURCHASE_REVENUE_PROPERTIES)
-        value_type = "number" if target.name in numbers else "text"
+        value_type = "number" if is_spec_number(target.name) else "text"
     if value_type in ("", "text"):
         return text if isinstance(value, str) else _json_value(value)
     readers = {
@@ -294,45 +284,6 @@ def _typed(value, text, plan, column, target, *, outcome, row) -> object | None:
 
 
 _LABELS = {"number": "number", "boolean": "yes/no value", "date": "date", "month_day": "month/day"}
-
-
-def _read_consent(found, target, column, text, *, plan, outcome) -> None:
-    if target.option in ("granted_at", "withdrawn_at"):
-        at = read_timestamp(text, order=plan.date_orders.get(column, ""))
-        if at is None:
-            outcome.warn(column, text, "invalid_consent_time", f"{text!r} is not a date/time")
-        else:
-            found.consent_times[(target.name, target.option)] = (column, at)
-        return
-    answer = consent_answer(text)
-    if answer is None:
-        outcome.warn(column, text, "invalid_consent", f"{text!r} is not yes or no")
-        return
-    found.answers[target.name] = (column, answer != (target.option == "inverted"))
-
-
-def _consent(found: _Values, *, timestamp: datetime, outcome) -> dict[str, ConsentAnswer]:
-    """Each purpose's answer: a yes/no column's, given at the row's opt-in or
-    opt-out time when the file has one; else the time columns' (a withdrawal
-    time wins over an opt-in time)."""
-    consent: dict[str, ConsentAnswer] = {}
-    purposes = {p for p, _ in found.consent_times} | set(found.answers)
-    for purpose in purposes:
-        granted_at = found.consent_times.get((purpose, "granted_at"))
-        withdrawn_at = found.consent_times.get((purpose, "withdrawn_at"))
-        if purpose in found.answers:
-            granted = found.answers[purpose][1]
-            when = granted_at if granted else withdrawn_at
-            consent[purpose] = ConsentAnswer(
-                granted, at=when[1] if when else None, ip=found.consent_ip
-            )
-        elif withdrawn_at:
-            consent[purpose] = ConsentAnswer(
-                False, at=withdrawn_at[1], ip=found.consent_ip, withdrawal=True
-            )
-        elif granted_at:
-            consent[purpose] = ConsentAnswer(True, at=granted_at[1], ip=found.consent_ip)
-    return consent
 
 
 def _resolve_either(found: _Values, outcome: RowOutcome) -> None:
@@ -369,56 +320,6 @@ def split_address(text: str) -> dict[str, str]:
     else:
         return {}
     return dict(zip(names, parts, strict=True))
-
-
-def _products(row: Row, plan: ImportPlan, outcome: RowOutcome) -> list[dict[str, object]]:
-    """One product per line of the order (Segment's ``products`` array)."""
-    columns = {c: t for c, t in plan.targets.items() if t.kind == "product"}
-    lines = row.lines if isinstance(row, OrderRows) else (row,)
-    products = []
-    for line in lines:
-        product: dict[str, object] = {}
-        for column, target in columns.items():
-            value = line.values.get(column)
-            text = unguard(cell_text(value))
-            if not text:
-                continue
-            if target.name in SPEC_INTEGERS:
-                number = read_number(text)
-                if not isinstance(number, int):
-                    outcome.warn(
-                        column,
-                        text,
-                        "invalid_number",
-                        f"{text!r} is not a whole number",
-                        row=line.number,
-                    )
-                    continue
-                product[target.name] = number
-            elif target.name in SPEC_NUMBERS:
-                number = read_number(text)
-                if number is None:
-                    outcome.warn(
-                        column, text, "invalid_number", f"{text!r} is not a number", row=line.number
-                    )
-                    continue
-                product[target.name] = number
-            else:
-                product[target.name] = text
-        if product:
-            products.append(product)
-    return products
-
-
-def _has_product_columns(plan: ImportPlan) -> bool:
-    return any(t.kind == "product" for t in plan.targets.values())
-
-
-def consent_answer(text: str) -> bool | None:
-    """Yes/no in a consent column (yes, y, true, 1, subscribed, opted in … / no, n,
-    false, 0, unsubscribed, opted out …; HubSpot's marketing contact status)."""
-    value = " ".join(text.strip().lower().split())
-    return True if value in CONSENT_YES else False if value in CONSENT_NO else None
 
 
 def content_hash(*, source_id: int, kind: str, content: dict[str, object]) -> str:
