@@ -293,3 +293,13 @@ def test_reimporting_a_vendor_file_changes_nothing(import_file):
     job = import_file("customers_export.csv", vendor_file("shopify_customers.csv"))
     assert (job.rows_unchanged, job.rows_new, job.rows_updated) == (4, 0, 0)
     assert ConsentRecord.objects.count() == records
+
+
+def test_a_vendor_file_with_its_header_row_in_other_case_imports_the_same(import_file):
+    lines = vendor_file("hubspot_contacts.csv").decode("utf-8").split("\n")
+    lines[0] = lines[0].upper()
+    job = import_file("contacts.csv", "\n".join(lines).encode("utf-8"))
+    assert job.mapping["RECORD ID"] == "id.hubspot_record_id"
+    asa = _person("asa.lindqvist@example.se")
+    assert (asa.country, asa.company) == ("SE", "Nordic AB")
+    assert _consent(asa) == {"email_marketing": "granted"}
