@@ -13,7 +13,7 @@ with the reason), never silently merged or dropped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 
@@ -26,6 +26,8 @@ SPEC_NUMBERS = frozenset(
     {"revenue", "total", "subtotal", "shipping", "tax", "discount", "value", "price"}
 )
 SPEC_INTEGERS = frozenset({"quantity", "position"})
+# line items one order may have (its rows are held in memory until it ends)
+MAX_LINES = 1000
 
 
 def is_spec_number(name: str) -> bool:
@@ -39,46 +41,61 @@ def is_spec_number(name: str) -> bool:
 
 @dataclass(frozen=True)
 class OrderRows(Row):
-    """One order: ``values`` per column over its rows, ``lines`` the rows themselves."""
+    """One order: ``values`` per column over its rows, ``lines`` the rows
+    themselves; ``code`` says why it is refused, with ``problem``."""
 
     lines: tuple[Row, ...] = ()
+    code: str = ""
 
 
 def group_orders(rows: Iterable[Row], column: str) -> Iterator[Row]:
     """Consecutive rows with the same value in ``column`` as one ``OrderRows``;
-    rows without an order id, or unreadable, pass through alone."""
-    seen: set[str] = set()
+    rows without an order id, or unreadable, pass through alone. An order of
+    more than ``MAX_LINES`` rows is refused row by row (memory stays flat);
+    the ids of finished orders are kept as 64-bit hashes (a few dozen bytes
+    an order) to tell a split order."""
+    seen: set[int] = set()
     current: list[Row] = []
     current_id = ""
 
-    def finish() -> Row:
+    def finish() -> OrderRows:
         order = _merge(current)
-        if current_id in seen:
-            first = current[0].number
-            return OrderRows(
-                number=first,
-                values=order.values,
-                lines=order.lines,
+        key = hash(current_id)
+        if key in seen:
+            return replace(
+                order,
+                code="order_rows_apart",
                 problem=f"order {current_id} has rows elsewhere in the file too; sort the "
                 "file by order so that its rows are together",
             )
-        seen.add(current_id)
+        seen.add(key)
         return order
 
     for row in rows:
         order_id = "" if row.problem else cell_text(row.values.get(column)).lstrip("'")
         if current and order_id == current_id and order_id:
-            current.append(row)
+            if len(current) < MAX_LINES:
+                current.append(row)
+                continue
+            if len(current) == MAX_LINES:  # refused whole: its first rows, then each later one
+                yield _too_long(finish(), current_id)
+                current.append(row)  # a marker: the order stays refused
+            yield _too_long(OrderRows(number=row.number, values=row.values), current_id)
             continue
-        if current:
+        if current and len(current) <= MAX_LINES:
             yield finish()
-            current = []
+        current = []
         if not order_id:
             yield row
             continue
         current, current_id = [row], order_id
-    if current:
+    if current and len(current) <= MAX_LINES:
         yield finish()
+
+
+def _too_long(order: OrderRows, order_id: str) -> OrderRows:
+    reason = f"order {order_id} has more than {MAX_LINES} rows"
+    return replace(order, code="order_too_long", problem=reason)
 
 
 def _merge(rows: list[Row]) -> OrderRows:

@@ -129,7 +129,7 @@ def build_message(
 ) -> RowOutcome:
     outcome = RowOutcome(row=row.number, message=None)
     if row.problem:
-        code = "order_rows_apart" if isinstance(row, OrderRows) else "malformed_row"
+        code = row.code if isinstance(row, OrderRows) and row.code else "malformed_row"
         outcome.refuse("", "", code, row.problem)
         return outcome
     if row.extra_cells:

@@ -1,6 +1,8 @@
 """Run an import job: stream the file, build messages, send them through the pipeline.
 
-Rows are read one at a time and processed in batches of ``BATCH_SIZE``
+The file is read once first (``plan.plan_import``: the mapping checked, the
+records counted, each column's type and date order learnt); then rows are
+read one at a time and processed in batches of ``BATCH_SIZE``
 through the batched pipeline (``sources.pipeline.apply_messages``), each
 batch in its own transaction with its row report (the job's progress
 counters are saved after each), so memory does not grow with the file and a

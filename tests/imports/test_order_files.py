@@ -177,3 +177,17 @@ def test_the_admin_imports_an_orders_file_with_a_fixed_event_name(
     assert set(Event.objects.filter(type="track").values_list("name", flat=True)) == {
         "Shopify Order"
     }
+
+
+def test_an_order_with_too_many_rows_is_refused_row_by_row(import_file, monkeypatch):
+    monkeypatch.setattr("sources.imports.orders.MAX_LINES", 2)
+    line = ["ann@example.com", "paid", "", "EUR", "10", "10", "2024-01-01", "1", "A", "10", "", ""]
+    rows = [HEADER, *(["#1", *line] for _ in range(4)), ["#2", *line]]
+    job = import_file("orders.csv", csv_bytes(rows), kind="events")
+    assert (job.rows_total, job.rows_invalid) == (4, 3)
+    assert list(job.issues.values_list("row", "code")) == [
+        (2, "order_too_long"),
+        (4, "order_too_long"),
+        (5, "order_too_long"),
+    ]
+    assert set(_orders()) == {"shopify-order:#2"}
