@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "ingest": ("ingest.py", ["--scaling"]),
     "imports": ("imports.py", []),
+    "consent_import": ("consent_import.py", []),
     "dedupe": ("dedupe.py", []),
     "segments": ("segments.py", []),
     "lookup": ("lookup.py", []),

@@ -309,6 +309,16 @@ TRIBUTARY_DEFAULT_PHONE_REGION = env_str("TRIBUTARY_DEFAULT_PHONE_REGION", "US")
 # existing profiles into another (no "mega profiles").
 TRIBUTARY_MAX_MERGE_PROFILES = env_int("TRIBUTARY_MAX_MERGE_PROFILES", 5, minimum=1)
 
+# One purchase definition for every part that reads orders (lifetime value,
+# RFM, predictions, order-file imports): the event name, and its revenue
+# property ("revenue", else "total", as in Segment's e-commerce spec).
+TRIBUTARY_PURCHASE_EVENT = env_str("TRIBUTARY_PURCHASE_EVENT", "Order Completed").strip()
+if not TRIBUTARY_PURCHASE_EVENT or len(TRIBUTARY_PURCHASE_EVENT) > 200:
+    raise ImproperlyConfigured(
+        "TRIBUTARY_PURCHASE_EVENT must be an event name of 1 to 200 characters, "
+        f"got {TRIBUTARY_PURCHASE_EVENT!r}"
+    )
+
 # Months of events kept on PostgreSQL (whole monthly partitions are dropped);
 # 0 keeps everything.
 TRIBUTARY_EVENT_RETENTION_MONTHS = env_int("TRIBUTARY_EVENT_RETENTION_MONTHS", 0, minimum=0)
@@ -318,10 +328,6 @@ TRIBUTARY_INTAKE_RETENTION_DAYS = env_int("TRIBUTARY_INTAKE_RETENTION_DAYS", 30,
 
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 
-# One purchase definition (RFM, predictions, lifetime value, order imports):
-# the track event that is a purchase; its revenue is the event's `revenue`
-# property, else `total`. Must not be blank (checked at start-up).
-TRIBUTARY_PURCHASE_EVENT = env_str("TRIBUTARY_PURCHASE_EVENT", "Order Completed")
 
 # Webhooks (destinations). Outbound URLs may not reach loopback, link-local,
 # private, multicast or reserved addresses (SSRF) unless listed here: host

@@ -15,6 +15,16 @@ from django.utils import timezone
 from accounts.masking import mask_email, mask_phone, redact_text
 from customers.audit import audited_history
 
+# the fields of a postal address, which are set together or not at all when
+# guessed from a one-cell address
+ADDRESS_FIELDS: tuple[str, ...] = (
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+)
 CORE_FIELDS: tuple[str, ...] = (
     "email",
     "phone",

@@ -7,7 +7,6 @@ class InsightsConfig(AppConfig):
 
     def ready(self) -> None:
         from consent import registry
-        from insights import purchases  # noqa: F401  (registers the settings check)
         from insights.privacy import erase_insights, export_insights
 
         registry.register_eraser("insights", erase_insights)

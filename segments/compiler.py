@@ -12,7 +12,9 @@ Semantics (mirrored by the reference evaluator in the tests):
   case folding covers ASCII letters only).
 - ``neq`` is ``not eq``: profiles without the value match it.
 - Traits and event properties are typed by the rule's value: a number only
-  matches JSON numbers, a text only JSON strings, ``true`` only JSON true.
+  matches JSON numbers, a text only JSON strings, ``true`` only JSON true;
+  except that a number also matches a custom trait's plain numeric text
+  (``eq 500`` matches ``"500.00"``; see ``jsonsql.JsonNumber``).
 - Dates are UTC days: ``before D`` is earlier than D, ``after D`` later than
   D, ``between [A, B]`` includes both days; ``within_last_days N`` means at or
   after now - N days, ``more_than_days_ago N`` before it. Text traits hold
@@ -34,6 +36,7 @@ from django.db.models.lookups import (
     GreaterThan,
     GreaterThanOrEqual,
     In,
+    IsNull,
     LessThan,
     LessThanOrEqual,
     Regex,
@@ -193,11 +196,24 @@ def _before_end(name: str, day: date, datetimes: bool) -> Q:
     return Q(**{f"{name}__lte": day})
 
 
-def json_q(column: str, key: str, op: str, value, case_sensitive: bool, now: datetime) -> Q:
-    """A comparison on one key of a JSON column (traits, event properties)."""
+def json_q(
+    column: str,
+    key: str,
+    op: str,
+    value,
+    case_sensitive: bool,
+    now: datetime,
+    *,
+    numeric_text: bool = False,
+) -> Q:
+    """A comparison on one key of a JSON column (traits, event properties).
+
+    With ``numeric_text`` (custom traits), number conditions also match
+    numbers stored as text (``"500.00"``, see ``JsonNumber``).
+    """
     kind = JsonKind(column, key)
     if op == "neq":
-        return ~json_q(column, key, "eq", value, case_sensitive, now)
+        return ~json_q(column, key, "eq", value, case_sensitive, now, numeric_text=numeric_text)
     if op == "is_set":
         is_text = Q(Exact(kind, "string"))
         empty = is_text & Q(Exact(JsonText(column, key), ""))
@@ -207,15 +223,17 @@ def json_q(column: str, key: str, op: str, value, case_sensitive: bool, now: dat
     if op == "in":
         result = FALSE
         for item in value:
-            result |= json_q(column, key, "eq", item, case_sensitive, now)
+            result |= json_q(
+                column, key, "eq", item, case_sensitive, now, numeric_text=numeric_text
+            )
         return result
     if op == "eq" and isinstance(value, bool):
         return Q(JsonIsBool(column, key, value))
     is_string = Q(Exact(kind, "string"))
     if op in ("eq", "contains", "starts_with") and isinstance(value, str):
         return is_string & text_q(JsonText(column, key), op, value, case_sensitive)
-    number = JsonNumber(column, key)
-    is_num = Q(Exact(kind, "number"))
+    number = JsonNumber(column, key, text=numeric_text)
+    is_num = Q(IsNull(number, False))
     if op == "eq":
         return is_num & Q(Exact(number, float(value)))
     if op in NUMBER_LOOKUPS:
@@ -261,6 +279,7 @@ def _trait(node: dict, ctx: Context) -> Q:
         node.get("value"),
         node.get("case_sensitive", False),
         ctx.now,
+        numeric_text=True,
     )
 
 

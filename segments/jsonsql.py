@@ -67,25 +67,50 @@ class JsonText(_JsonKey):
 
 
 class JsonNumber(_JsonKey):
-    """The value as a double when it is a JSON number, else NULL."""
+    """The value as a double when it is a JSON number, else NULL.
+
+    With ``text``, also when it is a string written as a plain decimal number
+    (``"500"``, ``"500.00"``, ``"-2.5"``: no sign other than a leading ``-``,
+    no leading zero, no spaces, up to 15 digits before and after the point),
+    as custom traits imported or sent as text often are. Both databases read
+    the same strings as numbers.
+    """
 
     output_field = FloatField()
+    NUMERIC_TEXT = r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?"
+
+    def __init__(self, column: str | F, key: str, *, text: bool = False, **extra):
+        super().__init__(column, key, **extra)
+        self.text = text
 
     def as_postgresql(self, compiler, connection, **extra):
         col, params = self._column(compiler, connection)
-        sql = (
-            f"(CASE WHEN jsonb_typeof({col} -> %s) = 'number' "
-            f"THEN ({col} ->> %s)::double precision END)"
-        )
-        return sql, [*params, self.key, *params, self.key]
+        sql = f"WHEN jsonb_typeof({col} -> %s) = 'number' THEN ({col} ->> %s)::double precision"
+        sql_params = [*params, self.key, *params, self.key]
+        if self.text:
+            sql += (
+                f" WHEN jsonb_typeof({col} -> %s) = 'string' AND ({col} ->> %s) ~ %s"
+                f" THEN ({col} ->> %s)::double precision"
+            )
+            sql_params += [*params, self.key, *params, self.key, self.NUMERIC_TEXT + "$"]
+            sql_params += [*params, self.key]
+        return f"(CASE {sql} END)", sql_params
 
     def as_sqlite(self, compiler, connection, **extra):
         col, params = self._column(compiler, connection)
         sql = (
-            f"(CASE WHEN json_type({col}, %s) IN ('integer', 'real') "
-            f"THEN CAST(json_extract({col}, %s) AS REAL) END)"
+            f"WHEN json_type({col}, %s) IN ('integer', 'real') "
+            f"THEN CAST(json_extract({col}, %s) AS REAL)"
         )
-        return sql, [*params, self._path, *params, self._path]
+        sql_params = [*params, self._path, *params, self._path]
+        if self.text:  # Django gives SQLite connections a Python REGEXP
+            sql += (
+                f" WHEN json_type({col}, %s) = 'text' AND json_extract({col}, %s) REGEXP %s"
+                f" THEN CAST(json_extract({col}, %s) AS REAL)"
+            )
+            sql_params += [*params, self._path, *params, self._path, self.NUMERIC_TEXT + r"\Z"]
+            sql_params += [*params, self._path]
+        return f"(CASE {sql} END)", sql_params
 
 
 class JsonIsBool(_JsonKey):

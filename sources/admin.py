@@ -34,7 +34,7 @@ from sources.imports.jobs import (
 )
 from sources.imports.mapping import MappingError
 from sources.imports.reading import ImportFileError
-from sources.imports.report import report_lines, summary_lines
+from sources.imports.report import column_samples, mapping_lines, report_lines, summary_lines
 from sources.models import ImportJob, Source
 from sources.selectors import with_intake_figures
 from sources.services.keys import create_source, rotate_write_key
@@ -190,10 +190,16 @@ class ImportJobAdmin(RoleAwareAdmin):
 
     def mapping_view(self, request, pk: int):
         job = self._job(request, pk, change=True)
-        form = MappingForm(request.POST or None, job=job)
+        samples = column_samples(job) if can_see_contact_details(request.user) else {}
+        form = MappingForm(request.POST or None, job=job, samples=samples)
         if request.method == "POST" and form.is_valid():
             try:
-                set_mapping(job=job, overrides=form.overrides())
+                set_mapping(
+                    job=job,
+                    overrides=form.overrides(),
+                    event_name=form.cleaned_data.get("event_name", ""),
+                    date_order=form.cleaned_data["date_order"],
+                )
                 start_preview(job=job)
             except (MappingError, ImportStateError) as exc:
                 form.add_error(None, str(exc))
@@ -228,6 +234,7 @@ class ImportJobAdmin(RoleAwareAdmin):
                 "job": job,
                 "title": str(job),
                 "summary": summary_lines(job),
+                "columns": mapping_lines(job, with_values=can_see_contact_details(request.user)),
                 "issues": issues,
                 "issue_count": job.issues.count(),
                 "shown_issues": SHOWN_ISSUES,

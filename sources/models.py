@@ -61,6 +61,10 @@ class ImportJob(models.Model):
         XLSX = "xlsx", "Excel (XLSX)"
         JSON = "json", "JSON"
 
+    class DateOrder(models.TextChoices):
+        DMY = "DMY", "Day first (31/12/1999)"
+        MDY = "MDY", "Month first (12/31/1999)"
+
     class Status(models.TextChoices):
         UPLOADED = "uploaded", "Uploaded (map the columns)"
         PREVIEWING = "previewing", "Previewing"
@@ -77,7 +81,23 @@ class ImportJob(models.Model):
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="import_jobs")
     headers = models.JSONField(default=list, blank=True)
     mapping = models.JSONField(
-        default=dict, blank=True, help_text="Column header → target (core field, trait.X, id.X)."
+        default=dict,
+        blank=True,
+        help_text="Column header → target (core field, trait.X, id.X, consent.X …).",
+    )
+    event_name = models.CharField(
+        max_length=200, blank=True, help_text="Event files: every row's event name."
+    )
+    date_order = models.CharField(
+        max_length=3,
+        choices=DateOrder.choices,
+        blank=True,
+        help_text="How a/b/yyyy dates are written; empty: decided per column.",
+    )
+    column_types = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How the latest run read each column's values (number, MDY dates …).",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
     dry_run = models.BooleanField(default=False, help_text="The counters describe a preview.")

@@ -55,7 +55,7 @@ from customers.services.normalize import (
 from customers.services.profiles import ProfileChanges
 from customers.services.quality import issue_rows
 from segments.services import profile_changes, reevaluate_customers
-from sources.consent_capture import record_message_consent
+from sources.consent_capture import ConsentCapture
 from sources.contracts import NormalizedMessage
 
 # Segment's reserved traits that land in core profile fields.
@@ -256,17 +256,19 @@ def apply_messages(
     events: list[EventRecord] = []
     quality: list[DataQualityIssue] = []
     changed: dict[int, list[str]] = {}
+    consent = ConsentCapture()
     for i in todo:
         message, owner = messages[i], owner_ids.get(i)
         if owner is None:
             quality += issue_rows(issues=issues[i], source_id=message.source_id)
             continue
         customer = customers[owner]
-        record_message_consent(message=message, customer=customer, absorbed_ids=merged.get(i, ()))
+        consent.add(message=message, customer=customer, absorbed_ids=merged.get(i, ()))
         changed[i] = _update_profile(message, customer, issues[i], profile_writes)
         quality += issue_rows(issues=issues[i], customer=customer, source_id=message.source_id)
         events.append(_event_record(message, customer))
         profile_writes.seen(customer, message.timestamp)
+    consent.flush()
     record_events(events=events)
     insert_rows(DataQualityIssue, quality)
     profile_writes.save()
@@ -502,6 +504,8 @@ def _update_profile(
             traits=custom,
             source_id=message.source_id,
             observed_at=message.timestamp,
+            # a guess: what it cannot read is left out, its cell is kept as a trait
+            address_if_unset=cleanse_core(message.address_if_unset).values,
         )
     if message.type == "group" and message.group_id:
         record_group(

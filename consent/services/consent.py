@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
+from cdp_site.bulk_copy import insert_values, reserve_ids
+from cdp_site.bulk_sql import update_rows
 from consent.models import ConsentRecord, ConsentState, ConsentStateChoices, Purpose
+from customers.audit import current_actor
 from customers.models import Customer
 
 
@@ -94,20 +98,27 @@ def _valid_ip(text: str | None) -> str | None:
         return None
 
 
-def _next_state(granted: bool, current: str | None) -> str | None:
+def _next_state(granted: bool, current: str | None, *, withdrawal: bool = False) -> str | None:
     """The state a yes/no preference leads to, or None when nothing changes."""
     if granted:
         return None if current == ConsentStateChoices.GRANTED else ConsentStateChoices.GRANTED
+    if withdrawal:
+        return None if current == ConsentStateChoices.WITHDRAWN else ConsentStateChoices.WITHDRAWN
     if current == ConsentStateChoices.GRANTED:
         return ConsentStateChoices.WITHDRAWN
     return None if current else ConsentStateChoices.DENIED
 
 
-def purposes_for_categories(categories: Mapping[str, object]) -> dict[Purpose, bool]:
-    """Map tracking-API category names (``categoryPreferences``) to purposes."""
+def purposes_for_categories(
+    categories: Mapping[str, object], *, purposes: Iterable[Purpose] | None = None
+) -> dict[Purpose, bool]:
+    """Map tracking-API category names (``categoryPreferences``) to purposes
+    (the active ones, or ``purposes`` when the caller has them already)."""
     wanted = {str(name).strip().lower(): bool(value) for name, value in categories.items()}
     found: dict[Purpose, bool] = {}
-    for purpose in Purpose.objects.filter(is_active=True):
+    if purposes is None:
+        purposes = Purpose.objects.filter(is_active=True)
+    for purpose in purposes:
         for name in purpose.tracking_categories:
             key = str(name).strip().lower()
             if key in wanted:
@@ -115,50 +126,148 @@ def purposes_for_categories(categories: Mapping[str, object]) -> dict[Purpose, b
     return found
 
 
+@dataclass(frozen=True)
+class Preference:
+    """One person's yes or no to one purpose, as a message or a file row states it.
+
+    ``withdrawal``: a "no" that takes back consent given earlier (an
+    unsubscribe list), recorded as withdrawn even without a grant on record.
+    """
+
+    customer_id: int
+    purpose: Purpose
+    granted: bool
+    method: str
+    occurred_at: datetime
+    source_id: int | None = None
+    ip_address: str | None = None
+    user_agent: str = ""
+    wording_version: str = ""
+    withdrawal: bool = False
+
+
+_RECORD_COLUMNS = (
+    "customer_id",
+    "purpose_id",
+    "state",
+    "method",
+    "source_id",
+    "occurred_at",
+    "recorded_at",
+    "ip_address",
+    "user_agent",
+    "wording",
+    "wording_version",
+    "actor",
+)
+
+
 @transaction.atomic
-def apply_preferences(
-    *,
-    customer: Customer,
-    preferences: Mapping[Purpose, bool],
-    method: str,
-    occurred_at: datetime,
-    source_id: int | None = None,
-    ip_address: str | None = None,
-    user_agent: str = "",
-    wording_version: str = "",
-) -> list[ConsentRecord]:
-    """Record yes/no preferences, only where they change the current state.
+def record_preferences(*, preferences: Sequence[Preference]) -> int:
+    """Record yes/no preferences, in order, only where they change the current
+    state; returns how many records were written.
 
     Banners resend every preference with every event; recording each would
     bury the real changes. A "no" to a purpose the person had granted is a
-    withdrawal, a first "no" is a denial.
+    withdrawal, a first "no" is a denial. A statement older than the one the
+    current state rests on is kept in the history without moving the state
+    (as in ``record_consent``). Many people at once, as plain rows: one read
+    of their current states, one insert of the records, one insert and one
+    update of the states, so a batch of messages or file rows costs a few
+    statements whatever its size.
     """
     if not preferences:
-        return []
-    current = dict(
-        ConsentState.objects.filter(customer=customer, purpose__in=list(preferences)).values_list(
-            "purpose_id", "state"
-        )
+        return 0
+    methods = set(ConsentRecord.Method.values)
+    for preference in preferences:
+        if preference.method not in methods:
+            raise ValueError(f"{preference.method!r} is not a consent method")
+    held = ConsentState.objects.select_for_update().filter(
+        customer_id__in={p.customer_id for p in preferences},
+        purpose_id__in={p.purpose.pk for p in preferences},
     )
-    records = []
-    for purpose, granted in preferences.items():
-        state = _next_state(granted, current.get(purpose.pk))
+    current = {
+        (customer_id, purpose_id): _State(pk, state, occurred_at)
+        for pk, customer_id, purpose_id, state, occurred_at in held.values_list(
+            "pk", "customer_id", "purpose_id", "state", "occurred_at"
+        )
+    }
+    now, actor = timezone.now(), current_actor()
+    records: list[list] = []
+    for preference in preferences:
+        key = (preference.customer_id, preference.purpose.pk)
+        before = current.get(key)
+        state = _next_state(
+            preference.granted, before and before.state, withdrawal=preference.withdrawal
+        )
         if state is None:
             continue
         records.append(
-            record_consent(
-                customer=customer,
-                purpose=purpose,
-                state=state,
-                method=method,
-                occurred_at=occurred_at,
-                source_id=source_id,
-                ip_address=ip_address,
-                user_agent=user_agent,
-                wording_version=wording_version,
-            )
+            [
+                preference.customer_id,
+                preference.purpose.pk,
+                state,
+                preference.method,
+                preference.source_id,
+                preference.occurred_at,
+                now,
+                _valid_ip(preference.ip_address),
+                (preference.user_agent or "")[:500],
+                "",
+                (preference.wording_version or "")[:64],
+                actor,
+            ]
         )
-    return records
+        if before is None or preference.occurred_at >= before.occurred_at:
+            current[key] = _State(
+                before and before.pk, state, preference.occurred_at, len(records) - 1
+            )
+    record_ids = _insert_records(records)
+    moved = [(key, s) for key, s in current.items() if s.record is not None]
+    insert_values(
+        ConsentState,
+        ("customer_id", "purpose_id", "state", "record_id", "occurred_at"),
+        ([*key, s.state, record_ids[s.record], s.occurred_at] for key, s in moved if not s.pk),
+    )
+    update_rows(
+        ConsentState,
+        [
+            ConsentState(
+                pk=s.pk, state=s.state, record_id=record_ids[s.record], occurred_at=s.occurred_at
+            )
+            for _, s in moved
+            if s.pk
+        ],
+        ["state", "record", "occurred_at"],
+    )
+    return len(records)
+
+
+@dataclass
+class _State:
+    """A current state as ``record_preferences`` works on it: ``record`` is the
+    index of the new record it moved to, None while unchanged."""
+
+    pk: int | None
+    state: str
+    occurred_at: datetime
+    record: int | None = None
+
+
+def _insert_records(rows: list[list]) -> list[int]:
+    """Insert consent records given as ``_RECORD_COLUMNS`` values; returns their ids."""
+    ids = reserve_ids(ConsentRecord, len(rows))
+    if ids is None:  # ids are known once inserted (SQLite returns them)
+        made = ConsentRecord.objects.bulk_create(
+            ConsentRecord(**dict(zip(_RECORD_COLUMNS, row, strict=True))) for row in rows
+        )
+        return [record.pk for record in made]
+    insert_values(
+        ConsentRecord,
+        ("id", *_RECORD_COLUMNS),
+        ([pk, *row] for pk, row in zip(ids, rows, strict=True)),
+    )
+    return ids
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from cdp_site.bulk_copy import insert_history, insert_rows
 from cdp_site.bulk_sql import update_rows
-from customers.models import CORE_FIELDS, Customer, Event, OutboxEntry
+from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer, Event, OutboxEntry
 from customers.services.outbox import emit
 
 # Event types other parts subscribe to (webhooks: identify calls, track by name).
@@ -53,11 +53,15 @@ class ProfileChanges:
         traits: dict[str, object],
         source_id: int | None,
         observed_at: datetime,
+        address_if_unset: dict[str, object] | None = None,
     ) -> list[str]:
         """Set already-cleansed core fields and custom traits; returns what changed.
 
         A value older than the one already held (by its provenance time) does
         not overwrite it, so late-arriving messages cannot roll a profile back.
+        ``address_if_unset`` (address fields guessed from a one-cell address)
+        is set only when the profile holds no address field at all; ``core``'s
+        own address fields win over it.
         """
         changed: list[str] = []
         provenance = dict(customer.trait_provenance)
@@ -67,6 +71,8 @@ class ProfileChanges:
             held = provenance.get(key)
             return held is None or held.get("at", "") <= stamp
 
+        if address_if_unset and not any(getattr(customer, f) for f in ADDRESS_FIELDS):
+            core = {**address_if_unset, **core}
         for name, value in core.items():
             if name not in CORE_FIELDS:
                 raise ValueError(f"{name} is not a core field")

@@ -7,7 +7,7 @@ queries many times slower.
 Everything is measured strictly before ``as_of``; labels strictly from
 ``as_of`` on, so a snapshot never sees its own future.
 
-- purchase history (the purchase definition of ``insights.purchases``):
+- purchase history (the purchase definition of ``segments.purchases``):
   days since the last and first purchase, purchases and revenue of the last
   30, 90 and 365 days — the first three of the 365-day ones are RFM;
 - behaviour: for the store's most frequent other events (page and product
@@ -26,7 +26,7 @@ from django.db.models import Count, FloatField, Func, Max, Min, Q, Sum
 
 from consent.selectors import allowed_q
 from customers.models import Customer, Event
-from insights.purchases import purchase_event, revenue_expression
+from segments.purchases import purchase_event, revenue_expression
 
 PURPOSE = "analytics"
 BEHAVIOUR_WINDOWS = (7, 30, 90)

@@ -4,7 +4,7 @@ The pipeline writes a ``track`` outbox entry for every tracked event (in the
 transaction that stores it). This reader keeps its own cursor
 (``OutboxCursor``), so it neither depends on nor disturbs the destinations'
 dispatcher, and the pipeline needs no change. Every round takes the
-entries after the cursor, picks the purchases (``insights.purchases``) and
+entries after the cursor, picks the purchases (``segments.purchases``) and
 re-places those profiles against the last daily RFM boundaries
 (``rfm.refresh_customers``). The first round starts at the end of the
 outbox: the daily run covers what came before. An entry that commits after
@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from customers.models import Customer, OutboxEntry
 from insights.models import OutboxCursor
-from insights.purchases import purchase_event
 from insights.services.rfm import refresh_customers
+from segments.purchases import purchase_event
 
-CURSOR = "insights.purchases"
+CURSOR = "segments.purchases"
 BATCH = 5000
 
 

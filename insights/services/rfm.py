@@ -4,7 +4,7 @@ Over the buyers of the window (``InsightPolicy.rfm_window_days``, default
 365 days) that the ``analytics`` purpose may use:
 
 - recency: time of the last purchase in the window; frequency: purchases in
-  the window; monetary: their revenue (``insights.purchases``).
+  the window; monetary: their revenue (``segments.purchases``).
 - Each is ranked ascending (ties by profile id, so the ranks are 1..n), then
   cut into five groups of equal size (SQL ``NTILE(5)``: when n is not a
   multiple of five, the lowest groups get one more). 5 is best (R5: most
@@ -34,8 +34,8 @@ from consent.selectors import allowed_q
 from customers.models import Customer, Event
 from insights import traits
 from insights.models import InsightPolicy, RfmRun
-from insights.purchases import purchase_event, revenue_expression
 from insights.services.bulk import bulk_reads
+from segments.purchases import purchase_event, revenue_expression
 from segments.stored import (
     StoredValue,
     delete_stored_values,

@@ -22,6 +22,7 @@ from sources.imports.jobs import (
     ImportStateError,
     confirm_import,
     create_import_job,
+    map_once,
     start_preview,
 )
 from sources.imports.mapping import MappingError
@@ -78,7 +79,8 @@ class ImportUploadSerializer(serializers.Serializer):
         required=False,
         default=dict,
         help_text='JSON object {"column": "target"}; targets: a core field, trait.NAME, '
-        "id.TYPE or ignore. Recognised headers need no entry.",
+        "id.TYPE, consent.PURPOSE[:inverted], address, ignore … (see the README). "
+        "Recognised headers and vendor export layouts need no entry.",
     )
     dry_run = serializers.BooleanField(
         default=False, help_text="Preview only; confirm afterwards to import."
@@ -123,11 +125,12 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
                 kind=data["kind"],
                 source=data.get("source"),
                 user=request.user,
-                overrides=data["mapping"],
             )
         except ImportFileError as exc:
             status_code = 413 if exc.code == "file_too_large" else 400
             raise ApiError(status_code=status_code, code=exc.code, message=str(exc)) from None
+        try:
+            map_once(job=job, overrides=data["mapping"])
         except MappingError as exc:
             raise ApiError(
                 status_code=400, code=exc.code, message=str(exc), details={"column": exc.column}

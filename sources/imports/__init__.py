@@ -1,7 +1,10 @@
 """File imports: CSV, XLSX and JSON customer and event files through the one pipeline.
 
-``reading`` streams rows, ``mapping`` decides which column feeds what,
-``rows`` turns a row into a normalized message, ``runner`` runs a job in
-batches, ``jobs`` is the service the admin, API and command call, ``report``
-writes the row-level error report.
+``reading`` streams rows; ``layouts`` knows the vendors' export layouts and
+``mapping`` decides which column feeds what; ``plan`` reads the file once
+for what the columns hold (``cells``: types, date orders) and how many
+records it has (``orders`` groups an order's rows); ``rows`` turns a record
+into a normalized message (``consent_columns`` reads its consent);
+``runner`` runs a job in batches, ``jobs`` is the service the admin, API and
+command call, ``report`` writes the row-level error report and the mapping.
 """

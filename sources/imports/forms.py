@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from django import forms
 
+from consent.models import Purpose
 from customers.models import CORE_FIELDS, IdentifierType
-from sources.imports.mapping import CUSTOMERS, EVENT_CORE_FIELDS, EVENT_FIELDS, IGNORE, slug
+from sources.imports.mapping import (
+    CUSTOMERS,
+    EVENT_CORE_FIELDS,
+    EVENT_FIELDS,
+    IGNORE,
+    slug,
+)
 from sources.models import ImportJob, Source
 
 
@@ -21,9 +28,27 @@ class UploadForm(forms.Form):
 
 
 class MappingForm(forms.Form):
-    """One choice per column: a core field, an identifier, a trait/property or ignore."""
+    """One choice per column (a core field, an identifier, consent, a
+    trait/property or ignore), the date order, and for event files the
+    event name every row gets."""
 
-    def __init__(self, *args, job: ImportJob, **kwargs):
+    date_order = forms.ChoiceField(
+        choices=[
+            ("", "Decide per column (a column of 3/14/1985 reads month first)"),
+            *ImportJob.DateOrder.choices,
+        ],
+        required=False,
+        label="Dates written a/b/yyyy",
+    )
+    event_name = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Event name for every row",
+        help_text="Instead of a column: e.g. Order Completed. Order files (a column mapped "
+        "to order_id) get the purchase event when this is empty.",
+    )
+
+    def __init__(self, *args, job: ImportJob, samples: dict[str, list[str]], **kwargs):
         super().__init__(*args, **kwargs)
         self.job = job
         self.identifier_types = list(
@@ -31,7 +56,14 @@ class MappingForm(forms.Form):
                 "name", flat=True
             )
         )
+        self.purposes = list(Purpose.objects.filter(is_active=True).values_list("code", "name"))
+        self.fields["date_order"].initial = job.date_order
+        if job.kind == CUSTOMERS:
+            del self.fields["event_name"]
+        else:
+            self.fields["event_name"].initial = job.event_name
         self.columns: list[tuple[str, str]] = []
+        self.samples = samples
         for index, header in enumerate(job.headers):
             name = f"column_{index}"
             self.fields[name] = forms.ChoiceField(
@@ -39,24 +71,74 @@ class MappingForm(forms.Form):
             )
             self.columns.append((name, header))
 
-    def _choices(self, header: str) -> list:
-        kind = self.job.kind
-        keep = "trait" if kind == CUSTOMERS else "property"
-        own = f"{keep}.{slug(header)}"
-        current = self.job.mapping.get(header, own)
-        fields = CORE_FIELDS if kind == CUSTOMERS else EVENT_CORE_FIELDS
-        choices: list = [
-            (f"Keep as a {'custom trait' if kind == CUSTOMERS else 'property'}", [(own, own)]),
-            ("Profile field", [(f, f) for f in fields]),
-            ("Identifier", [(f"id.{t}", f"id.{t}") for t in self.identifier_types]),
+    @property
+    def column_rows(self) -> list[tuple[forms.BoundField, str]]:
+        """Each column's field with its first values, for the template."""
+        return [
+            (self[name], " | ".join(self.samples.get(header, []))) for name, header in self.columns
         ]
-        if kind != CUSTOMERS:
-            choices.append(("Event", [(f, f) for f in EVENT_FIELDS]))
+
+    def _choices(self, header: str) -> list:
+        own = slug(header)
+        current = self.job.mapping.get(header, "")
+        if self.job.kind == CUSTOMERS:
+            choices = self._customer_choices(own)
+        else:
+            choices = self._event_choices(own)
         choices.append(("Other", [(IGNORE, "ignore this column")]))
         listed = {value for _, group in choices for value, _ in group}
-        if current not in listed:
+        if current and current not in listed:
             choices.insert(0, ("Chosen before", [(current, current)]))
         return choices
+
+    def _customer_choices(self, own: str) -> list:
+        trait = f"trait.{own}"
+        consent = []
+        for code, name in self.purposes:
+            consent += [
+                (f"consent.{code}", f"{name}: yes/no"),
+                (f"consent.{code}:inverted", f"{name}: yes means no (an opt-out column)"),
+                (f"consent.{code}:granted_at", f"{name}: given at this time"),
+                (f"consent.{code}:withdrawn_at", f"{name}: withdrawn at this time"),
+            ]
+        consent.append(("consent_ip", "where consent was given (IP address)"))
+        return [
+            (
+                "Keep as a custom trait",
+                [
+                    (trait, f"{trait} (typed: number, yes/no or date when every value is)"),
+                    (f"{trait}:text", f"{trait} as text"),
+                    (f"{trait}:month_day", f"{trait} as a birthday without year (MM/DD)"),
+                ],
+            ),
+            ("Profile field", [(f, f) for f in CORE_FIELDS]),
+            (
+                "Profile field unless the row has one",
+                [
+                    (f"phone|{trait}", f"phone, else {trait}"),
+                    (f"email|{trait}", f"email, else {trait}"),
+                    ("address", "a whole address in one cell (fills an empty address)"),
+                ],
+            ),
+            ("Identifier", [(f"id.{t}", f"id.{t}") for t in self.identifier_types]),
+            ("Consent", consent),
+        ]
+
+    def _event_choices(self, own: str) -> list:
+        return [
+            ("Keep as a property", [(f"property.{own}", f"property.{own}")]),
+            ("Person", [(f, f) for f in EVENT_CORE_FIELDS]),
+            ("Identifier", [(f"id.{t}", f"id.{t}") for t in self.identifier_types]),
+            ("Event", [(f, f) for f in EVENT_FIELDS]),
+            (
+                "Order (rows of one order become one event)",
+                [
+                    ("order_id", "order_id"),
+                    ("order_id.shopify", "order_id.shopify (Shopify's order Name)"),
+                    (f"product.{own}", f"product.{own} (a line item's {own})"),
+                ],
+            ),
+        ]
 
     def overrides(self) -> dict[str, str]:
         return {header: self.cleaned_data[name] for name, header in self.columns}

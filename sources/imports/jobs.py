@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import IdentifierType
-from sources.imports.mapping import build_mapping, default_mapping, mapping_to_json
+from sources.imports.mapping import MappingError, build_mapping, default_mapping, mapping_to_json
 from sources.imports.reading import ImportFileError, detect_format, open_table
 from sources.models import ImportJob, Source
 from sources.services.keys import create_source
@@ -49,15 +49,14 @@ def create_import_job(
     kind: str = ImportJob.Kind.CUSTOMERS,
     source: Source | None = None,
     user=None,
-    overrides: dict[str, str] | None = None,
     limit_size: bool = True,
 ) -> ImportJob:
     """Store the file, read its header row and map its columns.
 
     Raises ImportFileError (unreadable, or over ``TRIBUTARY_MAX_UPLOAD_MB``
-    when ``limit_size``: uploads; the operator's command is not limited) or
-    MappingError (``overrides`` name an unknown column or target). On any
-    failure the stored file is deleted and no job is left.
+    when ``limit_size``: uploads; the operator's command is not limited). On
+    any failure the stored file is deleted and no job is left; a mapping
+    given with the file is applied by ``map_once``.
 
     Without a source, the file source ``File: <file name>`` is used (created
     once), so re-importing the same file lands on the same source.
@@ -78,8 +77,6 @@ def create_import_job(
             table = open_table(job.file.path, file_format)
             job.headers = table.headers
             job.mapping = default_mapping(table.headers, kind=kind)
-            if overrides:
-                job.mapping = _mapping_json(job, overrides)
             job.save()
     except BaseException:
         if job.file:
@@ -89,25 +86,30 @@ def create_import_job(
 
 
 @transaction.atomic
-def set_mapping(*, job: ImportJob, overrides: dict[str, str]) -> ImportJob:
-    """Apply the person's column choices on top of the recognised defaults.
+def set_mapping(
+    *, job: ImportJob, overrides: dict[str, str], event_name: str = "", date_order: str = ""
+) -> ImportJob:
+    """Apply the person's column choices on top of the recognised defaults,
+    with every row's event name (event files) and the date order (DMY, MDY
+    or "" to decide per column).
 
-    Raises MappingError for an unknown column or target.
+    Raises MappingError for an unknown column or target or a bad option.
     """
     _ensure_idle(job)
-    job.mapping = _mapping_json(job, overrides)
-    job.save(update_fields=["mapping"])
-    return job
-
-
-def _mapping_json(job: ImportJob, overrides: dict[str, str]) -> dict[str, str]:
+    if date_order not in ("", *ImportJob.DateOrder.values):
+        raise MappingError("bad_option", f"date order {date_order!r}: use DMY or MDY")
     mapping = build_mapping(
         job.headers,
         kind=job.kind,
         overrides=overrides,
         identifier_types=set(IdentifierType.objects.values_list("name", flat=True)),
+        event_name=event_name.strip(),
     )
-    return mapping_to_json(mapping)
+    job.mapping = mapping_to_json(mapping)
+    job.event_name = event_name.strip()[:200]
+    job.date_order = date_order
+    job.save(update_fields=["mapping", "event_name", "date_order"])
+    return job
 
 
 def fail_job(*, job: ImportJob, reason: str) -> None:
@@ -146,6 +148,20 @@ def purge_orphan_uploads(*, older_than: timedelta = ORPHAN_AGE) -> int:
     if removed:
         logger.info("deleted %d upload(s) without an import job", removed)
     return removed
+
+
+def map_once(
+    *, job: ImportJob, overrides: dict[str, str], event_name: str = "", date_order: str = ""
+) -> ImportJob:
+    """``set_mapping`` for a mapping given once with the file (the command, the
+    REST API): a bad one ends the job ``failed`` with the reason, then raises."""
+    try:
+        return set_mapping(
+            job=job, overrides=overrides, event_name=event_name, date_order=date_order
+        )
+    except MappingError as exc:
+        fail_job(job=job, reason=str(exc))
+        raise
 
 
 @transaction.atomic

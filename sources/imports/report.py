@@ -8,6 +8,9 @@ from collections.abc import Iterator
 
 from accounts.masking import redact_text
 from sources.exports.escaping import escape_formula
+from sources.imports.layouts import detect_layout
+from sources.imports.plan import sample_values
+from sources.imports.reading import ImportFileError, open_table
 from sources.models import ImportJob
 
 REPORT_HEADER = ("row", "column", "value", "severity", "code", "reason")
@@ -47,3 +50,39 @@ def summary_lines(job: ImportJob) -> list[str]:
     if job.error:
         lines.append(f"  error: {job.error}")
     return lines
+
+
+def mapping_lines(job: ImportJob, *, with_values: bool = True) -> list[str]:
+    """The mapping a job uses, one column a line: target (with how its values
+    are read, when the latest run decided it) and, ``with_values``, the
+    column's first two values (personal data: not for people who may not
+    see contact details)."""
+    layout = detect_layout(job.headers, kind=job.kind)
+    lines = [f"Columns (recognised layout: {layout.name}):" if layout else "Columns:"]
+    if job.event_name:
+        lines.append(f"  every row's event: {job.event_name}")
+    samples = column_samples(job) if with_values else {}
+    for column in job.headers:  # the file's order (a JSON column may not keep the mapping's)
+        target = job.mapping.get(column, "")
+        note = job.column_types.get(column, "")
+        shown = f"{target} ({note})" if note and target != "ignore" else target
+        if not with_values:
+            lines.append(f"  {column} → {shown}")
+            continue
+        values = " | ".join(s.replace("\n", " ⏎ ") for s in samples.get(column, []))
+        lines.append(f"  {column} → {shown}: {values or '(empty)'}")
+    return lines
+
+
+def column_samples(job: ImportJob) -> dict[str, list[str]]:
+    """The first two values of each column of the job's file ({} when the
+    file is not on local storage)."""
+    try:
+        path = job.file.path
+    except NotImplementedError:
+        return {}
+    try:
+        table = open_table(path, job.format)
+    except ImportFileError:
+        return {}
+    return sample_values(table.rows())

@@ -1,26 +1,33 @@
-"""One file row → one normalized message (identify for customers, track for events).
+"""One file record → one normalized message (identify for customers, track for events).
 
 Values go to the pipeline as they are: it cleanses them, leaves out what it
 cannot use and reports each such value as an issue, which ``RowOutcome``
-turns back into a warning on the row's column. Only an event row without a
-name or with an unreadable time is rejected here; a row with no usable
-identifier is rejected by the pipeline.
+turns back into a warning on the row's column. What only the file can tell
+is read here: Excel's ``'`` text guard is dropped from every cell, dates are
+read in their column's order, custom traits get their column's type, consent
+columns their yes/no (an unreadable answer is a warning), an order's rows
+become one event with its products. Only an event row without a name or with
+an unreadable time is rejected here; a row with no usable identifier is
+rejected by the pipeline.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
-
 from customers.services.normalize import Issue, cleanse_core
+from customers.services.values import iso_date, read_boolean, read_number
 from sources.contracts import NormalizedMessage
-from sources.imports.mapping import CUSTOMERS, IGNORE, Target
+from sources.imports.cells import read_month_day, read_timestamp, unguard
+from sources.imports.consent_columns import RowConsent
+from sources.imports.mapping import ADDRESS_TRAIT, CUSTOMERS, IGNORE, ORDER_NAMESPACES, Target
+from sources.imports.orders import OrderRows, is_spec_number, order_products
+from sources.imports.plan import ImportPlan
 from sources.imports.reading import Row, cell_text
 from sources.pipeline import collect_identifiers, split_traits
 
@@ -74,6 +81,17 @@ class RowOutcome:
         self.issues.append(RowIssue(self.row, "", "", "error", code, reason))
         self.message = None
 
+    def warn(self, column: str, value: object, code: str, reason: str, *, row: int = 0) -> None:
+        """A value left out (``row``: the file row, when not the record's first)."""
+        text = cell_text(value)[:MAX_VALUE_IN_REPORT]
+        self.issues.append(RowIssue(row or self.row, column, text, "warning", code, reason))
+
+    def refuse(self, column: str, value: object, code: str, reason: str) -> None:
+        """The whole record rejected because of one of its values."""
+        text = cell_text(value)[:MAX_VALUE_IN_REPORT]
+        self.issues.append(RowIssue(self.row, column, text, "error", code, reason))
+        self.message = None
+
 
 def expected_issues(message: NormalizedMessage, *, known_types=None) -> list[Issue]:
     """The issues the pipeline reports for a message (``known_types``: the
@@ -86,85 +104,88 @@ def expected_issues(message: NormalizedMessage, *, known_types=None) -> list[Iss
     return issues
 
 
+@dataclass
+class _Values:
+    """A record's values by what they feed."""
+
+    core: dict[str, str] = field(default_factory=dict)
+    either: list[tuple[Target, str, str]] = field(default_factory=list)
+    external_ids: list[tuple[str, str]] = field(default_factory=list)
+    consent: RowConsent = field(default_factory=RowConsent)
+    address: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+    event_fields: dict[str, tuple[str, str]] = field(default_factory=dict)
+    order_id: str = ""
+    content: dict[str, object] = field(default_factory=dict)
+
+
 def build_message(
     row: Row,
-    mapping: dict[str, Target],
+    plan: ImportPlan,
     *,
     kind: str,
     source_id: int,
     observed_at: datetime,
 ) -> RowOutcome:
     outcome = RowOutcome(row=row.number, message=None)
-
-    def issue(severity: str, column: str, value: object, code: str, reason: str) -> None:
-        text = cell_text(value)[:MAX_VALUE_IN_REPORT]
-        outcome.issues.append(RowIssue(row.number, column, text, severity, code, reason))
-
     if row.problem:
-        issue("error", "", "", "malformed_row", row.problem)
+        code = row.code if isinstance(row, OrderRows) and row.code else "malformed_row"
+        outcome.refuse("", "", code, row.problem)
         return outcome
     if row.extra_cells:
         extra_text = ", ".join(cell_text(c) for c in row.extra_cells)
-        issue("warning", "", extra_text, "extra_cells", "more cells than header columns")
+        outcome.warn("", extra_text, "extra_cells", "more cells than header columns")
 
-    core: dict[str, str] = {}
-    external_ids: list[tuple[str, str]] = []
-    consent: dict[str, bool] = {}
-    extra: dict[str, object] = {}
-    event_fields: dict[str, tuple[str, str]] = {}
-    content: dict[str, object] = {}
-    for column, value in row.values.items():
-        target = mapping.get(column)
-        if target is None:  # a JSON key absent from the sampled headers
-            target = Target("trait" if kind == CUSTOMERS else "property", column)
-        if target.kind == IGNORE or value in (None, ""):
-            continue
-        text = cell_text(value)
-        if text == "":
-            continue
-        content[str(target) if target.kind != "id" else f"{target}:{column}"] = text
-        if target.kind == "core":
-            core[target.name] = text
-            outcome.columns[target.name] = column
-        elif target.kind == "id":
-            external_ids.append((target.name, text))
-            outcome.columns[(target.name, text[:500])] = column
-        elif target.kind == "event_field":
-            event_fields[target.name] = (column, text)
-        elif target.kind == "consent":
-            answer = consent_answer(text)
-            if answer is None:
-                issue("warning", column, text, "invalid_consent", f"{text!r} is not yes or no")
-            else:
-                consent[target.name] = answer
-        else:
-            extra[target.name] = _json_value(value)
+    found = _read_values(row, plan, kind=kind, outcome=outcome)
+    _resolve_either(found, outcome)
+    _split_street(found.core)
 
     # a row's values are as of the import, and a later row's win over an
     # earlier one's even when their batches are applied out of order
     timestamp = observed_at + timedelta(microseconds=row.number)
     event_name = ""
     message_type = "identify"
+    properties: dict[str, object] = {}
     if kind != CUSTOMERS:
         message_type = "track"
-        column, event_name = event_fields.get("event", (_column_of(mapping, "event"), ""))
+        column, event_name = found.event_fields.get(
+            "event", (_column_of(plan, "event_field", "event"), plan.event_name)
+        )
         if not event_name:
-            issue("error", column, "", "missing_event", "the event name is empty")
+            outcome.refuse(column, "", "missing_event", "the event name is empty")
             return outcome
-        if "timestamp" in event_fields:
-            column, text = event_fields["timestamp"]
-            timestamp = parse_timestamp(text)
+        if "timestamp" in found.event_fields:
+            column, text = found.event_fields["timestamp"]
+            timestamp = read_timestamp(text, order=plan.date_orders.get(column, ""))
             if timestamp is None:
-                issue("error", column, text, "invalid_timestamp", f"{text!r} is not a date/time")
+                outcome.refuse(column, text, "invalid_timestamp", f"{text!r} is not a date/time")
                 return outcome
+        properties = dict(found.extra)
+        if plan.order_column:
+            if not found.order_id:
+                reason = "the order id is empty"
+                outcome.refuse(plan.order_column, "", "missing_order_id", reason)
+                return outcome
+            properties["order_id"] = found.order_id
+            products = {c: t.name for c, t in plan.targets.items() if t.kind == "product"}
+            if products:
+                properties["products"] = order_products(row, products, warn=outcome.warn)
 
-    message_id = event_fields.get("message_id", ("", ""))[1] or content_hash(
-        source_id=source_id, kind=kind, content=content
+    message_id = found.event_fields.get("message_id", ("", ""))[1] or content_hash(
+        source_id=source_id, kind=kind, content=found.content
     )
+    if plan.order_column and found.order_id:
+        namespace = plan.targets[plan.order_column].option
+        message_id = f"{ORDER_NAMESPACES[namespace]}:{found.order_id}"
+    address_if_unset: dict[str, str] = {}
     if kind == CUSTOMERS:
-        traits = {**extra, **_segment_traits(core)}
+        traits = {**found.extra, **_segment_traits(found.core)}
+        if found.address:
+            traits[ADDRESS_TRAIT] = found.address
+            if "address_line1" not in found.core:  # else the row's own street wins
+                address_if_unset = split_address(found.address)
     else:
-        traits = {k: core[k] for k in ("email", "phone") if k in core}
+        traits = {k: found.core[k] for k in ("email", "phone") if k in found.core}
     outcome.message = NormalizedMessage(
         source_id=source_id,
         message_id=message_id[:200],
@@ -173,23 +194,132 @@ def build_message(
         received_at=observed_at,
         event=event_name[:200],
         traits=traits,
-        properties=extra if kind != CUSTOMERS else {},
+        properties=properties,
         context={"import": {"row": row.number}},
-        external_ids=tuple(dict.fromkeys(external_ids)),
-        consent=consent,
-        consent_method="import" if consent else "",
+        external_ids=tuple(dict.fromkeys(found.external_ids)),
+        consent=found.consent.by_purpose(),
+        consent_method="import" if found.consent else "",
+        address_if_unset=address_if_unset,
     )
     return outcome
 
 
-_YES = frozenset({"yes", "y", "true", "t", "1", "granted", "opt-in", "optin", "opted in", "x"})
-_NO = frozenset({"no", "n", "false", "f", "0", "denied", "opt-out", "optout", "opted out"})
+def _read_values(row: Row, plan: ImportPlan, *, kind: str, outcome: RowOutcome) -> _Values:
+    found = _Values()
+    for column, value in row.values.items():
+        target = plan.targets.get(column)
+        if target is None:  # a JSON key absent from the sampled headers
+            target = Target("trait" if kind == CUSTOMERS else "property", column)
+        if target.kind in (IGNORE, "product") or value in (None, ""):
+            continue
+        text = unguard(cell_text(value))
+        if text == "":
+            continue
+        content_key = str(target) if target.kind != "id" else f"{target}:{column}"
+        found.content[content_key] = text
+        if target.kind == "core":
+            order = plan.date_orders.get(column, "")
+            if target.name == "birthday" and order:
+                day = iso_date(text, order=order)
+                if day is None:
+                    outcome.warn(column, text, "invalid_date", f"{text!r} is not a {order} date")
+                    continue
+                text = day
+            found.core[target.name] = text
+            outcome.columns[target.name] = column
+        elif target.kind == "either":
+            found.either.append((target, column, text))
+        elif target.kind == "id":
+            found.external_ids.append((target.name, text))
+            outcome.columns[(target.name, text[:500])] = column
+        elif target.kind == "event_field":
+            found.event_fields[target.name] = (column, text)
+        elif target.kind == "order_id":
+            found.order_id = text
+        elif target.kind == "consent":
+            found.consent.read(
+                target.name,
+                target.option,
+                text,
+                order=plan.date_orders.get(column, ""),
+                warn=lambda code, reason, column=column, text=text: outcome.warn(
+                    column, text, code, reason
+                ),
+            )
+        elif target.kind == "consent_ip":
+            found.consent.ip = text
+        elif target.kind == "address":
+            found.address = text
+        else:
+            typed = _typed(value, text, plan, column, target, outcome=outcome, row=row.number)
+            if typed is not None:
+                found.extra[target.name] = typed
+    return found
 
 
-def consent_answer(text: str) -> bool | None:
-    """Yes/no in a consent column (yes, true, 1, granted, opt-in … / no, false, 0 …)."""
-    value = text.strip().lower()
-    return True if value in _YES else False if value in _NO else None
+def _typed(value, text, plan, column, target, *, outcome, row) -> object | None:
+    """A trait's or property's value as its column's type; None when the
+    value does not read as that type (a warning says so)."""
+    value_type = plan.types.get(column, "")
+    if target.kind == "property" and not value_type:
+        value_type = "number" if is_spec_number(target.name) else "text"
+    if value_type in ("", "text"):
+        return text if isinstance(value, str) else _json_value(value)
+    readers = {
+        "number": lambda: read_number(text),
+        "boolean": lambda: read_boolean(text),
+        "date": lambda: iso_date(text, order=plan.date_orders.get(column, "")),
+        "month_day": lambda: read_month_day(text),
+    }
+    typed = readers[value_type]()
+    if typed is None:
+        outcome.warn(
+            column,
+            text,
+            f"invalid_{value_type}",
+            f"{text!r} is not a {_LABELS[value_type]}",
+            row=row,
+        )
+    return typed
+
+
+_LABELS = {"number": "number", "boolean": "yes/no value", "date": "date", "month_day": "month/day"}
+
+
+def _resolve_either(found: _Values, outcome: RowOutcome) -> None:
+    """``FIELD|trait.NAME`` columns: the field when the row has no other value
+    for it, else the trait (or nothing)."""
+    for target, column, text in found.either:
+        if target.name not in found.core:
+            found.core[target.name] = text
+            outcome.columns[target.name] = column
+        elif target.option:
+            found.extra[target.option] = text
+
+
+def _split_street(core: dict[str, str]) -> None:
+    """A street written on two lines fills address lines 1 and 2."""
+    street = core.get("address_line1", "")
+    if "\n" in street and not core.get("address_line2"):
+        first, _, rest = street.partition("\n")
+        core["address_line1"] = first.strip()
+        second = ", ".join(line.strip() for line in rest.splitlines() if line.strip())
+        if second:
+            core["address_line2"] = second
+
+
+def split_address(text: str) -> dict[str, str]:
+    """A one-cell address as exported by Mailchimp (parts separated by two
+    spaces: street, [street 2,] city, state, zip, country) as address
+    fields; {} when it is not written that way."""
+    parts = [part.strip() for part in re.split(r"\s{2,}|\n", text.strip()) if part.strip()]
+    if len(parts) == 6:
+        names = ("address_line1", "address_line2", "city", "region", "postal_code", "country")
+    elif len(parts) == 5:
+        names = ("address_line1", "city", "region", "postal_code", "country")
+    else:
+        return {}
+    return dict(zip(names, parts, strict=True))
 
 
 def content_hash(*, source_id: int, kind: str, content: dict[str, object]) -> str:
@@ -198,27 +328,9 @@ def content_hash(*, source_id: int, kind: str, content: dict[str, object]) -> st
     return "import-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
 
 
-def parse_timestamp(text: str) -> datetime | None:
-    try:
-        parsed = parse_datetime(text)
-    except ValueError:
-        return None
-    if parsed is None:
-        try:
-            day = parse_date(text)
-        except ValueError:
-            return None
-        if day is None:
-            return None
-        parsed = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - made aware below
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_current_timezone())
-    return parsed
-
-
-def _column_of(mapping: dict[str, Target], event_field: str) -> str:
-    for column, target in mapping.items():
-        if target.kind == "event_field" and target.name == event_field:
+def _column_of(plan: ImportPlan, kind: str, name: str) -> str:
+    for column, target in plan.targets.items():
+        if target.kind == kind and target.name == name:
             return column
     return ""
 

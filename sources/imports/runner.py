@@ -1,6 +1,8 @@
 """Run an import job: stream the file, build messages, send them through the pipeline.
 
-Rows are read one at a time and processed in batches of ``BATCH_SIZE``
+The file is read once first (``plan.plan_import``: the mapping checked, the
+records counted, each column's type and date order learnt); then rows are
+read one at a time and processed in batches of ``BATCH_SIZE``
 through the batched pipeline (``sources.pipeline.apply_messages``), each
 batch in its own transaction with its row report (the job's progress
 counters are saved after each), so memory does not grow with the file and a
@@ -41,7 +43,8 @@ from customers.models import IdentifierType
 from customers.services.bulk import stored_message_ids
 from customers.services.identity import identifier_types
 from sources.imports.jobs import fail_job
-from sources.imports.mapping import MappingError, Target, build_mapping
+from sources.imports.mapping import MappingError
+from sources.imports.plan import ImportPlan, plan_import
 from sources.imports.reading import ImportFileError, Row, open_table
 from sources.imports.rows import RowIssue, RowOutcome, build_message, expected_issues
 from sources.models import ImportIssue, ImportJob
@@ -85,19 +88,23 @@ def run_import(*, job_id: int, dry_run: bool, processes: bool = False) -> Import
     try:
         with _local_file(job) as path:
             table = open_table(path, job.format)
-            mapping = build_mapping(
-                table.headers,
+            plan = plan_import(
+                headers=table.headers,
                 kind=job.kind,
                 overrides=job.mapping,
                 identifier_types=set(IdentifierType.objects.values_list("name", flat=True)),
+                rows=table.rows,
+                event_name=job.event_name,
+                date_order=job.date_order,
             )
-            job.rows_total = table.count_rows()
-            job.save(update_fields=["rows_total"])
+            job.rows_total = plan.records
+            job.column_types = plan.notes()
+            job.save(update_fields=["rows_total", "column_types"])
             tally = Tally()
             if dry_run:
-                _preview(job, table.rows(), mapping, tally)
+                _preview(job, plan.read(table.rows()), plan, tally)
             else:
-                _import(job, table.rows(), mapping, tally, processes=processes)
+                _import(job, plan.read(table.rows()), plan, tally, processes=processes)
     except (ImportFileError, MappingError) as exc:
         fail_job(job=job, reason=str(exc))
         return job
@@ -127,7 +134,7 @@ def _start(job: ImportJob, *, dry_run: bool) -> None:
 def _import(
     job: ImportJob,
     rows: Iterator[Row],
-    mapping: dict[str, Target],
+    plan: ImportPlan,
     tally: Tally,
     *,
     processes: bool = False,
@@ -135,28 +142,28 @@ def _import(
     at_once = settings.TRIBUTARY_IMPORT_WORKERS
     if at_once > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
         if processes:
-            _import_in_processes(job, rows, mapping, tally, at_once)
+            _import_in_processes(job, rows, plan, tally, at_once)
         else:
-            _import_concurrently(job, rows, mapping, tally, at_once)
+            _import_concurrently(job, rows, plan, tally, at_once)
         return
     for batch in _batches(rows):
-        tally.add(_import_batch(job, batch, mapping))
+        tally.add(_import_batch(job, batch, plan))
         job.save(update_fields=tally.save_to(job))
 
 
-def _import_batch(job: ImportJob, batch: list[Row], mapping: dict[str, Target]) -> Tally:
+def _import_batch(job: ImportJob, batch: list[Row], plan: ImportPlan) -> Tally:
     """One batch and its row report, in one transaction; returns what it did."""
     done = Tally()
     with transaction.atomic():
         # the file is kept and re-importing a row is a no-op; the job's
         # final (synchronous) save makes every batch before it durable
         commit_asynchronously()
-        _store_issues(job, _process_batch(job, batch, mapping, done))
+        _store_issues(job, _process_batch(job, batch, plan, done))
     return done
 
 
 def _import_in_processes(
-    job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], tally: Tally, count: int
+    job: ImportJob, rows: Iterator[Row], plan: ImportPlan, tally: Tally, count: int
 ) -> None:
     """Batches in ``count`` forked processes, each with its own connection.
 
@@ -174,7 +181,7 @@ def _import_in_processes(
             job.save(update_fields=tally.save_to(job))
 
         for batch in _batches(rows):
-            pending.append(pool.apply_async(_import_batch, (job, batch, mapping)))
+            pending.append(pool.apply_async(_import_batch, (job, batch, plan)))
             if len(pending) > 2 * count:
                 finish_oldest()
         while pending:
@@ -184,7 +191,7 @@ def _import_in_processes(
 
 
 def _import_concurrently(
-    job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], tally: Tally, threads: int
+    job: ImportJob, rows: Iterator[Row], plan: ImportPlan, tally: Tally, threads: int
 ) -> None:
     """Batches in ``threads`` threads, each with its own database connection.
 
@@ -201,7 +208,7 @@ def _import_concurrently(
         try:
             while (batch := work.get()) is not None:
                 try:
-                    results.put(_import_batch(job, batch, mapping))
+                    results.put(_import_batch(job, batch, plan))
                 except BaseException as error:  # handed to the reading thread
                     results.put(error)
         finally:
@@ -238,12 +245,12 @@ def _import_concurrently(
     collect()
 
 
-def _preview(job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], tally: Tally):
+def _preview(job: ImportJob, rows: Iterator[Row], plan: ImportPlan, tally: Tally):
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
         writer = csv.writer(spool)
         with contextlib.suppress(_RollBack), transaction.atomic():
             for batch in _batches(rows):
-                for issue in _process_batch(job, batch, mapping, tally):
+                for issue in _process_batch(job, batch, plan, tally):
                     writer.writerow(astuple(issue))
             raise _RollBack
         spool.seek(0)
@@ -253,13 +260,11 @@ def _preview(job: ImportJob, rows: Iterator[Row], mapping: dict[str, Target], ta
 
 
 def _process_batch(
-    job: ImportJob, batch: list[Row], mapping: dict[str, Target], tally: Tally
+    job: ImportJob, batch: list[Row], plan: ImportPlan, tally: Tally
 ) -> list[RowIssue]:
     reset_queries()  # with DEBUG on, Django would keep every batch's SQL for the whole file
     outcomes = [
-        build_message(
-            row, mapping, kind=job.kind, source_id=job.source_id, observed_at=job.created_at
-        )
+        build_message(row, plan, kind=job.kind, source_id=job.source_id, observed_at=job.created_at)
         for row in batch
     ]
     ids = [o.message.message_id for o in outcomes if o.message is not None]

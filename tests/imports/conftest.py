@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -37,13 +38,31 @@ def json_bytes(objects: list[object]) -> bytes:
     return json.dumps(objects).encode("utf-8")
 
 
+FILES = Path(__file__).parent / "files"
+
+
+def vendor_file(name: str) -> bytes:
+    """A vendor export in ``tests/imports/files`` (exact header rows, BOM/CRLF as exported)."""
+    return (FILES / name).read_bytes()
+
+
 @pytest.fixture
 def import_file(db):
     """Create a job from (name, bytes), map it, run it; returns the finished job."""
 
-    def run(name, content, *, kind="customers", source=None, mapping=None, dry_run=False):
+    def run(
+        name,
+        content,
+        *,
+        kind="customers",
+        source=None,
+        mapping=None,
+        dry_run=False,
+        event_name="",
+        date_order="",
+    ):
         job = create_import_job(file=ContentFile(content), name=name, kind=kind, source=source)
-        set_mapping(job=job, overrides=mapping or {})
+        set_mapping(job=job, overrides=mapping or {}, event_name=event_name, date_order=date_order)
         return run_import(job_id=job.pk, dry_run=dry_run)
 
     return run

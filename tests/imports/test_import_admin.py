@@ -34,7 +34,7 @@ def uploaded(admin_client):
 def test_mapping_form_offers_the_recognised_defaults(admin_client, uploaded):
     response = admin_client.get(reverse("admin:sources_importjob_mapping", args=[uploaded.pk]))
     form = response.context["form"]
-    assert [(f.label, f.initial) for f in form.fields.values()] == [
+    assert [(field.label, field.initial) for field, _values in form.column_rows] == [
         ("E-mail", "email"),
         ("First Name", "first_name"),
         ("Member No", "trait.member_no"),
@@ -74,8 +74,8 @@ def test_upload_map_preview_confirm_imports_the_file(
     done = admin_client.get(status_url).context["job"]
     assert (done.status, done.dry_run, done.rows_new, done.rows_invalid) == ("done", False, 2, 1)
     assert sorted(Customer.objects.values_list("first_name", "traits")) == [
-        ("Ann", {"shoe_size": "38"}),
-        ("Bob", {"shoe_size": "44"}),
+        ("Ann", {"shoe_size": 38}),
+        ("Bob", {"shoe_size": 44}),
     ]
 
 
@@ -149,3 +149,25 @@ def test_import_job_list_renders_with_bounded_queries(
         response = admin_client.get(reverse("admin:sources_importjob_changelist"))
     assert response.status_code == 200
     assert "members.csv" in response.content.decode()
+
+
+@pytest.mark.parametrize(("role", "sees_values"), [("viewer", False), ("marketer", True)])
+def test_the_job_page_lists_the_columns_with_values_only_for_who_may_see_them(
+    uploaded, django_user_model, role, sees_values
+):
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from accounts.roles import MARKETER, VIEWER
+
+    user = django_user_model.objects.create_user(role, password="pw-123456789", is_staff=True)
+    user.groups.add(Group.objects.get(name={"viewer": VIEWER, "marketer": MARKETER}[role]))
+    client = Client()
+    client.force_login(user)
+    response = client.get(reverse("admin:sources_importjob_status", args=[uploaded.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "  Shoe size → trait.shoe_size" in body
+    assert ("ann@example.com" in body) is sees_values
+    mapping = client.get(reverse("admin:sources_importjob_mapping", args=[uploaded.pk]))
+    assert mapping.status_code == (200 if role == "marketer" else 403)

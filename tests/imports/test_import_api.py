@@ -111,3 +111,11 @@ def test_a_key_without_the_imports_scope_is_refused(db):
     _key, secret = create_api_key(name="reader", scopes=["profiles:read"])
     reader = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert reader.get("/api/v1/imports/").status_code == 403
+
+
+def test_a_job_whose_mapping_is_refused_ends_failed_with_the_reason(api):
+    assert_error(_upload(api, mapping='{"crm": "id.passport"}'), 400, "unknown_identifier_type")
+    job = ImportJob.objects.get()
+    assert job.status == "failed"
+    assert "id.passport" in job.error
+    assert api.get(f"/api/v1/imports/{job.pk}/").json()["status"] == "failed"

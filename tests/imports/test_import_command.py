@@ -1,4 +1,5 @@
 import csv
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -6,6 +7,7 @@ from django.core.management import CommandError, call_command
 from customers.models import Customer, Identity
 from sources.models import ImportJob, Source
 from sources.services.keys import create_source
+from tests.imports.conftest import FILES
 
 
 def _run(*args):
@@ -100,3 +102,49 @@ def test_a_file_that_cannot_be_read_exits_non_zero(db, tmp_path, name, content):
 def test_a_map_option_naming_an_unknown_column_is_a_usage_error(db, people_csv):
     with pytest.raises(CommandError, match="no column named 'Nope'"):
         _run(str(people_csv), "--map", "Nope=email")
+
+
+def test_a_map_option_naming_a_bad_target_ends_the_job_failed(db, people_csv):
+    with pytest.raises(CommandError, match="is not a core field"):
+        _run(str(people_csv), "--map", "Level=favourite_colour")
+    job = ImportJob.objects.get()
+    assert (job.status, job.finished_at is not None) == ("failed", True)
+    assert "favourite_colour" in job.error
+
+
+def test_the_preview_prints_the_mapping_with_two_values_of_each_column(db, people_csv):
+    out = _run(str(people_csv), "--dry-run", "--map", "Customer Ref=id.external_id")
+    lines = out.splitlines()
+    start = lines.index("Columns:")
+    assert lines[start + 1 : start + 5] == [
+        "  Customer Ref → id.external_id: C-1 | C-2",
+        "  E-mail → email: ann@example.com | not-an-email",
+        "  Level → trait.level: gold | silver",
+        "  Notes → trait.notes: likes tea | nobody",
+    ]
+
+
+def test_the_mapping_names_the_recognised_layout_and_column_types(db, tmp_path):
+    path = tmp_path / "customers_export.csv"
+    path.write_bytes((FILES / "shopify_customers.csv").read_bytes())
+    out = _run(str(path), "--dry-run")
+    assert "Columns (recognised layout: Shopify customers):" in out
+    assert "  Total Spent → trait.total_spent (number): 1,204.50 | 512.10" in out
+    assert "  Default Address Zip → postal_code: 10115 | 02116" in out
+
+
+def test_a_dry_run_creates_nothing_not_even_the_source_or_the_job(db, people_csv, settings):
+    _run(str(people_csv), "--dry-run", "--source", "Trade show 2026")
+    assert (Source.objects.count(), ImportJob.objects.count(), Customer.objects.count()) == (
+        0,
+        0,
+        0,
+    )
+    media = Path(settings.MEDIA_ROOT)
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
+
+
+def test_a_dry_run_with_a_bad_mapping_creates_nothing_either(db, people_csv):
+    with pytest.raises(CommandError):
+        _run(str(people_csv), "--dry-run", "--map", "Level=id.passport")
+    assert (Source.objects.count(), ImportJob.objects.count()) == (0, 0)

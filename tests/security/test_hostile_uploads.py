@@ -229,10 +229,12 @@ def test_unreadable_files_leave_nothing_behind(api, media_root, name, content, c
     assert stored_files(media_root) == []
 
 
-def test_a_bad_mapping_leaves_no_job_and_no_file(api, media_root):
+def test_a_bad_mapping_ends_the_job_failed_and_leaves_no_file(api, media_root):
     response = api("people.csv", csv_bytes(PEOPLE), mapping='{"Nope": "email"}')
     assert_error(response, 400, "unknown_column")
-    assert not ImportJob.objects.exists()
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.FAILED
+    assert "Nope" in job.error
     assert stored_files(media_root) == []
 
 

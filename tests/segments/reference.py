@@ -16,6 +16,8 @@ from segments.models import ComputedTrait, Segment, SegmentMembership
 from segments.rules import FIELD_TYPES
 
 DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# a custom trait's text that number conditions read as a number ("500.00")
+NUMERIC_TEXT = re.compile(r"-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?")
 
 
 @dataclass
@@ -71,7 +73,7 @@ def evaluate(node: dict, p: Profile, now: datetime) -> bool:
     if "field" in node:
         return _field(node, p, now)
     if "trait" in node:
-        return compare_json(p.traits, node["trait"], node, now)
+        return compare_json(p.traits, node["trait"], node, now, numeric_text=True)
     if "computed_trait" in node:
         return _computed(node, p, now)
     if "event" in node:
@@ -162,18 +164,25 @@ def _kind(data: dict, key: str) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def compare_json(data: dict, key: str, node: dict, now: datetime) -> bool:
+def compare_json(
+    data: dict, key: str, node: dict, now: datetime, *, numeric_text: bool = False
+) -> bool:
     op, value = node["op"], node.get("value")
     kind = _kind(data, key)
     actual = data.get(key)
     if op == "neq":
-        return not compare_json(data, key, {**node, "op": "eq"}, now)
+        return not compare_json(data, key, {**node, "op": "eq"}, now, numeric_text=numeric_text)
     if op == "is_set":
         return kind not in ("missing", "null") and actual != ""
     if op == "is_not_set":
         return not compare_json(data, key, {**node, "op": "is_set"}, now)
     if op == "in":
-        return any(compare_json(data, key, {**node, "op": "eq", "value": v}, now) for v in value)
+        return any(
+            compare_json(
+                data, key, {**node, "op": "eq", "value": v}, now, numeric_text=numeric_text
+            )
+            for v in value
+        )
     if op == "eq" and isinstance(value, bool):
         return kind == "boolean" and actual is value
     if op in ("eq", "contains", "starts_with") and isinstance(value, str):
@@ -181,6 +190,8 @@ def compare_json(data: dict, key: str, node: dict, now: datetime) -> bool:
     if op in ("eq", "gt", "gte", "lt", "lte") or (
         op == "between" and not isinstance(value[0], str)
     ):
+        if numeric_text and kind == "string" and NUMERIC_TEXT.fullmatch(actual):
+            return compare_number(float(actual), op, value)
         return kind == "number" and compare_number(float(actual), op, value)
     if kind != "string" or not DAY.match(actual):
         return False

@@ -83,15 +83,16 @@ CASES = [
     ({"field": "last_seen", "op": "more_than_days_ago", "value": 30}, ["Bob"]),
     ({"field": "first_seen", "op": "after", "value": "2026-11-22"}, ["Cem"]),
     ({"field": "first_seen", "op": "before", "value": "2026-11-23"}, ["Ann", "Bob", "Dana"]),
-    # traits: typed by the rule's value
+    # traits: typed by the rule's value (a number also reads numeric text: Bob's "700")
     ({"trait": "plan", "op": "eq", "value": "PRO"}, ["Ann"]),
     ({"trait": "plan", "op": "neq", "value": "pro"}, ["Bob", "Cem", "Dana"]),
     ({"trait": "plan", "op": "in", "value": ["free", "team"]}, ["Bob"]),
     ({"trait": "plan", "op": "contains", "value": "R"}, ["Ann", "Bob"]),
     ({"trait": "plan", "op": "is_set"}, ["Ann", "Bob"]),
     ({"trait": "nick", "op": "is_not_set"}, ["Ann", "Bob", "Cem", "Dana"]),
-    ({"trait": "ltv", "op": "gt", "value": 500}, ["Ann"]),
-    ({"trait": "ltv", "op": "gte", "value": 600}, ["Ann"]),
+    ({"trait": "ltv", "op": "gt", "value": 500}, ["Ann", "Bob"]),
+    ({"trait": "ltv", "op": "gte", "value": 600}, ["Ann", "Bob"]),
+    ({"trait": "ltv", "op": "eq", "value": 700}, ["Bob"]),
     ({"trait": "ltv", "op": "lt", "value": 600}, ["Cem"]),
     ({"trait": "ltv", "op": "lte", "value": 600}, ["Ann", "Cem"]),
     ({"trait": "ltv", "op": "between", "value": [150, 151]}, ["Cem"]),
@@ -151,7 +152,7 @@ CASES = [
     ),
     (
         {"any": [{"trait": "ltv", "op": "gt", "value": 500}, {"event": "Signed Up"}]},
-        ["Ann", "Cem"],
+        ["Ann", "Bob", "Cem"],
     ),
     ({"not": {"any": [{"field": "country", "op": "is_set"}, {"event": "Signed Up"}]}}, ["Dana"]),
     (
@@ -231,3 +232,33 @@ def test_consent_condition_on_an_inactive_purpose_matches_no_one(people):
         code="old_x", name="Old", legal_basis="legitimate_interest", is_active=False
     )
     assert names({"consent": "old_x"}) == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "matches"),
+    [
+        ("500", True),
+        ("500.00", True),
+        ("-0", False),
+        ("0500", False),  # a leading zero: a code, not a number
+        ("500.", False),
+        (" 500", False),
+        ("500\n", False),
+        ("5e2", False),
+        ("$500", False),
+        ("1" * 16, False),  # more than 15 digits: an id
+        (500, True),
+        (500.0, True),
+    ],
+)
+def test_a_number_condition_on_a_trait_reads_plain_numeric_text(make_customer, stored, matches):
+    make_customer(first_name="Ann", traits={"ltv": stored})
+    assert (names({"trait": "ltv", "op": "eq", "value": 500}) == ["Ann"]) is matches
+    assert (names({"trait": "ltv", "op": "neq", "value": 500}) == ["Ann"]) is not matches
+
+
+def test_a_number_condition_on_an_event_property_reads_json_numbers_only(make_customer, make_event):
+    ann = make_customer(first_name="Ann")
+    make_event(ann, "Order Completed", properties={"total": "600.00"})
+    rule = {"event": "Order Completed", "where": [{"property": "total", "op": "gt", "value": 500}]}
+    assert names(rule) == []

@@ -138,3 +138,12 @@ def test_manage_py_runs_in_development_mode_on_a_bare_checkout():
     result = _manage("makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "No changes detected" in result.stdout
+
+
+def test_the_purchase_event_defaults_to_order_completed_and_refuses_an_empty_name():
+    from django.conf import settings
+
+    assert settings.TRIBUTARY_PURCHASE_EVENT == "Order Completed"
+    result = _manage("check", DEBUG="true", TRIBUTARY_PURCHASE_EVENT="  ")
+    assert result.returncode != 0
+    assert "TRIBUTARY_PURCHASE_EVENT must be an event name" in result.stderr

@@ -1,15 +1,15 @@
 """The one purchase definition (DESIGN.md, shared names): which track event is a
-purchase, and what it is worth.
+purchase, and what it is worth. Lifetime value, RFM, predictions and order-file
+imports all read it from here.
 
-``settings.TRIBUTARY_PURCHASE_EVENT`` (default ``Order Completed``) names the
-event; its revenue is the JSON number in the ``revenue`` property, else in
+``settings.TRIBUTARY_PURCHASE_EVENT`` (default ``Order Completed``, validated
+at start-up) names the event; its revenue is the JSON number in the ``revenue`` property, else in
 ``total``, else 0 (texts such as ``"12.50"`` are not numbers and count 0).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, register
 from django.db.models import FloatField, Value
 from django.db.models.functions import Coalesce
 
@@ -39,16 +39,3 @@ def revenue_expression():
         Value(0.0),
         output_field=FloatField(),
     )
-
-
-@register()
-def check_purchase_event(app_configs, **kwargs) -> list[Error]:
-    """A blank purchase event would silently make every RFM value vanish."""
-    if not str(getattr(settings, "TRIBUTARY_PURCHASE_EVENT", "")).strip():
-        return [
-            Error(
-                "TRIBUTARY_PURCHASE_EVENT must name the track event that is a purchase.",
-                id="insights.E001",
-            )
-        ]
-    return []
