@@ -1,15 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.models import ApiKey, AuthToken, User
 from accounts.scopes import SCOPE_CHOICES, SCOPES
 from accounts.services.api_keys import create_api_key, revoke_api_key, update_api_key
 
 
 @admin.register(User)
-class TributaryUserAdmin(UserAdmin):
+class TributaryUserAdmin(RoleAwareAdmin, UserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_active")
 
 
@@ -26,7 +26,7 @@ class ApiKeyForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(SimpleHistoryAdmin):
+class ApiKeyAdmin(HistoryAdmin):
     history_list_display = ("history_actor",)  # who: user, API key or source
     form = ApiKeyForm
     list_display = ("name", "prefix", "scope_list", "created_by", "last_used_at", "revoked_at")
@@ -63,14 +63,16 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
         obj.prefix = api_key.prefix
         messages.warning(request, f"API key {api_key.name} (shown only once, copy it now): {key}")
 
-    @admin.action(description="Revoke selected API keys (they stop working at once)")
+    @admin.action(
+        description="Revoke selected API keys (they stop working at once)", permissions=["change"]
+    )
     def revoke_keys(self, request, queryset):
-        revoked = sum(revoke_api_key(api_key=api_key) for api_key in queryset)
+        revoked = sum(revoke_api_key(api_key=api_key, actor=request.user) for api_key in queryset)
         messages.success(request, f"Revoked {revoked} API key(s).")
 
 
 @admin.register(AuthToken)
-class AuthTokenAdmin(admin.ModelAdmin):
+class AuthTokenAdmin(RoleAwareAdmin):
     """People's sign-in tokens: only a prefix is known; delete one to sign it out."""
 
     list_display = ("user", "prefix", "created_at")

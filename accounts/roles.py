@@ -24,6 +24,10 @@ FULL = ("view", "add", "change", "delete")
 # (lists, pages, exports): see ``accounts.masking``.
 SEE_CONTACT_DETAILS = "accounts.view_contact_details"
 
+# Merging profiles by hand (admin action, duplicate review): data stewards
+# and superusers; ``customers.services.merging`` checks it again.
+MERGE_PROFILES = ("customers.change_customer", "customers.add_merge")
+
 MARKETER = "Marketer"
 DATA_STEWARD = "Data steward"
 VIEWER = "Viewer"

@@ -1,5 +1,5 @@
-"""The marketer's admin on top of each app's own: the customer 360° page,
-contact details masked for viewers, searches kept out of URLs.
+"""The marketer's admin on top of each app's own: the customer 360° page
+(contact details masked for viewers, see ``accounts.admin_roles``).
 
 The apps' admin classes are extended here, not edited, because the 360° page
 reads every app (consent, segments, sources) and ``customers`` imports none.
@@ -14,86 +14,17 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 
-from accounts.masking import can_see_contact_details, mask_email, mask_identifier, mask_phone
-from backoffice.customer360 import customer_360, display_name
+from accounts.admin_roles import MASKED
+from accounts.masking import can_see_contact_details
+from backoffice.customer360 import customer_360
 from customers.admin import CustomerAdmin, IdentityInline
-from customers.models import Customer, Event, Identity, Merge
+from customers.models import Customer, Identity, Merge
 from customers.services.merging import MergeError, unmerge
-from segments.models import SegmentMembership
-
-# Read-only columns that replace contact details for people who may not see them.
-_MASKED_COLUMNS = {
-    "__str__": "masked_name",
-    "email": "masked_email",
-    "phone": "masked_phone",
-    "customer": "masked_customer",
-    "value": "masked_value",
-}
 
 
-class ContactMaskingMixin:
-    """Swaps columns and fields holding emails/phones for masked versions."""
-
-    def _masked(self, request, names):
-        if can_see_contact_details(request.user):
-            return list(names)
-        return [_MASKED_COLUMNS.get(n, n) if isinstance(n, str) else n for n in names]
-
-    def get_list_display(self, request):
-        return self._masked(request, super().get_list_display(request))
-
-    def get_list_display_links(self, request, list_display):
-        links = super().get_list_display_links(request, list_display)
-        return self._masked(request, links) if links else links
-
-    def get_fieldsets(self, request, obj=None):
-        return [
-            (title, {**opts, "fields": self._masked(request, opts["fields"])})
-            for title, opts in super().get_fieldsets(request, obj)
-        ]
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if can_see_contact_details(request.user):
-            return fields
-        own = {f.name for f in self.model._meta.get_fields()}
-        masked = [m for name, m in _MASKED_COLUMNS.items() if name in own]
-        return [*fields, *(m for m in masked if m not in fields)]
-
-    def history_view(self, request, object_id, extra_context=None):
-        # The raw history shows every old value; viewers read the masked
-        # change history on the 360° page instead.
-        if not can_see_contact_details(request.user):
-            raise PermissionDenied
-        return super().history_view(request, object_id, extra_context)
-
-    @admin.display(description="customer")
-    def masked_name(self, obj):
-        return display_name(obj, user=None)
-
-    @admin.display(description="email")
-    def masked_email(self, obj):
-        return mask_email(obj.email)
-
-    @admin.display(description="phone")
-    def masked_phone(self, obj):
-        return mask_phone(obj.phone)
-
-    @admin.display(description="customer")
-    def masked_customer(self, obj):
-        return display_name(obj.customer, user=None)
-
-    @admin.display(description="value")
-    def masked_value(self, obj):
-        return mask_identifier(obj.type.name, obj.value)
-
-
-class MaskedIdentityInline(ContactMaskingMixin, IdentityInline):
+class MaskedIdentityInline(IdentityInline):
     # Django's tabular inline, labelling rows by type rather than "type:value".
     template = "backoffice/identity_inline.html"
-
-    def get_fields(self, request, obj=None):
-        return self._masked(request, super().get_fields(request, obj))
 
 
 # Sections the 360° page shows itself, better than the plain fields did.
@@ -110,14 +41,14 @@ def _registered(model):
 
 
 @admin.register(Customer)
-class Customer360Admin(ContactMaskingMixin, _registered(Customer)):
+class Customer360Admin(_registered(Customer)):
     change_form_template = "admin/customers/customer/customer_360.html"
     inlines = [MaskedIdentityInline if i is IdentityInline else i for i in CustomerAdmin.inlines]
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = []
         for title, opts in super().get_fieldsets(request, obj):
-            fields = [f for f in opts["fields"] if f not in _SHOWN_BY_360]
+            fields = [f for f in opts["fields"] if str(f).removeprefix(MASKED) not in _SHOWN_BY_360]
             if fields:
                 fieldsets.append((title, {**opts, "fields": fields}))
         return fieldsets
@@ -162,20 +93,10 @@ class Customer360Admin(ContactMaskingMixin, _registered(Customer)):
 
 
 @admin.register(Identity)
-class MaskedIdentityAdmin(ContactMaskingMixin, _registered(Identity)):
+class MaskedIdentityAdmin(_registered(Identity)):
     def has_view_permission(self, request, obj=None):
         # An identity's own page is titled with its value: viewers read
         # identities (masked) on the customer's 360 page and the list instead.
         if obj is not None and not can_see_contact_details(request.user):
             return False
         return super().has_view_permission(request, obj)
-
-
-@admin.register(Event)
-class MaskedEventAdmin(ContactMaskingMixin, _registered(Event)):
-    pass
-
-
-@admin.register(SegmentMembership)
-class MaskedSegmentMembershipAdmin(ContactMaskingMixin, _registered(SegmentMembership)):
-    pass

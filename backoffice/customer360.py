@@ -12,7 +12,7 @@ from datetime import datetime
 from django.core.paginator import Paginator
 from django.utils.dateparse import parse_datetime
 
-from accounts.masking import can_see_contact_details, mask_email, mask_phone
+from accounts.masking import can_see_contact_details, shown_field, shown_text, shown_trait
 from consent.selectors import consent_history, consent_overview
 from customers.models import CORE_FIELDS, Customer, Event, Merge
 from insights.selectors import profile_insights
@@ -22,7 +22,6 @@ from sources.models import Source
 
 EVENTS_PER_PAGE = 25
 HISTORY_ROWS = 20
-CONTACT_FIELDS = {"email": mask_email, "phone": mask_phone}
 
 
 @dataclass(frozen=True)
@@ -42,20 +41,11 @@ class HistoryRow:
 
 
 def display_name(customer: Customer, *, user) -> str:
+    """The name, else the email or phone (in full for those who may see it)."""
     name = " ".join(p for p in (customer.first_name, customer.last_name) if p)
-    if name:
-        return name
     if can_see_contact_details(user):
-        return customer.email or customer.phone or f"Customer #{customer.pk}"
-    if customer.email:
-        return mask_email(customer.email)
-    return mask_phone(customer.phone) if customer.phone else f"Customer #{customer.pk}"
-
-
-def _shown(field_name: str, value, *, unmasked: bool):
-    if unmasked or field_name not in CONTACT_FIELDS or not value:
-        return value
-    return CONTACT_FIELDS[field_name](str(value))
+        return name or customer.email or customer.phone or f"Customer #{customer.pk}"
+    return str(customer)  # masked
 
 
 def _provenance(customer: Customer) -> tuple[dict, dict[int, str]]:
@@ -80,15 +70,14 @@ def _row(name, value, key, provenance, names) -> ValueRow:
 
 def profile_rows(customer: Customer, *, user) -> tuple[list[ValueRow], list[ValueRow]]:
     """Core fields and custom traits, each with the source and time that set it."""
-    unmasked = can_see_contact_details(user)
     provenance, names = _provenance(customer)
     core = [
-        _row(name, _shown(name, value, unmasked=unmasked), name, provenance, names)
+        _row(name, shown_field(user, name, value), name, provenance, names)
         for name in CORE_FIELDS
         if (value := getattr(customer, name)) not in (None, "")
     ]
     traits = [
-        _row(name, value, f"traits.{name}", provenance, names)
+        _row(name, shown_trait(user, name, value), f"traits.{name}", provenance, names)
         for name, value in sorted((customer.traits or {}).items())
     ]
     return core, traits
@@ -103,16 +92,15 @@ def event_page(customer: Customer, *, event_type: str, page: str | int | None):
 
 
 def data_quality_rows(customer: Customer, *, user) -> list:
-    unmasked = can_see_contact_details(user)
     rows = list(customer.data_quality_issues.select_related("source")[:50])
     for issue in rows:
-        issue.shown_value = _shown(issue.field, issue.value, unmasked=unmasked)
+        issue.shown_value = shown_field(user, issue.field, issue.value)
+        issue.shown_message = shown_text(user, issue.message)  # it quotes the value
     return rows
 
 
 def history_rows(customer: Customer, *, user) -> list[HistoryRow]:
     """Who changed what on the profile, newest first (field by field)."""
-    unmasked = can_see_contact_details(user)
     records = list(
         customer.history.select_related("history_user").order_by("-history_date", "-history_id")[
             : HISTORY_ROWS + 1
@@ -128,8 +116,8 @@ def history_rows(customer: Customer, *, user) -> list[HistoryRow]:
             changes = [
                 (
                     c.field,
-                    _shown(c.field, c.old, unmasked=unmasked),
-                    _shown(c.field, c.new, unmasked=unmasked),
+                    shown_field(user, c.field, c.old),
+                    shown_field(user, c.field, c.new),
                 )
                 for c in delta.changes
             ]
@@ -174,7 +162,10 @@ def customer_360(customer: Customer, *, user, event_type: str = "", page=None) -
         "data_quality": data_quality_rows(customer, user=user),
         "history": history_rows(customer, user=user),
         "segments": segment_rows(customer),
-        "computed_traits": profile_computed_traits(customer.pk),
+        "computed_traits": [
+            (name, shown_trait(user, name, value))
+            for name, value in profile_computed_traits(customer.pk)
+        ],
         "insights": profile_insights(customer.pk),
         "consent": consent_overview(customer),
         "consent_history": list(consent_history(customer, limit=HISTORY_ROWS)),

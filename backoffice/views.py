@@ -8,6 +8,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
+from accounts.admin_roles import SEARCH_REFUSED
+from accounts.masking import can_see_contact_details, is_contact_lookup
 from backoffice.search import search_customers
 
 
@@ -17,11 +19,15 @@ def global_search(request):
 
     The term comes in a POST body, never in the URL, so emails and phone
     numbers stay out of browser history, proxies and access logs. One match
-    opens the customer's 360° page; several are listed.
+    opens the customer's 360° page; several are listed. People who may not
+    see contact details may not search by them (403): the answer would
+    confirm an email or phone number the mask hides.
     """
     if not request.user.has_perm("customers.view_customer"):
         raise PermissionDenied
     term = request.POST.get("q", "").strip() if request.method == "POST" else ""
+    if term and not can_see_contact_details(request.user) and is_contact_lookup(term):
+        raise PermissionDenied(SEARCH_REFUSED)
     results = search_customers(term=term, user=request.user) if term else []
     if len(results) == 1:
         return redirect(results[0].url)

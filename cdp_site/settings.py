@@ -260,7 +260,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "cdp_site.api.authentication.AuthTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["cdp_site.api.permissions.HasScope"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "cdp_site.api.permissions.HasScope",
+        "cdp_site.api.masking.NoContactLookups",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["cdp_site.api.throttling.ApiRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "cdp_site.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,

@@ -8,8 +8,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from consent.models import (
     ConsentRecord,
     DataSubjectRequest,
@@ -18,12 +18,16 @@ from consent.models import (
     Suppression,
 )
 from consent.services.consent import record_consent
-from consent.services.privacy import PrivacyRequestError, create_request, parse_identifier
-from consent.tasks import process_privacy_request
+from consent.services.privacy import (
+    PrivacyRequestError,
+    create_request,
+    parse_identifier,
+    run_requests_again,
+)
 
 
 @admin.register(Purpose)
-class PurposeAdmin(SimpleHistoryAdmin):
+class PurposeAdmin(HistoryAdmin):
     history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("name", "code", "legal_basis", "tracking_categories", "is_active")
     list_filter = ("legal_basis", "is_active")
@@ -47,7 +51,7 @@ class ConsentRecordForm(forms.ModelForm):
 
 
 @admin.register(ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin):
+class ConsentRecordAdmin(RoleAwareAdmin):
     """Consent statements are evidence: they are added, never edited or deleted."""
 
     form = ConsentRecordForm
@@ -104,7 +108,7 @@ class DataSubjectRequestForm(forms.ModelForm):
 
 
 @admin.register(DataSubjectRequest)
-class DataSubjectRequestAdmin(admin.ModelAdmin):
+class DataSubjectRequestAdmin(RoleAwareAdmin):
     form = DataSubjectRequestForm
     list_display = (
         "__str__",
@@ -163,13 +167,10 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
         url = reverse("admin:consent_datasubjectrequest_download", args=[obj.pk])
         return format_html('<a href="{}">Download export (zip)</a>', url)
 
-    @admin.action(description="Process again (failed or stuck requests)")
+    @admin.action(description="Process again (failed or stuck requests)", permissions=["change"])
     def run_again(self, request, queryset):
-        done = (DataSubjectRequest.Status.COMPLETED, DataSubjectRequest.Status.NO_MATCH)
-        pending = queryset.exclude(status__in=done)
-        for privacy_request in pending:
-            process_privacy_request.delay(privacy_request.pk)
-        messages.info(request, f"{pending.count()} request(s) queued again.")
+        queued = run_requests_again(requests=queryset, actor=request.user)
+        messages.info(request, f"{queued} request(s) queued again.")
 
     def get_urls(self):
         download = self.admin_site.admin_view(self.download_view)
@@ -192,7 +193,7 @@ class DataSubjectRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(RoleAwareAdmin):
     list_display = ("__str__", "created_at", "request")
     list_select_related = ("request",)
     show_full_result_count = False
@@ -205,7 +206,7 @@ class SuppressionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuppressedMessageCount)
-class SuppressedMessageCountAdmin(admin.ModelAdmin):
+class SuppressedMessageCountAdmin(RoleAwareAdmin):
     list_display = ("source", "count", "last_dropped_at")
     list_select_related = ("source",)
 

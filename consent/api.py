@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from accounts.models import ApiKey
 from cdp_site.api.exceptions import ApiError
+from cdp_site.api.masking import MaskedSerializer
 from cdp_site.api.router import router
 from consent.models import ConsentRecord, ConsentStateChoices, DataSubjectRequest, Purpose
 from consent.selectors import consent_history, consent_overview
@@ -46,7 +47,7 @@ API_METHODS = (
 )
 
 
-class ConsentRecordSerializer(serializers.ModelSerializer):
+class ConsentRecordSerializer(MaskedSerializer, serializers.ModelSerializer):
     purpose = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -144,7 +145,9 @@ class ProfileConsentViewSet(viewsets.ViewSet):
         return Response(
             {
                 "purposes": PurposeStatusSerializer(consent_overview(customer), many=True).data,
-                "history": ConsentRecordSerializer(consent_history(customer), many=True).data,
+                "history": ConsentRecordSerializer(
+                    consent_history(customer), many=True, context={"request": request}
+                ).data,
             }
         )
 
@@ -164,10 +167,11 @@ class ProfileConsentViewSet(viewsets.ViewSet):
             wording=data.get("wording", ""),
             wording_version=data.get("wording_version", ""),
         )
-        return Response(ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+        answer = ConsentRecordSerializer(record, context={"request": request}).data
+        return Response(answer, status=status.HTTP_201_CREATED)
 
 
-class PrivacyRequestSerializer(serializers.ModelSerializer):
+class PrivacyRequestSerializer(MaskedSerializer, serializers.ModelSerializer):
     type = serializers.ChoiceField(choices=DataSubjectRequest.Type.choices)
     identifier = serializers.CharField(max_length=300)
     download_url = serializers.SerializerMethodField()

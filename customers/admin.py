@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.urls import reverse
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
+from accounts.roles import MERGE_PROFILES
 from customers.admin_merges import merge_selected
 from customers.models import (
     Customer,
@@ -15,7 +16,7 @@ from customers.models import (
 from customers.selectors import customer_ids_matching_identifier, customer_timeline
 
 
-class IdentityInline(admin.TabularInline):
+class IdentityInline(RoleAwareInline, admin.TabularInline):
     model = Identity
     extra = 0
     fields = ("type", "value", "source", "first_seen")
@@ -47,7 +48,7 @@ class SourceFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(SimpleHistoryAdmin):
+class CustomerAdmin(HistoryAdmin):
     history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = (
         "__str__",
@@ -115,6 +116,9 @@ class CustomerAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request) -> QuerySet:
         return super().get_queryset(request).filter(merged_into__isnull=True)
+
+    def has_merge_permission(self, request) -> bool:
+        return request.user.has_perms(MERGE_PROFILES)
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
@@ -194,7 +198,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(DataQualityIssue)
-class DataQualityIssueAdmin(admin.ModelAdmin):
+class DataQualityIssueAdmin(RoleAwareAdmin):
     list_display = ("created_at", "field", "code", "value", "customer", "source")
     list_filter = ("code", "field", "source", "created_at")
     list_select_related = ("customer", "source")
@@ -212,14 +216,14 @@ class DataQualityIssueAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdentifierType)
-class IdentifierTypeAdmin(SimpleHistoryAdmin):
+class IdentifierTypeAdmin(HistoryAdmin):
     history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("name", "priority", "max_per_profile", "merges", "description")
     list_editable = ("priority", "max_per_profile", "merges")
 
 
 @admin.register(Identity)
-class IdentityAdmin(SimpleHistoryAdmin):
+class IdentityAdmin(HistoryAdmin):
     history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("value", "type", "customer", "source", "first_seen")
     list_filter = ("type",)
@@ -230,7 +234,7 @@ class IdentityAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(RoleAwareAdmin):
     list_display = ("timestamp", "type", "name", "customer", "source")
     list_filter = ("type", "source", "timestamp")
     list_select_related = ("customer", "source")
@@ -245,7 +249,7 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboxEntry)
-class OutboxEntryAdmin(admin.ModelAdmin):
+class OutboxEntryAdmin(RoleAwareAdmin):
     list_display = ("id", "topic", "customer", "created_at", "dispatched_at")
     list_filter = ("topic",)
     raw_id_fields = ("customer",)

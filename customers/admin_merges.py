@@ -9,12 +9,13 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_roles import RoleAwareAdmin
 from customers.models import DuplicateSuggestion, Merge, TraitSourcePriority
 from customers.services.duplicates import merge_suggestion, reject_suggestion
 from customers.services.merging import MergeError, merge_manually, unmerge
 
 
-@admin.action(description="Merge selected customers into one")
+@admin.action(description="Merge selected customers into one", permissions=["merge"])
 def merge_selected(modeladmin, request, queryset):
     try:
         merges = merge_manually(
@@ -36,7 +37,7 @@ def merge_selected(modeladmin, request, queryset):
     )
 
 
-@admin.action(description="Undo selected merges (unmerge)")
+@admin.action(description="Undo selected merges (unmerge)", permissions=["change"])
 def undo_merges(modeladmin, request, queryset):
     done = 0
     for merge in queryset.order_by("-created_at", "-id"):
@@ -51,7 +52,7 @@ def undo_merges(modeladmin, request, queryset):
 
 
 @admin.register(Merge)
-class MergeAdmin(admin.ModelAdmin):
+class MergeAdmin(RoleAwareAdmin):
     list_display = (
         "created_at",
         "absorbed",
@@ -108,7 +109,7 @@ class MergeAdmin(admin.ModelAdmin):
 
 
 @admin.register(TraitSourcePriority)
-class TraitSourcePriorityAdmin(admin.ModelAdmin):
+class TraitSourcePriorityAdmin(RoleAwareAdmin):
     list_display = ("source", "priority")
     list_editable = ("priority",)
     list_select_related = ("source",)
@@ -129,7 +130,7 @@ _COMPARED = (
 _OUTCOME_FIELD = {"address_line1": "address", "postal_code": "address", "city": "address"}
 
 
-@admin.action(description="Merge selected pairs")
+@admin.action(description="Merge selected pairs", permissions=["change"])
 def merge_suggestions(modeladmin, request, queryset):
     done = 0
     for suggestion in queryset.filter(status=DuplicateSuggestion.Status.PENDING):
@@ -142,7 +143,7 @@ def merge_suggestions(modeladmin, request, queryset):
     modeladmin.message_user(request, f"Merged {done} pair(s).", messages.SUCCESS)
 
 
-@admin.action(description="Not the same person (never suggest again)")
+@admin.action(description="Not the same person (never suggest again)", permissions=["change"])
 def reject_suggestions(modeladmin, request, queryset):
     pending = queryset.filter(status=DuplicateSuggestion.Status.PENDING)
     for suggestion in pending:
@@ -151,7 +152,7 @@ def reject_suggestions(modeladmin, request, queryset):
 
 
 @admin.register(DuplicateSuggestion)
-class DuplicateSuggestionAdmin(admin.ModelAdmin):
+class DuplicateSuggestionAdmin(RoleAwareAdmin):
     """The review queue: side-by-side comparison, merge or "not the same person"."""
 
     list_display = ("score_percent", "customer_a", "customer_b", "status", "created_at")

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.masking import mask_email, mask_phone, redact_text
 from customers.audit import audited_history
 
 # the fields of a postal address, which are set together or not at all when
@@ -151,8 +152,15 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
+        """The name; without one, the email or phone *masked*: this label
+        reaches every role (autocomplete, history titles, related-object
+        links), so it never holds a full contact detail."""
         name = " ".join(part for part in (self.first_name, self.last_name) if part)
-        return name or self.email or self.phone or f"Customer #{self.pk}"
+        if name:
+            return redact_text(name)
+        if self.email:
+            return mask_email(self.email)
+        return mask_phone(self.phone) if self.phone else f"Customer #{self.pk}"
 
     def get_absolute_url(self) -> str:
         return reverse("admin:customers_customer_change", args=[self.pk])

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import widgets
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
@@ -11,8 +12,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from destinations.errors import BlockedURL
 from destinations.models import Delivery, DeliveryAttempt, Destination
 from destinations.services.operations import (
@@ -51,7 +52,8 @@ class DestinationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["purpose"].required = True
+        if "purpose" in self.fields:  # not for people who may only view
+            self.fields["purpose"].required = True
 
     def clean_url(self):
         url = self.cleaned_data["url"]
@@ -87,7 +89,7 @@ def _count_since(model, *, field: str, since, **filters) -> Subquery:
 
 
 @admin.register(Destination)
-class DestinationAdmin(SimpleHistoryAdmin):
+class DestinationAdmin(HistoryAdmin):
     form = DestinationForm
     formfield_overrides = {
         models.URLField: {"assume_scheme": "https", "widget": widgets.AdminURLFieldWidget}
@@ -179,8 +181,8 @@ class DestinationAdmin(SimpleHistoryAdmin):
             return HttpResponseNotAllowed(["POST"])
         destination = get_object_or_404(Destination, pk=pk)
         if not self.has_change_permission(request, destination):
-            return HttpResponseNotAllowed(["POST"])
-        self._report_test(request, send_test_event(destination=destination))
+            raise PermissionDenied
+        self._report_test(request, send_test_event(destination=destination, actor=request.user))
         return HttpResponseRedirect(reverse("admin:destinations_destination_change", args=[pk]))
 
     def _report_test(self, request, delivery):
@@ -195,19 +197,21 @@ class DestinationAdmin(SimpleHistoryAdmin):
             answer = delivery.last_status_code or delivery.last_error
             messages.error(request, f"Test event to {name} failed: {answer}")
 
-    @admin.action(description="Rotate signing secret (the old one signs for a while)")
+    @admin.action(
+        description="Rotate signing secret (the old one signs for a while)", permissions=["change"]
+    )
     def rotate_secrets(self, request, queryset):
         for destination in queryset:
-            secret = rotate_secret(destination=destination)
+            secret = rotate_secret(destination=destination, actor=request.user)
             messages.warning(request, f"New signing secret for {destination.name}: {secret}")
 
-    @admin.action(description="Send a test event")
+    @admin.action(description="Send a test event", permissions=["change"])
     def send_test_events(self, request, queryset):
         for destination in queryset:
-            self._report_test(request, send_test_event(destination=destination))
+            self._report_test(request, send_test_event(destination=destination, actor=request.user))
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(RoleAwareInline, admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     fields = (
@@ -240,7 +244,7 @@ class ProblemFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(RoleAwareAdmin):
     list_display = (
         "id",
         "destination",
@@ -274,9 +278,11 @@ class DeliveryAdmin(admin.ModelAdmin):
         text = obj.last_error or obj.last_response_excerpt
         return text[:60] + ("…" if len(text) > 60 else "")
 
-    @admin.action(description="Replay (send again from the first try)")
+    @admin.action(description="Replay (send again from the first try)", permissions=["change"])
     def replay(self, request, queryset):
-        count = replay_deliveries(delivery_pks=list(queryset.values_list("pk", flat=True)))
+        count = replay_deliveries(
+            delivery_pks=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
         skipped = queryset.count() - count
         messages.success(request, f"{count} deliveries queued again.")
         if skipped:

@@ -15,8 +15,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from insights import tasks
 from insights.models import InsightPolicy, PredictiveModel, RfmRun, ScoringPlan, ScoringRule
 from insights.selectors import top_decile_lift
@@ -31,7 +31,7 @@ TRAIN_PERMISSION = "insights.train_predictivemodel"
 
 
 @admin.register(InsightPolicy)
-class InsightPolicyAdmin(SimpleHistoryAdmin):
+class InsightPolicyAdmin(HistoryAdmin):
     list_display = (
         "__str__",
         "rfm_window_days",
@@ -88,14 +88,14 @@ class ScoringRuleForm(forms.ModelForm):
         return cleaned
 
 
-class ScoringRuleInline(admin.TabularInline):
+class ScoringRuleInline(RoleAwareInline, admin.TabularInline):
     model = ScoringRule
     form = ScoringRuleForm
     extra = 1
 
 
 @admin.register(ScoringPlan)
-class ScoringPlanAdmin(SimpleHistoryAdmin):
+class ScoringPlanAdmin(HistoryAdmin):
     form = ScoringPlanForm
     inlines = [ScoringRuleInline]
     list_display = ("name", "trait_name", "decay_percent_per_day", "window_days", "is_active")
@@ -115,7 +115,7 @@ class ScoringPlanAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RfmRun)
-class RfmRunAdmin(admin.ModelAdmin):
+class RfmRunAdmin(RoleAwareAdmin):
     list_display = ("computed_at", "window_days", "buyers")
     readonly_fields = ("computed_at", "window_days", "buyers", "boundaries")
 
@@ -127,7 +127,7 @@ class RfmRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(PredictiveModel)
-class PredictiveModelAdmin(admin.ModelAdmin):
+class PredictiveModelAdmin(RoleAwareAdmin):
     change_form_template = "admin/insights/predictivemodel/change_form.html"
     change_list_template = "admin/insights/predictivemodel/change_list.html"
     list_display = (

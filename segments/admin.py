@@ -12,14 +12,21 @@ from django.db.models import QuerySet
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.masking import can_see_contact_details, redact_text
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
+from accounts.masking import (
+    can_see_contact_details,
+    is_contact_key,
+    mask_email,
+    redact_data,
+    redact_text,
+    shown_field,
+)
 from customers.selectors import customer_ids_matching_identifier
 from segments import selectors
 from segments.charts import size_chart
 from segments.models import ComputedTrait, Segment, SegmentMembership
-from segments.rules import InvalidRule, validate_rule
+from segments.rules import InvalidRule, contact_conditions, validate_rule
 from segments.services import (
     add_to_static_segment,
     recompute_segment,
@@ -61,7 +68,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(SimpleHistoryAdmin):
+class SegmentAdmin(HistoryAdmin):
     form = SegmentForm
     change_form_template = "admin/segments/segment/change_form.html"
     list_display = ("name", "kind", "size", "is_active", "computed_at")
@@ -131,15 +138,17 @@ class SegmentAdmin(SimpleHistoryAdmin):
         params = request.GET
         if params.get("event") and not params.get("property"):
             return JsonResponse({"properties": selectors.event_properties(params["event"])})
+        masked = not can_see_contact_details(request.user)
+        names = [params.get("field", ""), params.get("trait", ""), params.get("property", "")]
+        if masked and any(is_contact_key(name) for name in names if name):
+            return _contact_refused(["$"])
         values = selectors.top_values(
             field=params.get("field", ""),
             trait=params.get("trait", ""),
             event=params.get("event", ""),
             prop=params.get("property", ""),
         )
-        if not can_see_contact_details(request.user):  # viewers: no emails/phones
-            values = [redact_text(v) if isinstance(v, str) else v for v in values]
-        return JsonResponse({"values": values})
+        return JsonResponse({"values": redact_data(values) if masked else values})
 
     def preview_view(self, request):
         """POST ``{"rule", "segment_id"}`` → count and sample; errors in the API's
@@ -154,6 +163,9 @@ class SegmentAdmin(SimpleHistoryAdmin):
             return _json_error("invalid_json", "body is not JSON")
         if not isinstance(body, dict):
             return _json_error("invalid_json", "expected an object")
+        masked = not can_see_contact_details(request.user)
+        if masked and (paths := contact_conditions(body.get("rule"))):
+            return _contact_refused(paths)
         segment_id = body.get("segment_id")
         result = selectors.preview(
             rule=body.get("rule"), segment_id=segment_id if isinstance(segment_id, int) else None
@@ -162,9 +174,9 @@ class SegmentAdmin(SimpleHistoryAdmin):
             return _json_error(
                 "invalid_rule", "the rule is not valid", details={"errors": result["errors"]}
             )
-        if not can_see_contact_details(request.user):  # viewers: no emails/phones
+        if masked:
             for row in result["sample"]:
-                row["name"], row["email"] = redact_text(row["name"]), redact_text(row["email"])
+                row["name"], row["email"] = redact_text(row["name"]), mask_email(row["email"])
         return JsonResponse(result)
 
     def export_view(self, request, pk: int):
@@ -185,9 +197,14 @@ class SegmentAdmin(SimpleHistoryAdmin):
 
         writer = csv.writer(Echo())
         header = ["customer_id", "email", "phone", "first_name", "last_name", "entered_at"]
-        shown = (lambda v: v) if can_see_contact_details(request.user) else _redacted
         lines = (
-            writer.writerow([_safe_cell(shown(v)) for v in row]) for row in rows.iterator(2000)
+            writer.writerow(
+                [
+                    _safe_cell(shown_field(request.user, f, v))
+                    for f, v in zip(header, row, strict=True)
+                ]
+            )
+            for row in rows.iterator(2000)
         )
         response = StreamingHttpResponse(
             (line for chunk in ([writer.writerow(header)], lines) for line in chunk),
@@ -196,10 +213,10 @@ class SegmentAdmin(SimpleHistoryAdmin):
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}.csv"'
         return response
 
-    @admin.action(description="Recompute membership now")
+    @admin.action(description="Recompute membership now", permissions=["change"])
     def recompute(self, request, queryset: QuerySet[Segment]) -> HttpResponseRedirect | None:
         for segment in queryset:
-            result = recompute_segment(segment_id=segment.pk)
+            result = recompute_segment(segment_id=segment.pk, actor=request.user)
             self.message_user(
                 request,
                 f"{segment.name}: {result.size} members (+{result.entered} / -{result.exited})",
@@ -208,19 +225,23 @@ class SegmentAdmin(SimpleHistoryAdmin):
         return None
 
 
+def _contact_refused(paths: list[str]) -> JsonResponse:
+    return _json_error(
+        "contact_condition_forbidden",
+        "Your role may not use email or phone conditions (they would reveal what is masked).",
+        403,
+        details={"paths": paths},
+    )
+
+
 def _safe_cell(value) -> str:
     """Spreadsheet programs run cells starting with = + - @ as formulas (OWASP)."""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _redacted(value):
-    """Emails and phone numbers masked, for people who may not see them."""
-    return redact_text(value) if isinstance(value, str) else value
-
-
 @admin.register(SegmentMembership)
-class SegmentMembershipAdmin(admin.ModelAdmin):
+class SegmentMembershipAdmin(RoleAwareAdmin):
     list_display = ("segment", "customer", "entered_at", "exited_at")
     list_filter = ("segment", ("exited_at", admin.EmptyFieldListFilter))
     list_select_related = ("segment", "customer")
@@ -235,7 +256,7 @@ class SegmentMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ComputedTrait)
-class ComputedTraitAdmin(SimpleHistoryAdmin):
+class ComputedTraitAdmin(HistoryAdmin):
     list_display = ("name", "kind", "event", "property", "window_days")
     list_filter = ("kind",)
     search_fields = ("name", "event", "property")

@@ -15,11 +15,12 @@ from rest_framework.response import Response
 
 from cdp_site.api.exceptions import ApiError
 from cdp_site.api.lookups import profile_or_404
+from cdp_site.api.masking import MaskedSerializer
 from cdp_site.api.router import router
 from segments.models import Segment, SegmentMembership
 
 
-class SegmentSerializer(serializers.ModelSerializer):
+class SegmentSerializer(MaskedSerializer, serializers.ModelSerializer):
     class Meta:
         model = Segment
         fields = (
@@ -37,7 +38,7 @@ class SegmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(MaskedSerializer, serializers.ModelSerializer):
     customer_id = serializers.IntegerField()
     email = serializers.CharField(source="customer.email")
 

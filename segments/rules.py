@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from accounts.masking import is_contact_key, looks_like_contact
+
 FIELD_TYPES: dict[str, str] = {
     "email": "text",
     "phone": "text",
@@ -470,3 +472,34 @@ def _collect(node: dict, found: set[str], refs: References, seen: tuple[int, ...
         referenced = refs.segment_rule(target)
         if referenced and referenced[0] == "dynamic" and target not in seen:
             _collect(referenced[1], found, refs, (*seen, target))
+
+
+def contact_conditions(rule: object, path: str = "$") -> list[str]:
+    """Paths of the conditions that compare emails or phone numbers: the
+    ``email``/``phone`` fields, traits and event properties named like them,
+    or any value that looks like one (``accounts.masking``). People who may
+    not see contact details may not use them: guessing with ``starts_with``
+    would recover what the mask hides."""
+    if not isinstance(rule, dict):
+        return []
+    found: list[str] = []
+    for key in ("all", "any"):
+        if isinstance(rule.get(key), list):
+            for index, child in enumerate(rule[key]):
+                found += contact_conditions(child, f"{path}.{key}[{index}]")
+            return found
+    if "not" in rule:
+        return contact_conditions(rule["not"], f"{path}.not")
+    names = [rule.get("field"), rule.get("trait"), rule.get("property")]
+    if any(isinstance(n, str) and is_contact_key(n) for n in names) or _contact_value(
+        rule.get("value")
+    ):
+        found.append(path)
+    for index, condition in enumerate(rule.get("where") or []):
+        found += contact_conditions(condition, f"{path}.where[{index}]")
+    return found
+
+
+def _contact_value(value: object) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and looks_like_contact(v) for v in values)

@@ -17,6 +17,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.permissions import require_permissions
 from customers.models import Customer
 from customers.services.outbox import emit_for_customers
 from segments import evaluation
@@ -107,13 +108,17 @@ def _uses_computed_trait(node: object, name: str) -> bool:
 
 
 @transaction.atomic
-def recompute_segment(*, segment_id: int, now: datetime | None = None) -> RecomputeResult:
+def recompute_segment(
+    *, segment_id: int, now: datetime | None = None, actor=None
+) -> RecomputeResult:
     """Bring a segment's membership in line with its rule, as a set difference in SQL.
 
     The matching ids land in a temporary table once; entering is "matching
     and not a member", exiting "a member and not matching". Static segments
-    keep their list and only get their size recorded.
+    keep their list and only get their size recorded. ``actor``: the person
+    asking (admin action), who needs ``segments.change_segment``.
     """
+    require_permissions(actor, "segments.change_segment", what="recompute segments")
     now = now or timezone.now()
     segment = Segment.objects.select_for_update().get(pk=segment_id)
     entered: list[int] = []

@@ -11,8 +11,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
-from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.masking import can_see_contact_details
 from consent.models import Purpose
 from customers.models import Customer, Event
@@ -49,7 +49,7 @@ _FIGURES = (
 
 
 @admin.register(Source)
-class SourceAdmin(SimpleHistoryAdmin):
+class SourceAdmin(HistoryAdmin):
     history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("name", "kind", "write_key_prefix", "enabled", *_FIGURES)
     list_filter = ("kind", "enabled")
@@ -96,10 +96,12 @@ class SourceAdmin(SimpleHistoryAdmin):
             request, f"Write key for {source.name} (shown only once, copy it now): {key}"
         )
 
-    @admin.action(description="Rotate write key (the old key stops working)")
+    @admin.action(
+        description="Rotate write key (the old key stops working)", permissions=["change"]
+    )
     def rotate_keys(self, request, queryset):
         for source in queryset:
-            key = rotate_write_key(source=source)
+            key = rotate_write_key(source=source, actor=request.user)
             messages.warning(request, f"New write key for {source.name} (shown once): {key}")
 
 
@@ -107,7 +109,7 @@ SHOWN_ISSUES = 100
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(RoleAwareAdmin):
     """Upload → map columns → preview (dry run) → confirm → progress and report."""
 
     list_display = (
@@ -243,7 +245,10 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def report_view(self, request, pk: int):
         job = self._job(request, pk, change=False)
-        response = StreamingHttpResponse(report_lines(job), content_type="text/csv")
+        masked = not can_see_contact_details(request.user)
+        response = StreamingHttpResponse(
+            report_lines(job, mask_contact_details=masked), content_type="text/csv"
+        )
         # the uploaded file's name is the uploader's: quoted and encoded, never raw
         name = f"{Path(job.original_name).stem}-report-{job.pk}.csv"
         response["Content-Disposition"] = content_disposition_header(True, name)
@@ -273,12 +278,11 @@ def _export_action(file_format: str, exporter, keyword: str):
     def action(modeladmin, request, queryset):
         form = ExportForm(request.POST if "purpose" in request.POST else None)
         if form.is_bound and form.is_valid():
-            mask = not can_see_contact_details(request.user)  # viewers get masked files
             export = exporter(
                 **{keyword: queryset},
                 file_format=file_format,
                 purpose=form.cleaned_data["purpose"],
-                mask_contact_details=mask,
+                actor=request.user,  # checks the permission; viewers get masked files
             )
             return _download(export)
         return TemplateResponse(
@@ -312,14 +316,9 @@ def _with_exports(model, exporter, keyword: str) -> None:
     admin.site.register(model, type(registered.__name__, (registered,), {"actions": actions}))
 
 
-def _export_members(
-    segments, file_format: str, purpose: Purpose, mask_contact_details: bool
-) -> ExportFile:
+def _export_members(segments, file_format: str, purpose: Purpose, actor) -> ExportFile:
     return export_customers(
-        customers=segment_members(segments),
-        file_format=file_format,
-        purpose=purpose,
-        mask_contact_details=mask_contact_details,
+        customers=segment_members(segments), file_format=file_format, purpose=purpose, actor=actor
     )
 
 

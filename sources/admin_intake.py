@@ -2,12 +2,13 @@
 
 from django.contrib import admin, messages
 
+from accounts.admin_roles import RoleAwareAdmin
 from sources.models import IntakeMessage, RejectedMessage
 from sources.services.processing import replay_messages
 
 
 @admin.register(IntakeMessage)
-class IntakeMessageAdmin(admin.ModelAdmin):
+class IntakeMessageAdmin(RoleAwareAdmin):
     list_display = ("message_id", "type", "source", "status", "attempts", "received_at", "error")
     list_filter = ("status", "type", "source")
     list_select_related = ("source",)
@@ -27,7 +28,9 @@ class IntakeMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay through the pipeline now", permissions=["replay"])
     def replay(self, request, queryset):
-        outcome = replay_messages(intake_ids=list(queryset.values_list("pk", flat=True)))
+        outcome = replay_messages(
+            intake_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
         level = messages.WARNING if outcome.failed else messages.SUCCESS
         messages.add_message(
             request,
@@ -37,7 +40,7 @@ class IntakeMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(RejectedMessage)
-class RejectedMessageAdmin(admin.ModelAdmin):
+class RejectedMessageAdmin(RoleAwareAdmin):
     list_display = ("received_at", "source", "code", "field", "reason")
     list_filter = ("code", "source")
     list_select_related = ("source",)

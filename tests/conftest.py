@@ -37,6 +37,20 @@ def source_with_key(db):
 
 
 @pytest.fixture
+def steward(db, django_user_model):
+    """A staff user in the Data steward role (may merge profiles by hand)."""
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import DATA_STEWARD
+
+    user = django_user_model.objects.create_user(
+        "merging-steward", password="pw-123456789", is_staff=True
+    )
+    user.groups.add(Group.objects.get(name=DATA_STEWARD))
+    return user
+
+
+@pytest.fixture
 def admin_client(client, django_user_model):
     user = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-123456789")
     client.force_login(user)

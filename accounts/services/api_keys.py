@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from accounts.permissions import require_permissions
 from accounts.scopes import SCOPES, unknown_scopes
 
 KEY_PREFIX = "tk_"
@@ -85,8 +86,9 @@ def update_api_key(*, api_key: ApiKey, name: str, scopes: list[str] | tuple[str,
 
 
 @transaction.atomic
-def revoke_api_key(*, api_key: ApiKey) -> bool:
+def revoke_api_key(*, api_key: ApiKey, actor=None) -> bool:
     """Stop the key working at once; returns False if it already was revoked."""
+    require_permissions(actor, "accounts.change_apikey", what="revoke API keys")
     if api_key.revoked_at is not None:
         return False
     api_key.revoked_at = timezone.now()

@@ -15,8 +15,10 @@ import zipfile
 from django.core.files.base import ContentFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.permissions import require_permissions
 from consent import registry
 from consent.models import ConsentRecord, ConsentState, DataSubjectRequest
 from consent.services.suppression import suppress_identifiers
@@ -69,6 +71,21 @@ def create_request(*, type: str, identifier: str, handled_by=None) -> DataSubjec
     )
     transaction.on_commit(lambda: process_privacy_request.delay(request.pk))
     return request
+
+
+def run_requests_again(*, requests: QuerySet[DataSubjectRequest], actor=None) -> int:
+    """Queue unfinished (failed or stuck) requests again; returns how many
+    (finished ones, and those that matched no profile, are left alone)."""
+    from consent.tasks import process_privacy_request
+
+    require_permissions(
+        actor, "consent.change_datasubjectrequest", what="process privacy requests again"
+    )
+    done = (DataSubjectRequest.Status.COMPLETED, DataSubjectRequest.Status.NO_MATCH)
+    pending = list(requests.exclude(status__in=done).values_list("pk", flat=True))
+    for pk in pending:
+        process_privacy_request.delay(pk)
+    return len(pending)
 
 
 def find_subject(type_name: str, value: str) -> registry.Subject:

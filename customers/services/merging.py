@@ -25,10 +25,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.permissions import require_permissions
+from accounts.roles import MERGE_PROFILES
 from customers.models import (
     CORE_FIELDS,
     Customer,
@@ -301,8 +305,10 @@ def merge_groups(
 
     Set-based (a few queries per related table, not per profile), so that
     duplicate detection can merge thousands of pairs quickly; one ``Merge``
-    row per absorbed profile, ``details`` per absorbed id.
+    row per absorbed profile, ``details`` per absorbed id. A person as
+    ``actor`` needs the merge permissions (``accounts.roles.MERGE_PROFILES``).
     """
+    require_permissions(actor, *MERGE_PROFILES, what="merge profiles")
     target = {absorbed: survivor for survivor, members in groups for absorbed in members}
     survivors = [survivor for survivor, _ in groups]
     if len(target) != sum(len(m) for _, m in groups) or set(target) & set(survivors):
@@ -451,7 +457,9 @@ def unmerge(*, merge: Merge, actor=None) -> Customer:
     restored unless they changed again since. What arrived since the merge
     stays with the survivor. The pair is remembered as two people, so
     duplicate detection never suggests it again. Returns the restored profile.
+    A person as ``actor`` needs ``customers.change_merge``.
     """
+    require_permissions(actor, "customers.change_merge", what="undo merges")
     merge = Merge.objects.select_for_update().get(pk=merge.pk)
     if merge.undone_at is not None:
         raise MergeError("already_undone", "this merge was undone already")
@@ -491,8 +499,23 @@ def unmerge(*, merge: Merge, actor=None) -> Customer:
     return absorbed
 
 
-def merge_manually(*, customer_ids: Sequence[int], actor=None) -> list[Merge]:
-    """Merge profiles a person picked (admin action): survivor by the usual rule."""
+def merge_manually(*, customer_ids: Sequence[int], actor) -> list[Merge]:
+    """Merge profiles a person picked (admin action): survivor by the usual rule.
+
+    Only a data steward or a superuser (``MERGE_PROFILES``) may, and at most
+    ``TRIBUTARY_MAX_MERGE_PROFILES`` profiles at once; otherwise nothing is
+    merged (``PermissionDenied`` / ``MergeError("too_many")``).
+    """
+    if actor is None:
+        raise PermissionDenied("Merging by hand needs a person with the merge permission.")
+    require_permissions(actor, *MERGE_PROFILES, what="merge profiles")
+    cap = settings.TRIBUTARY_MAX_MERGE_PROFILES
+    if len(set(customer_ids)) > cap:
+        raise MergeError(
+            "too_many",
+            f"at most {cap} profiles can be merged at once (TRIBUTARY_MAX_MERGE_PROFILES); "
+            f"{len(set(customer_ids))} were picked, nothing was merged",
+        )
     customers = list(Customer.objects.filter(pk__in=set(customer_ids)).order_by("pk"))
     if len(customers) < 2:
         raise MergeError("too_few", "pick at least two profiles to merge")

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.permissions import require_permissions
 from destinations.models import Delivery, Destination
 from destinations.services import sending
 from destinations.services.payloads import document
@@ -15,6 +16,7 @@ from destinations.services.signing import generate_secret
 from destinations.services.urlguard import check_url
 
 REPLAYABLE = (Delivery.Status.DEAD, Delivery.Status.FAILED)
+CHANGE_DESTINATION = "destinations.change_destination"
 
 
 @transaction.atomic
@@ -30,8 +32,9 @@ def save_destination(*, destination: Destination) -> str | None:
 
 
 @transaction.atomic
-def rotate_secret(*, destination: Destination, now: datetime | None = None) -> str:
+def rotate_secret(*, destination: Destination, now: datetime | None = None, actor=None) -> str:
     """A new signing secret; the old one keeps signing during the overlap."""
+    require_permissions(actor, CHANGE_DESTINATION, what="rotate a webhook secret")
     now = now or timezone.now()
     secret = generate_secret()
     destination.previous_secret = destination.secret
@@ -51,8 +54,11 @@ def rotate_secret(*, destination: Destination, now: datetime | None = None) -> s
     return secret
 
 
-def send_test_event(*, destination: Destination, now: datetime | None = None) -> Delivery:
+def send_test_event(
+    *, destination: Destination, now: datetime | None = None, actor=None
+) -> Delivery:
     """Send a ``test`` event right away (one try) and return its delivery."""
+    require_permissions(actor, CHANGE_DESTINATION, what="send test events")
     now = now or timezone.now()
     with transaction.atomic():
         delivery = Delivery(destination=destination, type="test", created_at=now)
@@ -71,8 +77,9 @@ def send_test_event(*, destination: Destination, now: datetime | None = None) ->
 
 
 @transaction.atomic
-def replay_deliveries(*, delivery_pks: list[int], now: datetime | None = None) -> int:
+def replay_deliveries(*, delivery_pks: list[int], now: datetime | None = None, actor=None) -> int:
     """Try dead or failing deliveries again from the start; returns how many."""
+    require_permissions(actor, "destinations.change_delivery", what="replay deliveries")
     now = now or timezone.now()
     rows = list(
         Delivery.objects.select_for_update()

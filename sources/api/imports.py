@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from cdp_site.api.exceptions import ApiError, Conflict
+from cdp_site.api.masking import MaskedSerializer
 from cdp_site.api.pagination import CursorPagination
 from cdp_site.api.router import router
 from cdp_site.api.schema import ErrorSerializer
@@ -93,7 +94,7 @@ class ImportUploadSerializer(serializers.Serializer):
         return value
 
 
-class ImportIssueSerializer(serializers.ModelSerializer):
+class ImportIssueSerializer(MaskedSerializer, serializers.ModelSerializer):
     class Meta:
         model = ImportIssue
         fields = ("row", "column", "value", "severity", "code", "reason")

@@ -24,10 +24,9 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.masking import can_see_contact_details, mask_email, mask_identifier, mask_phone
-from accounts.models import ApiKey
 from cdp_site.api.exceptions import ApiError
 from cdp_site.api.lookups import profile_or_404
+from cdp_site.api.masking import MaskedSerializer
 from cdp_site.api.router import router
 from consent.selectors import consent_overview
 from customers.models import CORE_FIELDS, Customer, Event
@@ -52,12 +51,12 @@ IDENTIFIER_PARAMETER = OpenApiParameter(
 )
 
 
-class IdentitySerializer(serializers.Serializer):
+class IdentitySerializer(MaskedSerializer):
     type = serializers.CharField(source="type.name")
     value = serializers.CharField()
 
 
-class ProfileSerializer(serializers.ModelSerializer):
+class ProfileSerializer(MaskedSerializer, serializers.ModelSerializer):
     identities = IdentitySerializer(many=True, read_only=True)
     email = serializers.CharField(help_text="Empty when unknown.")
     traits = serializers.DictField()
@@ -74,24 +73,6 @@ class ProfileSerializer(serializers.ModelSerializer):
             "last_seen",
         )
         read_only_fields = fields
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if _masks_contact_details(self.context.get("request")):
-            data["email"] = mask_email(data["email"])
-            data["phone"] = mask_phone(data["phone"])
-            for identity in data["identities"]:
-                identity["value"] = mask_identifier(identity["type"], identity["value"])
-        return data
-
-
-def _masks_contact_details(request) -> bool:
-    """People signed in without ``accounts.view_contact_details`` (the Viewer
-    role) get emails and phones masked, as in the admin. API keys are
-    governed by their scopes alone."""
-    if request is None or isinstance(request.auth, ApiKey):
-        return False
-    return not can_see_contact_details(request.user)
 
 
 class PurposeStatusSerializer(serializers.Serializer):
@@ -155,7 +136,7 @@ class ProfileLookupSerializer(serializers.Serializer):
     )
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(MaskedSerializer, serializers.ModelSerializer):
     source = serializers.CharField(source="source.name")
 
     class Meta:
@@ -228,7 +209,7 @@ class ProfileViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
                 status_code=400, code=exc.code, message=exc.message, details={"traits": exc.message}
             ) from None
         fresh = Customer.objects.prefetch_related(profile_identities()).get(pk=customer.pk)
-        return Response(ProfileDetailSerializer(fresh).data)
+        return Response(ProfileDetailSerializer(fresh, context={"request": request}).data)
 
 
 @extend_schema_view(list=extend_schema(parameters=[IDENTIFIER_PARAMETER]))

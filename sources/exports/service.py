@@ -20,7 +20,8 @@ from datetime import date, datetime
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from accounts.masking import redact_text
+from accounts.masking import can_see_contact_details, redact_text
+from accounts.permissions import require_permissions
 from consent.models import Purpose
 from consent.selectors import allowed_q
 from customers.models import Customer, Event, Identity
@@ -52,11 +53,14 @@ def export_customers(
     file_format: str,
     purpose: Purpose | str,
     mask_contact_details: bool = False,
+    actor=None,
 ) -> ExportFile:
     """The customers ``purpose`` may use, as a file: core fields, traits, identifiers.
 
-    ``mask_contact_details`` (for people without ``accounts.view_contact_details``)
-    masks every email and phone number in the file."""
+    ``mask_contact_details`` masks every email and phone number in the file;
+    a person as ``actor`` needs ``customers.view_customer``, and gets masked
+    files without ``accounts.view_contact_details``."""
+    require_permissions(actor, "customers.view_customer", what="export customers")
     identities = Prefetch("identities", queryset=Identity.objects.select_related("type"))
     allowed = customers.filter(allowed_q(purpose))
     rows = allowed.prefetch_related(identities).order_by("pk").iterator(chunk_size=CHUNK)
@@ -65,7 +69,7 @@ def export_customers(
         rows,
         file_format=file_format,
         name="customers",
-        mask=mask_contact_details,
+        mask=mask_contact_details or not _sees_contact_details(actor),
     )
 
 
@@ -81,13 +85,24 @@ def export_events(
     file_format: str,
     purpose: Purpose | str,
     mask_contact_details: bool = False,
+    actor=None,
 ) -> ExportFile:
-    """The events of customers ``purpose`` may use, as a file."""
+    """The events of customers ``purpose`` may use, as a file (``actor`` and
+    masking as for ``export_customers``)."""
+    require_permissions(actor, "customers.view_event", what="export events")
     allowed = events.filter(allowed_q(purpose, prefix="customer__"))
     rows = allowed.select_related("source").order_by("pk").iterator(chunk_size=CHUNK)
     return _export(
-        EventResource(), rows, file_format=file_format, name="events", mask=mask_contact_details
+        EventResource(),
+        rows,
+        file_format=file_format,
+        name="events",
+        mask=mask_contact_details or not _sees_contact_details(actor),
     )
+
+
+def _sees_contact_details(actor) -> bool:
+    return actor is None or can_see_contact_details(actor)
 
 
 def _export(

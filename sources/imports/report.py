@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 
+from accounts.masking import redact_text
 from sources.exports.escaping import escape_formula
 from sources.imports.layouts import detect_layout
 from sources.imports.plan import sample_values
@@ -15,12 +16,16 @@ from sources.models import ImportJob
 REPORT_HEADER = ("row", "column", "value", "severity", "code", "reason")
 
 
-def report_lines(job: ImportJob) -> Iterator[str]:
+def report_lines(job: ImportJob, *, mask_contact_details: bool = False) -> Iterator[str]:
+    """``mask_contact_details``: emails and phone numbers in values and reasons
+    masked (for people without ``accounts.view_contact_details``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(REPORT_HEADER)
     rows = job.issues.order_by("row", "id").values_list(*REPORT_HEADER).iterator(chunk_size=2000)
     for row in rows:
+        if mask_contact_details:
+            row = [redact_text(cell) if isinstance(cell, str) else cell for cell in row]
         writer.writerow([escape_formula(cell) for cell in row])
         if buffer.tell() > 32 * 1024:
             yield buffer.getvalue()

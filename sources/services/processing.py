@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.permissions import require_permissions
 from cdp_site.bulk_sql import commit_asynchronously
 from customers.audit import SYSTEM, acting_as, source_label
 from sources.models import IntakeMessage
@@ -114,6 +115,7 @@ def _apply(
     return BatchOutcome(processed=ids, postponed=postponed)
 
 
-def replay_messages(*, intake_ids: Sequence[int]) -> BatchOutcome:
+def replay_messages(*, intake_ids: Sequence[int], actor=None) -> BatchOutcome:
     """Process failed calls again now (the admin's replay action)."""
+    require_permissions(actor, "sources.change_intakemessage", what="replay intake messages")
     return process_batch(intake_ids=list(intake_ids))

@@ -139,11 +139,11 @@ def test_consent_state_and_history(person, admin_client):
 
 
 @pytest.fixture
-def merged(person):
+def merged(person, steward):
     from customers.services.merging import merge_manually
 
     other = Customer.objects.create(first_name="Annie", first_seen=person.first_seen + timedelta(1))
-    (merge,) = merge_manually(customer_ids=[person.pk, other.pk])
+    (merge,) = merge_manually(customer_ids=[person.pk, other.pk], actor=steward)
     return merge
 
 

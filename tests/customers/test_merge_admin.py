@@ -34,10 +34,10 @@ def test_admin_action_with_one_customer_explains_instead_of_merging(resolve, adm
     assert Merge.objects.count() == 0
 
 
-def test_merge_log_lists_merges_and_undo_action_unmerges(resolve, admin_client):
+def test_merge_log_lists_merges_and_undo_action_unmerges(steward, resolve, admin_client):
     a = resolve(("anonymous_id", "d-1")).customer
     b = resolve(("anonymous_id", "d-2")).customer
-    [merge] = merge_manually(customer_ids=[a.pk, b.pk])
+    [merge] = merge_manually(customer_ids=[a.pk, b.pk], actor=steward)
     url = reverse("admin:customers_merge_changelist")
     listing = admin_client.get(url)
     assert listing.status_code == 200
@@ -51,20 +51,22 @@ def test_merge_log_lists_merges_and_undo_action_unmerges(resolve, admin_client):
     assert Customer.objects.active().count() == 2
 
 
-def test_merge_log_list_has_bounded_queries(resolve, admin_client, django_assert_max_num_queries):
+def test_merge_log_list_has_bounded_queries(
+    steward, resolve, admin_client, django_assert_max_num_queries
+):
     for i in range(10):
         a = resolve(("anonymous_id", f"a-{i}")).customer
         b = resolve(("anonymous_id", f"b-{i}")).customer
-        merge_manually(customer_ids=[a.pk, b.pk])
+        merge_manually(customer_ids=[a.pk, b.pk], actor=steward)
     with django_assert_max_num_queries(10):
         response = admin_client.get(reverse("admin:customers_merge_changelist"))
     assert response.status_code == 200
 
 
-def test_customer_page_shows_its_merge_history(resolve, admin_client):
+def test_customer_page_shows_its_merge_history(steward, resolve, admin_client):
     a = resolve(("anonymous_id", "d-1")).customer
     b = resolve(("anonymous_id", "d-2")).customer
-    [merge] = merge_manually(customer_ids=[a.pk, b.pk])
+    [merge] = merge_manually(customer_ids=[a.pk, b.pk], actor=steward)
     page = admin_client.get(reverse("admin:customers_customer_change", args=[a.pk]))
     body = page.content.decode()
     assert reverse("admin:customers_merge_change", args=[merge.pk]) in body

@@ -107,7 +107,7 @@ def test_merge_moves_events_identities_and_rows_pointing_at_the_profile(resolve,
     assert OutboxEntry.objects.filter(topic="profile.merged", customer=ann).count() == 1
 
 
-def test_unmerge_restores_both_profiles_exactly(resolve, source):
+def test_unmerge_restores_both_profiles_exactly(resolve, source, steward):
     ann = person(
         resolve,
         ("user_id", "u-1"),
@@ -143,7 +143,7 @@ def test_unmerge_restores_both_profiles_exactly(resolve, source):
         )
         for c in (ann, dup)
     }
-    [merge] = merge_manually(customer_ids=[ann.pk, dup.pk])
+    [merge] = merge_manually(customer_ids=[ann.pk, dup.pk], actor=steward)
     restored = unmerge(merge=merge)
     assert restored.pk == dup.pk
     assert {c.pk: snapshot(c) for c in (ann, dup)} == before
@@ -221,8 +221,7 @@ def test_unmerge_waits_for_a_later_merge_of_the_survivor_to_be_undone(resolve):
     assert error.value.code == "survivor_merged_since"
 
 
-def test_manual_merge_keeps_the_identified_profile_and_records_the_user(resolve, django_user_model):
-    steward = django_user_model.objects.create_user("steward", password="pw-123456789")
+def test_manual_merge_keeps_the_identified_profile_and_records_the_user(resolve, steward):
     anonymous = resolve(("anonymous_id", "d-1")).customer
     known = resolve(("email", "ann@example.com")).customer
     [merge] = merge_manually(customer_ids=[anonymous.pk, known.pk], actor=steward)
@@ -232,4 +231,4 @@ def test_manual_merge_keeps_the_identified_profile_and_records_the_user(resolve,
         steward,
         "manual",
     )
-    assert merge.detail == {"by": "steward"}
+    assert merge.detail == {"by": steward.username}

@@ -159,12 +159,12 @@ def test_identify_calls_are_delivered_with_the_updated_profile(receiver, run_on_
     assert body["profile"]["traits"] == {"plan": "pro"}
 
 
-def test_merges_and_undone_merges_go_to_merge_subscribers(receiver, run_on_commit):
+def test_merges_and_undone_merges_go_to_merge_subscribers(receiver, run_on_commit, steward):
     from customers.services.merging import merge_manually, unmerge
 
     make_destination(receiver.url, on_profile_merged=True)
     ann, bob = new_profile("ann@example.com"), new_profile("bob@example.com")
-    [merge] = merge_manually(customer_ids=[ann.pk, bob.pk])
+    [merge] = merge_manually(customer_ids=[ann.pk, bob.pk], actor=steward)
     unmerge(merge=merge)
 
     run_on_commit(dispatch_outbox)

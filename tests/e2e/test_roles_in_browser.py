@@ -73,15 +73,26 @@ def test_marketer_finds_a_customer_by_email_and_reads_the_360_page(login, demo):
     screenshot(page, "customer-360")
 
 
-def test_viewer_sees_the_360_page_with_masked_email(login, demo):
+def test_viewer_finds_by_user_id_and_sees_the_360_page_with_masked_email(login, demo):
     customer = _person_with_email_and_events()
+    user_id = customer.identities.get(type__name="user_id").value
     page = login("viewer")
-    page.fill("#tributary-search-q", customer.email)
+    page.fill("#tributary-search-q", f"user_id:{user_id}")  # typed: not a phone number
     page.press("#tributary-search-q", "Enter")
     page.wait_for_url(f"**/admin/customers/customer/{customer.pk}/change/")
     text = page.locator("#content").inner_text()
     assert customer.email not in text
     assert mask_email(customer.email) in text
+
+
+def test_viewer_searching_by_email_is_told_why_not(login, demo):
+    customer = _person_with_email_and_events()
+    page = login("viewer")
+    page.fill("#tributary-search-q", customer.email)
+    page.press("#tributary-search-q", "Enter")
+    page.wait_for_selector("#refusal")
+    assert "may not search by email address or phone number" in page.inner_text("#refusal")
+    assert customer.email not in page.content()
 
 
 def test_dashboard_shows_figures_and_charts(login, e2e_db):

@@ -161,6 +161,6 @@ def test_access_log_keeps_out_write_keys_and_emails(server):
     while "/api/v1/customers/" not in access_log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
     text = access_log.read_text()
-    assert "/api/v1/profiles/email:a•••@e•••.com/" in text
+    assert "/api/v1/profiles/email:a•••@•••.com/" in text
     for secret in (write_key, "ann.lee@example.com", "bob", "4915112345678"):
         assert secret not in text

@@ -56,7 +56,7 @@ def test_a_postgresql_style_error_quoting_json_with_an_email_is_masked(captured_
     assert "The above exception was the direct cause" in text  # the whole chain
     assert "ann.quist@example.com" not in text
     assert "555-0123" not in text
-    assert "a•••@e•••.com" in text
+    assert "a•••@•••.com" in text
 
 
 @pytest.mark.postgres_only
@@ -71,13 +71,13 @@ def test_a_real_postgresql_json_error_is_masked_in_the_traceback(db, captured_lo
     text = captured_logs.getvalue()
     assert "JSON data" in text  # PostgreSQL quoted the payload …
     assert "ann.quist@example.com" not in text  # … and the filter masked it
-    assert "a•••@e•••.com" in text
+    assert "a•••@•••.com" in text
 
 
 def test_arguments_are_masked_in_the_written_line(captured_logs):
     logger.warning("lookup for %s from %s", "email:Ann.Quist@Example.com", "+14155550123")
     text = captured_logs.getvalue()
-    assert text.strip() == "lookup for email:A•••@E•••.com from •••••••••23"
+    assert text.strip() == "lookup for email:A•••@•••.com from •••23"
 
 
 @pytest.mark.django_db
@@ -107,7 +107,7 @@ def test_write_keys_api_keys_tokens_and_webhook_secrets_are_masked(captured_logs
         ("mobile=015112345678&x=1", "mobile=•••&x=1"),
         ('"password": "hunter2"', '"password": "•••"'),
         ("tel: +44 20 7946 0958", "tel: •••"),
-        ("call %2B4915112345678", "call •••••••••••78"),
+        ("call %2B4915112345678", "call •••78"),
         # no false alarms: ordinary numbers, words and names stay
         ("intake message 1234567 failed after 2024-05-01", None),
         ("Token authentication failed for hotel telephone", None),
@@ -140,4 +140,4 @@ def test_celery_workers_log_through_the_same_filter():
     assert result.returncode == 0, result.stderr
     assert "raised unexpected" in result.stderr
     assert "ann.quist@example.com" not in result.stderr
-    assert "a•••@e•••.com" in result.stderr
+    assert "a•••@•••.com" in result.stderr
