@@ -44,6 +44,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "source_name",
             "headers",
             "mapping",
+            "event_name",
+            "date_order",
             "status",
             "dry_run",
             "rows_total",
@@ -84,6 +86,20 @@ class ImportUploadSerializer(serializers.Serializer):
     )
     dry_run = serializers.BooleanField(
         default=False, help_text="Preview only; confirm afterwards to import."
+    )
+    event_name = serializers.CharField(
+        max_length=200,
+        required=False,
+        default="",
+        help_text="Event files: the event name every row gets (an order file's default: "
+        "TRIBUTARY_PURCHASE_EVENT).",
+    )
+    date_order = serializers.ChoiceField(
+        choices=[("", "decide per column"), *ImportJob.DateOrder.choices],
+        required=False,
+        default="",
+        help_text="How to read dates like 03/04/2024: DMY or MDY; empty decides per column "
+        "when a column reads one way only.",
     )
 
     def validate_mapping(self, value):
@@ -130,7 +146,12 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             status_code = 413 if exc.code == "file_too_large" else 400
             raise ApiError(status_code=status_code, code=exc.code, message=str(exc)) from None
         try:
-            map_once(job=job, overrides=data["mapping"])
+            map_once(
+                job=job,
+                overrides=data["mapping"],
+                event_name=data["event_name"],
+                date_order=data["date_order"],
+            )
         except MappingError as exc:
             raise ApiError(
                 status_code=400, code=exc.code, message=str(exc), details={"column": exc.column}

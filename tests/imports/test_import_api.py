@@ -119,3 +119,31 @@ def test_a_job_whose_mapping_is_refused_ends_failed_with_the_reason(api):
     assert job.status == "failed"
     assert "id.passport" in job.error
     assert api.get(f"/api/v1/imports/{job.pk}/").json()["status"] == "failed"
+
+
+def test_an_event_file_upload_takes_its_event_name_and_date_order(api):
+    rows = [["email", "date", "amount"], ["ann@example.com", "03/04/2024", "12.5"]]
+    response = _upload(
+        api,
+        name="visits.csv",
+        content=csv_bytes(rows),
+        kind="events",
+        event_name="Store Visit",
+        date_order="DMY",
+        mapping='{"date": "timestamp"}',
+    )
+
+    assert response.status_code == 202
+    body = api.get(f"/api/v1/imports/{response.json()['id']}/").json()
+    assert (body["status"], body["event_name"], body["date_order"]) == (
+        "done",
+        "Store Visit",
+        "DMY",
+    )
+    event = Customer.objects.get().events.get()
+    assert event.name == "Store Visit"
+    assert (event.timestamp.month, event.timestamp.day) == (4, 3)
+
+
+def test_an_unknown_date_order_is_a_400(api):
+    assert_error(_upload(api, date_order="YMD"), 400, "invalid")
