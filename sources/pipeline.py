@@ -500,4 +500,5 @@ def _event_record(message: NormalizedMessage, customer: Customer) -> EventRecord
         message_id=message.message_id,
         sent_at=message.sent_at,
         original_timestamp=message.original_timestamp,
+        integrations=dict(message.integrations),
     )
