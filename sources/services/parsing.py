@@ -373,7 +373,7 @@ def normalize_call(payload: dict, *, source_id: int, received_at: datetime) -> N
         user_id=user_id,
         anonymous_id=anonymous_id,
         event=name[:200],
-        traits=payload.get("traits") or {},
+        traits=_traits(kind, payload.get("traits") or {}, context),
         properties=payload.get("properties") or {},
         context=context,
         integrations=payload.get("integrations") or {},
@@ -410,6 +410,17 @@ def event_times(
     client_time = original or stated
     corrected = corrected_timestamp(original=client_time, sent_at=sent_at, received_at=received_at)
     return client_time, corrected, sent_at
+
+
+def _traits(kind: str, traits: dict, context: dict) -> dict:
+    """An identify call's traits: RudderStack's libraries put them in
+    ``context.traits`` (rudder-sdk-python only there), Segment's in ``traits``;
+    both are read, ``traits`` winning key by key. Other calls keep their own
+    (``context.traits`` on a track call is the client's cached copy)."""
+    shared = context.get("traits")
+    if kind != "identify" or not shared:
+        return traits
+    return {**shared, **traits}
 
 
 def corrected_timestamp(

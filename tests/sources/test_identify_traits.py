@@ -40,3 +40,30 @@ def test_identify_reads_company_object_name_and_flat_address(send):
 def test_identify_reads_company_as_text(send):
     send("/v1/identify", {"userId": "u-2", "traits": {"company": "Initech"}})
     assert Customer.objects.active().get().company == "Initech"
+
+
+def test_identify_traits_in_context_traits_are_read(send):
+    # rudder-sdk-python puts an identify call's traits in context.traits only
+    send(
+        "/v1/batch",
+        {
+            "batch": [
+                {
+                    "type": "identify",
+                    "userId": "u-3",
+                    "context": {"traits": {"email": "ana@example.com", "firstName": "Ana"}},
+                    "traits": {"firstName": "Anna"},
+                }
+            ]
+        },
+    )
+    customer = Customer.objects.active().get()
+    assert (customer.email, customer.first_name) == ("ana@example.com", "Anna")
+
+
+def test_context_traits_of_a_track_call_change_no_profile_field(send):
+    send(
+        "/v1/track",
+        {"userId": "u-4", "event": "Viewed", "context": {"traits": {"firstName": "Old"}}},
+    )
+    assert Customer.objects.active().get().first_name == ""
