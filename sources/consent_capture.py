@@ -68,6 +68,12 @@ class ConsentCapture:
                 customer=customer,
                 source_id=message.source_id,
             )
+        elif categories is not None and not isinstance(categories, dict):
+            self._issues += issue_rows(
+                issues=[Issue(_FIELD, str(categories), _INVALID, "must be an object")],
+                customer=customer,
+                source_id=message.source_id,
+            )
         if message.consent:
             by_code = {p.code: p for p in self._active_purposes()}
             for code, answer in message.consent.items():
@@ -99,16 +105,14 @@ class ConsentCapture:
 
 
 _FIELD = "context.consent.categoryPreferences"
+_INVALID = "invalid_consent_preference"
 
 
 def _category_issues(unknown: Sequence[str], invalid: Sequence[str]) -> list[Issue]:
     return [
         Issue(_FIELD, name, UNKNOWN_CONSENT_CATEGORY, "no purpose answers to this category")
         for name in unknown
-    ] + [
-        Issue(_FIELD, name, "invalid_consent_preference", "a category's value must be a boolean")
-        for name in invalid
-    ]
+    ] + [Issue(_FIELD, name, _INVALID, "a category's value must be a boolean") for name in invalid]
 
 
 def _text(value: object) -> str:
