@@ -113,6 +113,9 @@ _EVENT_HEADER_VARIANTS: dict[str, tuple[str, ...]] = {
 class MappingError(DomainError):
     """A column mapping that cannot be used; ``column`` (the field) names the column."""
 
+    def __init__(self, code: str, message: str, column: str = "") -> None:
+        super().__init__(code, message, column)
+
     @property
     def column(self) -> str:
         return self.field

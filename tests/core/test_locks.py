@@ -7,15 +7,15 @@ from core.db.locks import LockOutsideTransaction, lock, lock_key, try_lock
 from tests.sources.peers import other_connection
 
 
-@pytest.mark.django_db(transaction=True)
 def test_lock_refuses_to_run_outside_a_transaction():
+    # no database access allowed here: pytest-django's connection is in autocommit
     with pytest.raises(LockOutsideTransaction):
         lock("identity", ["email:ann@example.com"])
     with pytest.raises(LockOutsideTransaction):
         try_lock("identity", ["email:ann@example.com"])
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_lock_runs_inside_a_transaction():
     with transaction.atomic():
         lock("identity", ["email:ann@example.com", "phone:+33612345678"])
@@ -28,7 +28,7 @@ def test_namespaces_give_different_keys_for_the_same_name():
 
 
 @pytest.mark.postgres_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_try_lock_reports_names_another_transaction_holds():
     other = other_connection(autocommit=True)
     try:
