@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from cdp_site.bulk_copy import insert_rows
 from consent.services.suppression import suppressed_indexes
-from customers.audit import acting_as, source_label
+from core.audit import acting_as, source_label
+from core.db.copy import insert_rows
 from customers.models import Customer, DataQualityIssue
 from customers.services.bulk import (
     EventRecord,

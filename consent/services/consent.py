@@ -10,18 +10,17 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from cdp_site.bulk_copy import insert_values, reserve_ids
-from cdp_site.bulk_sql import update_rows
 from consent.models import ConsentRecord, ConsentState, ConsentStateChoices, Purpose
-from customers.audit import current_actor
+from core.audit import current_actor
+from core.db.bulk import update_rows
+from core.db.copy import insert_values, reserve_ids
+from core.errors import DomainError
 from customers.models import Customer
 
 
-class UnknownPurpose(Exception):
-    code = "unknown_purpose"
-
+class UnknownPurpose(DomainError):
     def __init__(self, code: str):
-        super().__init__(f"no active purpose with code {code!r}")
+        super().__init__("unknown_purpose", f"no active purpose with code {code!r}", "purpose")
         self.purpose_code = code
 
 

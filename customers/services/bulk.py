@@ -17,14 +17,15 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from cdp_site.bulk_copy import (
+from core.db.copy import (
     insert_history,
     insert_rows,
     insert_values,
     number_rows,
     reserve_ids,
 )
-from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
+from core.models import OutboxEntry
+from customers.models import Customer, Event, IdentifierType, Identity
 from customers.services.identity import ANONYMOUS_TYPES
 
 # as in customers.services.profiles.record_event: what webhooks subscribe to

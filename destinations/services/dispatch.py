@@ -18,7 +18,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import OutboxEntry
+from core.models import OutboxEntry
 from destinations.models import Delivery, Destination
 from destinations.services import gate, sending
 from destinations.services.payloads import entry_payload, profile_snapshots

@@ -16,7 +16,8 @@ import uuid
 from collections import defaultdict
 from datetime import date, datetime
 
-from customers.models import CORE_FIELDS, Customer, Identity, OutboxEntry
+from core.models import OutboxEntry
+from customers.models import CORE_FIELDS, Customer, Identity
 
 PAYLOAD_VERSION = 1
 

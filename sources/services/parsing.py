@@ -27,9 +27,9 @@ import re
 import sys
 import uuid
 import zlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from core.errors import DomainError
 from customers.services.normalize import is_junk_identifier
 from sources.contracts import NormalizedMessage
 
@@ -53,24 +53,16 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _WRITE_KEY_IN_TEXT = re.compile(r'("writeKey"\s*:\s*)"(?:[^"\\]|\\.)*"')
 
 
-@dataclass(frozen=True)
-class RequestRejected(Exception):
-    code: str
-    message: str
-    status: int = 400
+class RequestRejected(DomainError):
+    """The whole request is refused, with the HTTP ``status`` the tracking API answers."""
 
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(code, message)
+        self.status = status
 
 
-@dataclass(frozen=True)
-class InvalidMessage(Exception):
-    code: str
-    message: str
-    field: str = ""
-
-    def __str__(self) -> str:
-        return self.message
+class InvalidMessage(DomainError):
+    """One message is refused (``field`` names the offending part)."""
 
 
 def decode_body(*, body: bytes, content_encoding: str, limit: int) -> bytes:
