@@ -133,7 +133,7 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
     page.goto("/admin/login/?next=/admin/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("input[type=submit]")
+    page.click("#login-form [type=submit]")  # the theme's button
 
 
 @pytest.fixture
