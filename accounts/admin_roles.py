@@ -173,6 +173,8 @@ class MaskedFieldsMixin:
 class RoleAwareAdmin(MaskedFieldsMixin, UnfoldModelAdmin):
     """Base of every admin of ours (see the module docstring)."""
 
+    list_fullwidth = True  # lists use the whole screen
+
     def get_list_display(self, request):
         return self._masked_names(request, super().get_list_display(request))
 

@@ -119,6 +119,15 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.login_throttle.ThrottledModelBackend"]
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# The admin theme (django-unfold): names and the sidebar's search.
+UNFOLD = {
+    "SITE_TITLE": "Tributary",
+    "SITE_HEADER": "Tributary CDP",
+    "SITE_SYMBOL": "hub",
+    "SHOW_HISTORY": True,
+    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+}
+
 # The admin dashboard's figures are cached this long (backoffice/dashboard.py).
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 300, minimum=0)
 
