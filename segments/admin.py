@@ -25,6 +25,7 @@ from accounts.masking import (
 from customers.selectors import customer_ids_matching_identifier
 from segments import selectors
 from segments.charts import size_chart
+from segments.describe import describe_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership
 from segments.rules import InvalidRule, contact_conditions, validate_rule
 from segments.services import (
@@ -74,8 +75,14 @@ class SegmentAdmin(HistoryAdmin):
     list_display = ("name", "kind", "size", "is_active", "computed_at")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "description")
-    readonly_fields = ("size", "computed_at")
+    readonly_fields = ("rule_summary", "size", "computed_at")
     actions = ["recompute"]
+
+    @admin.display(description="the rule in words")
+    def rule_summary(self, obj: Segment) -> str:
+        if obj.kind == Segment.Kind.STATIC:
+            return "A static list: members are added by hand or by upload."
+        return describe_rule(obj.rule)
 
     class Media:
         css = {"all": ("segments/builder.css",)}
