@@ -140,6 +140,7 @@ def main() -> None:
         recreate_database(args.database_url)
         manage(env, "migrate", "--noinput")
         generate(args.database_url, args.profiles, args.events)
+    manage(env, "collectstatic", "--noinput")  # production settings serve hashed files
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdp_site.settings")
     import django
