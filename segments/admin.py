@@ -21,6 +21,7 @@ from accounts.masking import (
     redact_data,
     redact_text,
     shown_field,
+    shown_text,
 )
 from customers.selectors import customer_ids_matching_identifier
 from segments import selectors
@@ -75,14 +76,8 @@ class SegmentAdmin(HistoryAdmin):
     list_display = ("name", "kind", "size", "is_active", "computed_at")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "description")
-    readonly_fields = ("rule_summary", "size", "computed_at")
+    readonly_fields = ("size", "computed_at")
     actions = ["recompute"]
-
-    @admin.display(description="the rule in words")
-    def rule_summary(self, obj: Segment) -> str:
-        if obj.kind == Segment.Kind.STATIC:
-            return "A static list: members are added by hand or by upload."
-        return describe_rule(obj.rule)
 
     class Media:
         css = {"all": ("segments/builder.css",)}
@@ -115,6 +110,9 @@ class SegmentAdmin(HistoryAdmin):
                 members_shown=MEMBERS_SHOWN,
                 size_chart=size_chart(selectors.daily_sizes(segment)),
                 export_url=reverse("admin:segments_segment_export", args=[segment.pk]),
+                rule_summary=shown_text(request.user, describe_rule(segment.rule))
+                if segment.kind == Segment.Kind.DYNAMIC
+                else "",
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
 

@@ -63,3 +63,19 @@ def test_the_segment_page_shows_the_rule_in_words(admin_client):
     segment = Segment.objects.create(name="German buyers", kind="dynamic", rule=ISSUE_RULE)
     body = admin_client.get(reverse("admin:segments_segment_change", args=[segment.pk])).content
     assert b"in Germany and did Order Completed at least 2 times" in body
+
+
+@pytest.mark.django_db
+def test_a_viewer_reads_the_rule_in_words_with_contact_details_masked(client, django_user_model):
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import VIEWER
+
+    rule = {"field": "email", "op": "eq", "value": "ann.lee@example.com"}
+    segment = Segment.objects.create(name="Ann", kind="dynamic", rule=rule)
+    viewer = django_user_model.objects.create_user("viewer", is_staff=True)
+    viewer.groups.add(Group.objects.get(name=VIEWER))
+    client.force_login(viewer)
+    body = client.get(reverse("admin:segments_segment_change", args=[segment.pk])).content
+    assert b'id="rule-summary"' in body
+    assert b"ann.lee@example.com" not in body
