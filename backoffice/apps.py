@@ -6,9 +6,11 @@ class BackofficeConfig(AppConfig):
     verbose_name = "Back office"
 
     def ready(self) -> None:
+        # in ready(): models may be imported only once the app registry is loaded
         from django.contrib import admin
         from django.db.backends.signals import connection_created
 
+        # in ready(): models may be imported only once the app registry is loaded
         from backoffice.forms import ThrottledAdminLoginForm
         from backoffice.name_search import register_sqlite_fold
 
