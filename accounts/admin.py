@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.models import ApiKey, AuthToken, User
@@ -10,7 +12,18 @@ from accounts.services.api_keys import create_api_key, revoke_api_key, update_ap
 
 @admin.register(User)
 class TributaryUserAdmin(RoleAwareAdmin, UserAdmin):
+    form = UserChangeForm  # the theme's widgets
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_active")
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(RoleAwareAdmin, GroupAdmin):
+    """Roles are groups (``accounts.roles``); on the theme like every admin."""
 
 
 class ApiKeyForm(forms.ModelForm):

@@ -1,4 +1,5 @@
-"""Role boundaries every back-office admin keeps, written once.
+"""Role boundaries every back-office admin keeps, written once, on the
+back office's theme (django-unfold: its ``ModelAdmin`` and inline mixins).
 
 Every ``ModelAdmin`` of ours derives from ``RoleAwareAdmin`` (or, with
 django-simple-history, from ``HistoryAdmin``) and every inline from
@@ -30,7 +31,6 @@ from __future__ import annotations
 from functools import cache
 
 from django import forms
-from django.contrib import admin
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import IGNORED_PARAMS, PAGE_VAR
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
@@ -39,6 +39,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
+from unfold.admin import BaseInlineMixin
+from unfold.admin import ModelAdmin as UnfoldModelAdmin
+from unfold.mixins import BaseModelAdminMixin
+from unfold.widgets import UnfoldBooleanWidget
 
 from accounts.masking import (
     can_see_contact_details,
@@ -166,8 +170,10 @@ class MaskedFieldsMixin:
         return list(dict.fromkeys([*self._masked_names(request, fields), *masked]))
 
 
-class RoleAwareAdmin(MaskedFieldsMixin, admin.ModelAdmin):
+class RoleAwareAdmin(MaskedFieldsMixin, UnfoldModelAdmin):
     """Base of every admin of ours (see the module docstring)."""
+
+    list_fullwidth = True  # lists use the whole screen
 
     def get_list_display(self, request):
         return self._masked_names(request, super().get_list_display(request))
@@ -183,7 +189,7 @@ class RoleAwareAdmin(MaskedFieldsMixin, admin.ModelAdmin):
                 _("Select this object for an action - {}"), redact_text(str(obj))
             ),
         }
-        checkbox = forms.CheckboxInput(attrs, lambda value: False)
+        checkbox = UnfoldBooleanWidget(attrs, lambda value: False)
         return checkbox.render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
 
     def get_search_fields(self, request):
@@ -216,8 +222,9 @@ class RoleAwareAdmin(MaskedFieldsMixin, admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
-class RoleAwareInline(MaskedFieldsMixin):
-    """Mixed into every inline of ours, before Django's inline class."""
+class RoleAwareInline(MaskedFieldsMixin, BaseInlineMixin, BaseModelAdminMixin):
+    """Mixed into every inline of ours, before Django's inline class (with
+    the theme's widgets, as ``unfold.admin.TabularInline`` has them)."""
 
 
 class _MaskedChanges(HistoricalRecordContextHelper):

@@ -12,11 +12,14 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import path
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from accounts.admin_roles import MASKED
 from accounts.masking import can_see_contact_details
+from backoffice import customer_actions
 from backoffice.customer360 import customer_360
+from backoffice.name_search import matching_names
 from customers.admin import CustomerAdmin, IdentityInline
 from customers.models import Customer, Identity, Merge
 from customers.services.merging import MergeError, unmerge
@@ -42,7 +45,11 @@ def _registered(model):
 
 @admin.register(Customer)
 class Customer360Admin(_registered(Customer)):
-    change_form_template = "admin/customers/customer/customer_360.html"
+    """The customer page reads first (``backoffice/customer_360.html``): the
+    summary, timeline, consent, segments and history, with the actions the
+    person's role allows; the edit form is behind "Edit" (``?edit=1``)."""
+
+    change_form_template = "admin/customers/customer/customer_edit.html"
     inlines = [MaskedIdentityInline if i is IdentityInline else i for i in CustomerAdmin.inlines]
 
     def get_fieldsets(self, request, obj=None):
@@ -53,13 +60,34 @@ class Customer360Admin(_registered(Customer)):
                 fieldsets.append((title, {**opts, "fields": fields}))
         return fieldsets
 
+    def get_search_results(self, request, queryset, search_term):
+        """The list's own search, with names matched as the global search
+        does (accents ignored: "francois" finds François)."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term:
+            results = results | matching_names(queryset, search_term)
+        return results, may_have_duplicates
+
     def get_urls(self):
         undo = path(
             "<int:customer_id>/undo-merge/<int:merge_id>/",
             self.admin_site.admin_view(self.undo_merge_view),
             name="customers_customer_undo_merge",
         )
-        return [undo, *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        actions = [
+            path(
+                f"<path:object_id>/{slug}/",
+                wrap(view),
+                name=f"customers_customer_{slug.replace('-', '_')}",
+            )
+            for slug, view in (
+                ("record-consent", customer_actions.record_consent_view),
+                ("privacy-request", customer_actions.privacy_request_view),
+                ("add-to-segment", customer_actions.add_to_segment_view),
+            )
+        ]
+        return [undo, *actions, *super().get_urls()]
 
     def undo_merge_view(self, request, customer_id: int, merge_id: int):
         """The 360 page's "Undo merge" button: split the absorbed profile back out."""
@@ -79,17 +107,42 @@ class Customer360Admin(_registered(Customer)):
         return redirect("admin:customers_customer_change", customer_id)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        context = dict(extra_context or {})
         customer = self.get_object(request, unquote(object_id))
-        if customer is not None and self.has_view_or_change_permission(request, customer):
-            view = customer_360(
-                customer,
-                user=request.user,
-                event_type=request.GET.get("event_type", ""),
-                page=request.GET.get("events_page"),
-            )
-            context.update(bo=view, subtitle=view["name"])
-        return super().change_view(request, object_id, form_url, context)
+        reading = request.method in ("GET", "HEAD") and "edit" not in request.GET
+        if (
+            reading
+            and customer is not None
+            and self.has_view_or_change_permission(request, customer)
+        ):
+            return self.read_view(request, customer)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def read_view(self, request, customer):
+        view = customer_360(
+            customer,
+            user=request.user,
+            event_type=request.GET.get("event_type", ""),
+            event_name=request.GET.get("event_name", "")[:200],
+            page=request.GET.get("events_page"),
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": customer,
+            "title": view["name"],
+            "subtitle": view["name"],
+            "bo": view,
+            "can_edit": self.has_change_permission(request, customer),
+            "has_view_permission": True,
+            "history_url": reverse("admin:customers_customer_history", args=[customer.pk]),
+            **customer_actions.action_forms(customer, user=request.user),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "backoffice/customer_360.html", context)
+
+    def response_post_save_change(self, request, obj):
+        """After a save, back to the read page (not the list)."""
+        return redirect("admin:customers_customer_change", obj.pk)
 
 
 @admin.register(Identity)

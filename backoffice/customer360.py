@@ -10,13 +10,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.paginator import Paginator
+from django.db.models import Count, Sum
 from django.utils.dateparse import parse_datetime
 
-from accounts.masking import can_see_contact_details, shown_field, shown_text, shown_trait
+from accounts.masking import (
+    can_see_contact_details,
+    shown_data,
+    shown_field,
+    shown_identifier,
+    shown_text,
+    shown_trait,
+)
 from consent.selectors import consent_history, consent_overview
 from customers.models import CORE_FIELDS, Customer, Event, Merge
 from insights.selectors import profile_insights
 from segments.models import SegmentMembership
+from segments.purchases import purchase_event, revenue_expression
 from segments.selectors import profile_computed_traits
 from sources.models import Source
 
@@ -30,6 +39,23 @@ class ValueRow:
     value: object
     source: str = ""
     at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IdentityRow:
+    type: str
+    value: str
+    source: str
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class Purchases:
+    """Lifetime value and order count: the one purchase event (DESIGN.md)."""
+
+    event: str
+    count: int
+    revenue: float
 
 
 @dataclass(frozen=True)
@@ -83,12 +109,53 @@ def profile_rows(customer: Customer, *, user) -> tuple[list[ValueRow], list[Valu
     return core, traits
 
 
-def event_page(customer: Customer, *, event_type: str, page: str | int | None):
-    """One page of the timeline, newest first, optionally of one type."""
+def event_page(
+    customer: Customer, *, event_type: str, page: str | int | None, user=None, name: str = ""
+):
+    """One page of the timeline, newest first, optionally of one type or
+    name; each event carries its properties (``shown_properties``), masked
+    for people who may not see contact details."""
     events = customer.events.select_related("source").order_by("-timestamp", "-id")
     if event_type in Event.Type.values:
         events = events.filter(type=event_type)
-    return Paginator(events, EVENTS_PER_PAGE).get_page(page)
+    if name:
+        events = events.filter(name=name)
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(page)
+    for event in page.object_list:
+        event.shown_properties = sorted(shown_data(user, event.properties or {}).items())
+    return page
+
+
+def purchases(customer: Customer) -> Purchases:
+    """Order count and lifetime value over the purchase event."""
+    totals = customer.events.filter(type=Event.Type.TRACK, name=purchase_event()).aggregate(
+        count=Count("id"), revenue=Sum(revenue_expression())
+    )
+    return Purchases(
+        event=purchase_event(), count=totals["count"], revenue=totals["revenue"] or 0.0
+    )
+
+
+def identity_rows(customer: Customer, *, user) -> list[IdentityRow]:
+    """Every identifier of the profile with the source that brought it."""
+    identities = customer.identities.select_related("type", "source").order_by(
+        "type__priority", "type__name", "first_seen"
+    )
+    return [
+        IdentityRow(
+            type=i.type.name,
+            value=shown_identifier(user, i.type.name, i.value),
+            source=i.source.name if i.source else "",
+            first_seen=i.first_seen,
+        )
+        for i in identities[:100]
+    ]
+
+
+def event_names(customer: Customer) -> list[str]:
+    """The event names in this person's timeline (for the timeline filter)."""
+    names = customer.events.order_by().values_list("name", flat=True).distinct()
+    return sorted(n for n in names[:100] if n)
 
 
 def data_quality_rows(customer: Customer, *, user) -> list:
@@ -150,18 +217,30 @@ def merge_rows(customer: Customer) -> list[Merge]:
     )
 
 
-def customer_360(customer: Customer, *, user, event_type: str = "", page=None) -> dict:
+def customer_360(
+    customer: Customer, *, user, event_type: str = "", page=None, event_name: str = ""
+) -> dict:
     core, traits = profile_rows(customer, user=user)
+    segments = segment_rows(customer)
     return {
         "name": display_name(customer, user=user),
+        "email": shown_field(user, "email", customer.email),
+        "phone": shown_field(user, "phone", customer.phone),
+        "purchases": purchases(customer),
+        "identities": identity_rows(customer, user=user),
+        "current_segments": [m.segment for m in segments if m.exited_at is None],
         "core": core,
         "traits": traits,
-        "events": event_page(customer, event_type=event_type, page=page),
+        "events": event_page(
+            customer, event_type=event_type, page=page, user=user, name=event_name
+        ),
         "event_type": event_type if event_type in Event.Type.values else "",
         "event_types": Event.Type.values,
+        "event_name": event_name,
+        "event_names": event_names(customer),
         "data_quality": data_quality_rows(customer, user=user),
         "history": history_rows(customer, user=user),
-        "segments": segment_rows(customer),
+        "segments": segments,
         "computed_traits": [
             (name, shown_trait(user, name, value))
             for name, value in profile_computed_traits(customer.pk)

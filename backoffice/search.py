@@ -1,4 +1,5 @@
-"""Global search: customers holding a term as any identifier."""
+"""Global search: customers holding a term as any identifier, or whose name,
+company or city holds every word of it (``backoffice.name_search``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from accounts.masking import shown_email, shown_phone
+from accounts.masking import can_see_contact_details, is_contact_lookup, shown_email, shown_phone
+from backoffice.name_search import matching_names
 from customers.models import Customer
 from customers.selectors import customer_ids_matching_identifier
 
 MAX_RESULTS = 50
+MAX_SUGGESTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -19,28 +22,47 @@ class SearchResult:
     name: str
     email: str
     phone: str
+    company: str
+    city: str
     country: str
     last_seen: object
     url: str
 
 
-def search_customers(*, term: str, user) -> list[SearchResult]:
-    """Active profiles whose identifiers match ``term`` (normalized per type,
-    ``type:value`` accepted), newest activity first, contact details masked
-    for people who may not see them."""
-    ids = customer_ids_matching_identifier(term)
-    if not ids:
+def search_customers(*, term: str, user, limit: int = MAX_RESULTS) -> list[SearchResult]:
+    """Active profiles matching ``term``, exact identifier matches first, then
+    name matches by latest activity; contact details masked for people who may
+    not see them. For them a term that looks like an email or phone number is
+    not searched at all (the view refuses it first)."""
+    term = term.strip()
+    if not term:
         return []
-    customers = Customer.objects.active().filter(pk__in=ids).order_by("-last_seen")[:MAX_RESULTS]
-    return [
-        SearchResult(
-            pk=c.pk,
-            name=" ".join(p for p in (c.first_name, c.last_name) if p) or f"Customer #{c.pk}",
-            email=shown_email(user, c.email),
-            phone=shown_phone(user, c.phone),
-            country=c.country,
-            last_seen=c.last_seen,
-            url=reverse("admin:customers_customer_change", args=[c.pk]),
+    active = Customer.objects.active()
+    by_identifier: list[Customer] = []
+    if can_see_contact_details(user) or not is_contact_lookup(term):
+        ids = customer_ids_matching_identifier(term)
+        if ids:
+            by_identifier = list(active.filter(pk__in=ids).order_by("-last_seen")[:limit])
+    seen = {c.pk for c in by_identifier}
+    by_name = []
+    if len(by_identifier) < limit:
+        by_name = list(
+            matching_names(active, term)
+            .exclude(pk__in=seen)
+            .order_by("-last_seen", "-pk")[: limit - len(by_identifier)]
         )
-        for c in customers
-    ]
+    return [_result(c, user) for c in (*by_identifier, *by_name)]
+
+
+def _result(c: Customer, user) -> SearchResult:
+    return SearchResult(
+        pk=c.pk,
+        name=" ".join(p for p in (c.first_name, c.last_name) if p) or f"Customer #{c.pk}",
+        email=shown_email(user, c.email),
+        phone=shown_phone(user, c.phone),
+        company=c.company,
+        city=c.city,
+        country=c.country,
+        last_seen=c.last_seen,
+        url=reverse("admin:customers_customer_change", args=[c.pk]),
+    )

@@ -39,12 +39,20 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "core",  # first: the base layer every app builds on
+    # django-unfold's admin theme: before django.contrib.admin, and its
+    # integrations before the apps whose templates they restyle.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.simple_history",
+    "unfold.contrib.import_export",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "dj_rest_auth",
     "django_filters",
@@ -111,6 +119,15 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.login_throttle.ThrottledModelBackend"]
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# The admin theme (django-unfold): names and the sidebar's search.
+UNFOLD = {
+    "SITE_TITLE": "Tributary",
+    "SITE_HEADER": "Tributary CDP",
+    "SITE_SYMBOL": "hub",
+    "SHOW_HISTORY": True,
+    "SIDEBAR": {"show_search": True, "show_all_applications": True},
+}
+
 # The admin dashboard's figures are cached this long (backoffice/dashboard.py).
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 300, minimum=0)
 

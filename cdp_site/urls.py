@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from backoffice.views import global_search
+from backoffice.views import global_search, search_suggestions
 from cdp_site.health import health
 from core.api.errors import not_found as api_not_found
 
@@ -12,6 +12,11 @@ admin.site.index_title = "Customer data"
 
 urlpatterns = [
     path("admin/search/", admin.site.admin_view(global_search), name="backoffice-search"),
+    path(
+        "admin/search/suggest/",
+        admin.site.admin_view(search_suggestions),
+        name="backoffice-suggest",
+    ),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.urls import reverse
+from unfold.paginator import InfinitePaginator
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from accounts.roles import MERGE_PROFILES
@@ -241,6 +242,7 @@ class EventAdmin(RoleAwareAdmin):
     raw_id_fields = ("customer",)
     date_hierarchy = "timestamp"
     show_full_result_count = False
+    paginator = InfinitePaginator  # next/previous pages: no COUNT(*) over millions of events
     readonly_fields = [f.name for f in Event._meta.fields]
 
     def has_add_permission(self, request):

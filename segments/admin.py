@@ -21,10 +21,12 @@ from accounts.masking import (
     redact_data,
     redact_text,
     shown_field,
+    shown_text,
 )
 from customers.selectors import customer_ids_matching_identifier
 from segments import selectors
 from segments.charts import size_chart
+from segments.describe import describe_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership
 from segments.rules import InvalidRule, contact_conditions, validate_rule
 from segments.services import (
@@ -108,6 +110,9 @@ class SegmentAdmin(HistoryAdmin):
                 members_shown=MEMBERS_SHOWN,
                 size_chart=size_chart(selectors.daily_sizes(segment)),
                 export_url=reverse("admin:segments_segment_export", args=[segment.pk]),
+                rule_summary=shown_text(request.user, describe_rule(segment.rule))
+                if segment.kind == Segment.Kind.DYNAMIC
+                else "",
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
 

@@ -44,6 +44,7 @@ from django.db.models.lookups import (
 from consent.selectors import allowed_q
 from consent.services.consent import UnknownPurpose
 from customers.models import Event, Identity
+from customers.services.normalize import InvalidValue, normalize_country
 from segments import computed
 from segments.comparisons import FALSE, NUMBER_LOOKUPS, TRUE, CompileError, text_q
 from segments.jsonsql import JsonIsBool, JsonKind, JsonNumber, JsonText
@@ -127,7 +128,19 @@ def _field(node: dict, ctx: Context) -> Q:
         return present
     if op == "is_not_set":
         return ~present
+    if name == "country" and op in ("eq", "neq", "in") and not node.get("case_sensitive"):
+        value = [_country(v) for v in value] if op == "in" else _country(value)
     return text_q(F(name), op, value, node.get("case_sensitive", False))
+
+
+def _country(value: object) -> object:
+    """Profiles store ISO codes (``DE``): "Germany", "deu" and "de" all mean DE
+    (unless the condition is case-sensitive: then the text as written); a
+    value that is no known country is compared as written."""
+    try:
+        return normalize_country(value)
+    except InvalidValue:
+        return value
 
 
 def time_q(name: str, op: str, value, now: datetime, *, datetimes: bool) -> Q:

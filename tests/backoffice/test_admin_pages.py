@@ -79,3 +79,14 @@ def test_admin_creates_source_and_shows_key_once(admin_client):
     assert authenticate_write_key(key) == Source.objects.get(name="Landing pages")
     again = admin_client.get(reverse("admin:sources_source_changelist"))
     assert key not in again.content.decode()
+
+
+def test_the_events_list_never_counts_the_events_table(admin_client, db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(reverse("admin:customers_event_changelist"))
+    assert response.status_code == 200
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"] and "customers_event" in q["sql"]]
+    assert counts == []

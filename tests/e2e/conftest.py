@@ -22,6 +22,8 @@ Mark browser tests ``@pytest.mark.e2e``.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -133,7 +135,7 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
     page.goto("/admin/login/?next=/admin/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("input[type=submit]")
+    page.click("#login-form [type=submit]")  # the theme's button
 
 
 @pytest.fixture
@@ -152,3 +154,40 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- accessibility (axe-core, from the committed npm lockfile) ----------------
+
+AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core's script, installed on first use with ``npm ci`` from
+    package-lock.json (a clean clone has no node_modules); the accessibility
+    checks skip, saying why, on a machine without npm."""
+    if not AXE.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm not found: cannot install axe-core (package-lock.json)")
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=settings.BASE_DIR,
+            check=True,
+            timeout=300,
+        )
+    return AXE.read_text()
+
+
+def serious_violations(page, axe_script: str) -> list[str]:
+    """axe-core's serious and critical findings on the page, one line each
+    (rule, impact, the first offending elements)."""
+    page.add_script_tag(content=axe_script)
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(" ".join(n["target"]) for n in v["nodes"][:3])
+        for v in result["violations"]
+        if v["impact"] in SERIOUS
+    ]

@@ -17,9 +17,8 @@ def demo(e2e_db):
 
 
 def _sidebar_models(page) -> set[str]:
-    return set(
-        page.locator("#content-main caption a, #content-main th[scope=row] a").all_inner_texts()
-    )
+    """The models listed on the admin home (not the apps' captions)."""
+    return {t.strip() for t in page.locator("#content-main th[scope=row] a").all_inner_texts()}
 
 
 def test_steward_sees_identity_rules_and_sources(login):
@@ -42,7 +41,7 @@ def test_viewer_opens_customer_read_only(login, demo):
     customer = Customer.objects.filter(is_identified=True).exclude(email="").first()
     page = login("viewer")
     page.goto(f"/admin/customers/customer/{customer.pk}/change/")
-    assert page.locator("input[name=_save]").count() == 0
+    assert page.locator("[name=_save]").count() == 0
     assert page.locator("input#id_first_name").count() == 0
     screenshot(page, "viewer-customer")
 
@@ -67,7 +66,7 @@ def test_marketer_finds_a_customer_by_email_and_reads_the_360_page(login, demo):
     assert customer.email in page.locator("#content").inner_text()
     page.click("#bo-timeline a:text-is('track')")
     page.wait_for_url("**event_type=track")
-    types = page.locator("#bo-timeline tbody td:nth-child(2)").all_inner_texts()
+    types = page.locator("#bo-timeline .bo-type").all_inner_texts()
     assert types
     assert set(types) == {"track"}
     screenshot(page, "customer-360")

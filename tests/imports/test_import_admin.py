@@ -138,7 +138,8 @@ def test_a_running_job_page_refreshes_and_shows_progress(admin_client, uploaded)
     response = admin_client.get(reverse("admin:sources_importjob_status", args=[uploaded.pk]))
     body = response.content.decode()
     assert '<meta http-equiv="refresh" content="2">' in body
-    assert "Rows done: <strong>500 of 1000</strong>" in body
+    assert "Rows done: <strong>500 of 1,000</strong>" in body  # thousands separated
+    assert '<progress id="import-progress" max="1000" value="500">' in body
     assert "errors so far: 3" in body
 
 
@@ -167,7 +168,7 @@ def test_the_job_page_lists_the_columns_with_values_only_for_who_may_see_them(
     response = client.get(reverse("admin:sources_importjob_status", args=[uploaded.pk]))
     assert response.status_code == 200
     body = response.content.decode()
-    assert "  Shoe size → trait.shoe_size" in body
+    assert "<li>Shoe size → trait.shoe_size" in body
     assert ("ann@example.com" in body) is sees_values
     mapping = client.get(reverse("admin:sources_importjob_mapping", args=[uploaded.pk]))
     assert mapping.status_code == (200 if role == "marketer" else 403)

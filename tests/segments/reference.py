@@ -218,7 +218,16 @@ def _field(node: dict, p: Profile, now: datetime) -> bool:
         return actual is not None and compare_time(actual, op, node["value"], now)
     if op in ("is_set", "is_not_set"):
         return (actual != "") == (op == "is_set")
+    if name == "country" and op in ("eq", "neq", "in") and not node.get("case_sensitive"):
+        # a country's name means its code
+        value = node["value"]
+        node = {**node, "value": [_code(v) for v in value] if op == "in" else _code(value)}
     return compare_text(actual, node)
+
+
+def _code(country: object) -> object:
+    names = {"de": "DE", "deu": "DE", "germany": "DE", "fr": "FR", "fra": "FR", "france": "FR"}
+    return names.get(str(country).lower(), country)
 
 
 def matching_events(node: dict, p: Profile, now: datetime) -> list[dict]:

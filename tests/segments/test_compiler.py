@@ -262,3 +262,12 @@ def test_a_number_condition_on_an_event_property_reads_json_numbers_only(make_cu
     make_event(ann, "Order Completed", properties={"total": "600.00"})
     rule = {"event": "Order Completed", "where": [{"property": "total", "op": "gt", "value": 500}]}
     assert names(rule) == []
+
+
+@pytest.mark.parametrize("value", ["DE", "de", "Germany", "germany", "DEU", "Deutschland"])
+def test_a_country_matches_by_name_or_code(people, value):
+    assert names({"field": "country", "op": "eq", "value": value}) == ["Ann"]
+
+
+def test_countries_by_name_in_a_list(people):
+    assert names({"field": "country", "op": "in", "value": ["Germany", "France"]}) == ["Ann", "Bob"]

@@ -96,7 +96,7 @@ field_leaf = (
         lambda field, op, value: {"field": field, "op": op, "value": value},
         st.sampled_from(["country", "city"]),
         st.sampled_from(["eq", "neq", "contains", "starts_with"]),
-        st.sampled_from(["de", "Ber", "r", "FR"]),
+        st.sampled_from(["de", "Ber", "r", "FR", "Germany", "france"]),
     )
     | st.builds(
         lambda op, value: {"field": "last_seen", "op": op, "value": value},

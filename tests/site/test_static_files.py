@@ -76,8 +76,8 @@ def test_production_server_serves_the_admin_stylesheet_hashed_and_long_cached(
     production_server,
 ):
     login_page = _get(f"{production_server}/admin/login/").read().decode()
-    stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', login_page)
-    assert stylesheet, "the login page links the hashed admin stylesheet"
+    stylesheet = re.search(r'href="(/static/unfold/css/styles\.[0-9a-f]{12}\.css)"', login_page)
+    assert stylesheet, "the login page links the theme's hashed stylesheet"
 
     response = _get(production_server + stylesheet.group(1))
 

@@ -24,12 +24,24 @@ document.addEventListener("DOMContentLoaded", function () {
   let rule = null;
   let previewTimer = null;
 
+  /* Every generated control gets a name screen readers announce (by its class). */
+  const LABELS = {
+    "rb-mode": "Match all or any of the conditions", "rb-kind": "Condition type",
+    "rb-field": "Profile field", "rb-op": "Comparison", "rb-value": "Value", "rb-type": "Value type",
+    "rb-trait": "Trait name", "rb-event-name": "Event name", "rb-performed": "Performed or not",
+    "rb-count": "How many times", "rb-count-value": "Number of times", "rb-window": "When",
+    "rb-within": "Number of days", "rb-occurrence": "First or last time", "rb-property": "Event property",
+  };
+
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([key, value]) => {
       if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
       else if (value !== undefined && value !== null) node.setAttribute(key, value);
     });
+    if ((tag === "select" || tag === "input") && !node.hasAttribute("aria-label") && node.type !== "checkbox") {
+      node.setAttribute("aria-label", LABELS[(attrs && attrs.class) || ""] || "Condition value");
+    }
     children.flat().forEach((child) => {
       if (child !== null && child !== undefined) {
         node.append(child instanceof Node ? child : document.createTextNode(String(child)));
@@ -248,7 +260,7 @@ document.addEventListener("DOMContentLoaded", function () {
         filters.append(el("div", { class: "rb-filter" }, "where ",
           input(filter.property, (v) => { filter.property = v; save(); }, { list: props, placeholder: "property", class: "rb-property" }),
           comparison(filter, "json", null),
-          el("button", { type: "button", class: "rb-remove", onclick: () => { node.where.splice(index, 1); if (!node.where.length) delete node.where; draw(); save(); } }, "×")));
+          el("button", { type: "button", class: "rb-remove", "aria-label": "Remove this property filter", title: "remove", onclick: () => { node.where.splice(index, 1); if (!node.where.length) delete node.where; draw(); save(); } }, "×")));
       });
       filters.append(el("button", { type: "button", class: "rb-add-filter", onclick: () => {
         node.where = node.where || []; node.where.push({ property: "", op: "eq", value: "" }); draw(); save();
@@ -270,7 +282,7 @@ document.addEventListener("DOMContentLoaded", function () {
     const body = isGroup(inner) ? group(inner, redraw) : condition(inner, replace);
     return el("div", { class: "rb-item" + (negated ? " rb-negated" : "") },
       el("label", { class: "rb-not-label", title: "negate" }, notBox, " not"), body,
-      el("button", { type: "button", class: "rb-remove", title: "remove", onclick: () => { list.splice(index, 1); redraw(); save(); } }, "×"));
+      el("button", { type: "button", class: "rb-remove", "aria-label": "Remove this condition", title: "remove", onclick: () => { list.splice(index, 1); redraw(); save(); } }, "×"));
   }
 
   function group(node, redraw) {
