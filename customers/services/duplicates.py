@@ -61,6 +61,17 @@ def load_records() -> list[Record]:
     ]
 
 
+def score_all() -> list[tuple[float, tuple[int, int]]]:
+    """Every candidate pair of active profiles with its score (for measuring)."""
+    records = load_records()
+    scored = []
+    for i, j in candidate_pairs(records):
+        a, b = records[i], records[j]
+        pair = (a.pk, b.pk) if a.pk < b.pk else (b.pk, a.pk)
+        scored.append((score(a, b)[0], pair))
+    return scored
+
+
 def _store(found: list[tuple[float, tuple[int, int], dict]]) -> dict[tuple[int, int], int]:
     """Create or refresh pending suggestions; returns their ids by pair."""
     existing = {
