@@ -177,3 +177,22 @@ def test_merge_above_without_a_value_means_the_default(db, text, capsys):
     make(first_name="Anabel", email="")
     call_command("find_duplicates", text)
     assert "merged 1" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_upgrade_marks_old_suggestions_stale_and_the_next_run_explains_them():
+    from tests.migrations import migrate, migrate_to_latest
+
+    old = migrate("customers", "0012_vendor_identifier_types")
+    customer = old.get_model("customers", "Customer")
+    ann = customer.objects.create(**ANN)
+    typo = customer.objects.create(**{**ANN, "last_name": "Lindquist", "email": "", "phone": ""})
+    old.get_model("customers", "DuplicateSuggestion").objects.create(
+        customer_a_id=ann.pk, customer_b_id=typo.pk, score=1.0, comparison={"email": "agree"}
+    )
+    migrate_to_latest()
+    assert DuplicateSuggestion.objects.get().status == "stale"
+    find_duplicates()
+    suggestion = DuplicateSuggestion.objects.get()
+    assert suggestion.status == "pending"
+    assert suggestion.comparison["fields"]["email"] == {"level": "missing", "weight": 0.0}
