@@ -183,7 +183,7 @@ def test_merge_above_without_a_value_means_the_default(db, text, capsys):
 def test_upgrade_marks_old_suggestions_stale_and_the_next_run_explains_them():
     from tests.migrations import migrate, migrate_to_latest
 
-    old = migrate("customers", "0012_vendor_identifier_types")
+    old = migrate("customers", "0013_outbox_moves_to_core")
     customer = old.get_model("customers", "Customer")
     ann = customer.objects.create(**ANN)
     typo = customer.objects.create(**{**ANN, "last_name": "Lindquist", "email": "", "phone": ""})

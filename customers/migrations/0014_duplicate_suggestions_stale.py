@@ -18,7 +18,7 @@ def mark_pending(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0012_vendor_identifier_types'),
+        ('customers', '0013_outbox_moves_to_core'),
     ]
 
     operations = [
