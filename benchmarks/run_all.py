@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "imports": ("imports.py", []),
     "consent_import": ("consent_import.py", []),
     "dedupe": ("dedupe.py", []),
+    "linkage": ("linkage.py", []),
     "segments": ("segments.py", []),
     "lookup": ("lookup.py", []),
     "webhooks": ("webhooks.py", []),

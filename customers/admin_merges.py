@@ -96,7 +96,8 @@ class MergeAdmin(RoleAwareAdmin):
         if obj.reason == Merge.Reason.IDENTIFIER:
             return ", ".join(obj.detail.get("identifiers", []))
         if obj.reason == Merge.Reason.DUPLICATE:
-            return f"score {obj.detail.get('score', '?')}"
+            why = why_summary(obj.detail.get("comparison") or {})
+            return f"score {obj.detail.get('score', '?')}" + (f" ({why})" if why else "")
         return obj.detail.get("by", "")
 
     @admin.display(description="rows moved")
@@ -130,6 +131,34 @@ _COMPARED = (
 _OUTCOME_FIELD = {"address_line1": "address", "postal_code": "address", "city": "address"}
 
 
+def _outcome(comparison: dict, name: str) -> str:
+    """A field's comparison level and weight in bits ("close, +4.2")."""
+    fields = comparison.get("fields")
+    if fields is None:  # a suggestion from before issue 22 (marked stale)
+        return comparison.get(name) or ""
+    item = fields.get(name)
+    if not item:
+        return ""
+    return f"{item['level']}, {item['weight']:+.1f}"
+
+
+def why_summary(comparison: dict) -> str:
+    """One line for the queue: which fields spoke for and against the match."""
+    fields = comparison.get("fields") or {}
+    label = {name: name.replace("_", " ") for name in fields}
+    agreed = [label[n] for n, item in fields.items() if item["weight"] > 0]
+    against = [label[n] for n, item in fields.items() if item["weight"] < 0]
+    missing = [label[n] for n, item in fields.items() if item["level"] == "missing"]
+    parts = []
+    if agreed:
+        parts.append("agree: " + ", ".join(agreed))
+    if against:
+        parts.append("differ: " + ", ".join(against))
+    if missing:
+        parts.append("missing: " + ", ".join(missing))
+    return "; ".join(parts)
+
+
 @admin.action(description="Merge selected pairs", permissions=["change"])
 def merge_suggestions(modeladmin, request, queryset):
     done = 0
@@ -155,7 +184,7 @@ def reject_suggestions(modeladmin, request, queryset):
 class DuplicateSuggestionAdmin(RoleAwareAdmin):
     """The review queue: side-by-side comparison, merge or "not the same person"."""
 
-    list_display = ("score_percent", "customer_a", "customer_b", "status", "created_at")
+    list_display = ("score_percent", "customer_a", "customer_b", "why", "status", "created_at")
     list_filter = ("status",)
     list_select_related = ("customer_a", "customer_b")
     raw_id_fields = ("customer_a", "customer_b")
@@ -176,6 +205,10 @@ class DuplicateSuggestionAdmin(RoleAwareAdmin):
     def score_percent(self, obj: DuplicateSuggestion) -> str:
         return f"{obj.score:.0%}"
 
+    @admin.display(description="why")
+    def why(self, obj: DuplicateSuggestion) -> str:
+        return why_summary(obj.comparison)
+
     @admin.display(description="Comparison")
     def side_by_side(self, obj: DuplicateSuggestion):
         a, b = obj.customer_a, obj.customer_b
@@ -187,15 +220,25 @@ class DuplicateSuggestionAdmin(RoleAwareAdmin):
                     label,
                     getattr(a, name) or "—",
                     getattr(b, name) or "—",
-                    obj.comparison.get(_OUTCOME_FIELD.get(name, name)) or "",
+                    _outcome(obj.comparison, _OUTCOME_FIELD.get(name, name)),
                 )
                 for name, label in _COMPARED
             ),
         )
+        prior = obj.comparison.get("prior")
+        footer = (
+            format_html(
+                "<tr><th>Prior</th><td colspan='2'>share of true pairs among the compared "
+                "pairs</td><td>{}</td></tr>",
+                f"{prior:+.1f}",
+            )
+            if prior is not None
+            else ""
+        )
         return format_html(
             "<table><thead><tr><th></th><th><a href='{}'>#{} {}</a></th>"
-            "<th><a href='{}'>#{} {}</a></th><th>outcome</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
+            "<th><a href='{}'>#{} {}</a></th><th>level, weight (bits)</th></tr></thead>"
+            "<tbody>{}{}</tbody></table>",
             a.get_absolute_url(),
             a.pk,
             a,
@@ -203,6 +246,7 @@ class DuplicateSuggestionAdmin(RoleAwareAdmin):
             b.pk,
             b,
             rows,
+            footer,
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -420,11 +420,14 @@ class DuplicateSuggestion(models.Model):
         PENDING = "pending", "Pending review"
         MERGED = "merged", "Merged"
         DISTINCT = "distinct", "Not the same person"
+        STALE = "stale", "Outdated (not found by the last run)"
 
     customer_a = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     customer_b = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
-    score = models.FloatField(help_text="Probability-like match score, 0-1.")
-    comparison = models.JSONField(default=dict, blank=True)
+    score = models.FloatField(help_text="Match probability, 0-1.")
+    comparison = models.JSONField(
+        default=dict, blank=True, help_text="Per field: comparison level and weight (bits)."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)

@@ -1,11 +1,17 @@
 """Duplicate detection: score likely duplicates, queue them, merge on decision.
 
-``find_duplicates`` compares active profiles that share a blocking key (see
-``customers.services.matching``), stores pairs scoring at least
-``suggest_above`` as ``DuplicateSuggestion`` rows for review, and with
-``merge_above`` merges every pair scoring at least that (logged and
-undoable like any merge). Pairs a steward decided on are never suggested
-again.
+``find_duplicates`` runs the record-linkage engine (``customers.linkage``)
+over the active profiles: several blocking keys pick the candidate pairs,
+a Fellegi-Sunter model estimated from those pairs scores each as a
+calibrated match probability, pairs scoring at least ``suggest_above`` are
+stored as ``DuplicateSuggestion`` rows with their explanation (per field:
+the comparison level and its weight), and with ``merge_above`` the surest
+pairs are grouped into clusters (``customers.linkage.clusters``: merge
+cap, identifier limits, no chaining of people who disagree) and merged,
+logged and undoable like any merge. Pairs a steward decided on are never
+suggested again, and two profiles a steward called different people never
+end up in one cluster. Suggestions the new run no longer finds are marked
+stale.
 """
 
 from __future__ import annotations
@@ -14,11 +20,16 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.permissions import require_permissions
+from customers.linkage.clusters import plan_clusters
+from customers.linkage.comparisons import compare
+from customers.linkage.records import FIELDS, Record
+from customers.linkage.scoring import Scored, score_records
 from customers.models import Customer, DuplicateSuggestion, IdentifierType, Identity, Merge
-from customers.services.matching import Record, candidate_pairs, score
 from customers.services.merging import (
     MergeError,
     choose_survivor,
@@ -29,17 +40,8 @@ from customers.services.merging import (
 
 DEFAULT_SUGGEST_ABOVE = 0.5
 DEFAULT_MERGE_ABOVE = 0.9
-_FIELDS = (
-    "pk",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birthday",
-    "address_line1",
-    "postal_code",
-    "city",
-)
+REVIEW_SUGGESTIONS = ("customers.change_duplicatesuggestion",)
+Status = DuplicateSuggestion.Status
 
 
 @dataclass
@@ -54,43 +56,65 @@ class FindReport:
 
 
 def load_records() -> list[Record]:
-    rows = Customer.objects.active().order_by("pk").values_list(*_FIELDS)
+    rows = Customer.objects.active().order_by("pk").values_list("pk", *FIELDS)
     return [
-        Record.build(row[0], **dict(zip(_FIELDS[1:], row[1:], strict=True)))
+        Record.build(row[0], **dict(zip(FIELDS, row[1:], strict=True)))
         for row in rows.iterator(chunk_size=5000)
     ]
 
 
+def score_all() -> list[tuple[float, tuple[int, int]]]:
+    """Every candidate pair of active profiles with its score (for measuring)."""
+    scored = score_records(load_records())
+    records = scored.records
+    return [(value, _pair(records[i].pk, records[j].pk)) for value, i, j, _ in scored.scores()]
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
 def _store(found: list[tuple[float, tuple[int, int], dict]]) -> dict[tuple[int, int], int]:
-    """Create or refresh pending suggestions; returns their ids by pair."""
+    """Create or refresh open suggestions, mark the ones not found again stale;
+    returns the ids of the found ones by pair."""
     existing = {
         (a, b): pk
-        for pk, a, b in DuplicateSuggestion.objects.filter(status="pending").values_list(
-            "pk", "customer_a_id", "customer_b_id"
-        )
+        for pk, a, b in DuplicateSuggestion.objects.filter(
+            status__in=(Status.PENDING, Status.STALE)
+        ).values_list("pk", "customer_a_id", "customer_b_id")
     }
-    new = [
-        DuplicateSuggestion(customer_a_id=a, customer_b_id=b, score=s, comparison=outcomes)
-        for s, (a, b), outcomes in found
-        if (a, b) not in existing
-    ]
-    DuplicateSuggestion.objects.bulk_create(new, batch_size=2000)
+    DuplicateSuggestion.objects.bulk_create(
+        [
+            DuplicateSuggestion(customer_a_id=a, customer_b_id=b, score=s, comparison=why)
+            for s, (a, b), why in found
+            if (a, b) not in existing
+        ],
+        batch_size=2000,
+    )
     save_fields(
         [
             (
-                DuplicateSuggestion(pk=existing[pair], score=s, comparison=outcomes),
-                ["score", "comparison"],
+                DuplicateSuggestion(
+                    pk=existing[pair], score=s, comparison=why, status=Status.PENDING
+                ),
+                ["score", "comparison", "status"],
             )
-            for s, pair, outcomes in found
+            for s, pair, why in found
             if pair in existing
         ]
     )
-    pairs = [pair for _, pair, _ in found]
+    found_pairs = {pair for _, pair, _ in found}
+    gone = [pk for pair, pk in existing.items() if pair not in found_pairs]
+    for start in range(0, len(gone), 2000):
+        DuplicateSuggestion.objects.filter(pk__in=gone[start : start + 2000]).update(
+            status=Status.STALE
+        )
+    pairs = sorted(found_pairs)
     ids = {}
     for start in range(0, len(pairs), 2000):
         chunk = {a for a, _ in pairs[start : start + 2000]}
         for pk, a, b in DuplicateSuggestion.objects.filter(
-            status="pending", customer_a_id__in=chunk
+            status=Status.PENDING, customer_a_id__in=chunk
         ).values_list("pk", "customer_a_id", "customer_b_id"):
             ids[(a, b)] = pk
     return ids
@@ -105,20 +129,19 @@ def find_duplicates(
     records = load_records()
     report.profiles = len(records)
     decided = set(
-        DuplicateSuggestion.objects.exclude(status="pending").values_list(
-            "customer_a_id", "customer_b_id"
-        )
+        DuplicateSuggestion.objects.filter(status__in=(Status.MERGED, Status.DISTINCT))
+        .values_list("customer_a_id", "customer_b_id")
+        .iterator(chunk_size=5000)
     )
+    scored = score_records(records)
     found = []
-    for i, j in candidate_pairs(records):
-        a, b = records[i], records[j]
-        pair = (a.pk, b.pk) if a.pk < b.pk else (b.pk, a.pk)
+    for value, i, j, code in scored.scores():
+        pair = _pair(records[i].pk, records[j].pk)
         if pair in decided:
             continue
         report.compared += 1
-        value, outcomes = score(a, b)
         if value >= suggest_above:
-            found.append((round(value, 4), pair, outcomes))
+            found.append((round(value, 4), pair, scored.explain(i, code)))
     found.sort(key=lambda item: (-item[0], item[1]))
     with transaction.atomic():
         ids = _store(found)
@@ -126,23 +149,22 @@ def find_duplicates(
     report.seconds_scoring = time.perf_counter() - started
     if merge_above is not None:
         started = time.perf_counter()
-        sure = [(value, pair) for value, pair, _ in found if value >= merge_above]
-        report.merged, report.not_merged = _merge_sure(sure, ids)
+        sure = [item for item in found if item[0] >= merge_above]
+        distinct = set(
+            DuplicateSuggestion.objects.filter(status=Status.DISTINCT).values_list(
+                "customer_a_id", "customer_b_id"
+            )
+        )
+        report.merged, report.not_merged = _merge_sure(sure, ids, scored, distinct)
         report.seconds_merging = time.perf_counter() - started
     return report
 
 
-def _merge_sure(sure: list[tuple[float, tuple[int, int]]], ids: dict) -> tuple[int, int]:
-    """Merge every sure pair, best first, clustering transitively, in bulk.
-
-    A pair whose clusters together would break an identifier limit (two
-    different user ids) is left for review. Returns (merges, pairs left).
-    """
-    involved = sorted({pk for _, pair in sure for pk in pair})
-    info: dict[int, tuple[bool, object]] = {}
-    counts: dict[int, Counter] = {pk: Counter() for pk in involved}
-    for start in range(0, len(involved), 5000):
-        chunk = involved[start : start + 5000]
+def _identifier_counts(pks: list[int]) -> tuple[dict[int, Counter], dict[int, tuple]]:
+    counts: dict[int, Counter] = {pk: Counter() for pk in pks}
+    info: dict[int, tuple] = {}
+    for start in range(0, len(pks), 5000):
+        chunk = pks[start : start + 5000]
         for pk, identified, first_seen in Customer.objects.filter(pk__in=chunk).values_list(
             "pk", "is_identified", "first_seen"
         ):
@@ -151,38 +173,51 @@ def _merge_sure(sure: list[tuple[float, tuple[int, int]]], ids: dict) -> tuple[i
             "customer_id", "type_id"
         ):
             counts[pk][type_id] += 1
+    return counts, info
+
+
+def _merge_sure(
+    sure: list[tuple[float, tuple[int, int], dict]],
+    ids: dict,
+    scored: Scored,
+    distinct: set[tuple[int, int]],
+) -> tuple[int, int]:
+    """Merge the sure pairs' clusters in bulk. Returns (merges, pairs left for review)."""
+    involved = sorted({pk for _, pair, _ in sure for pk in pair})
+    counts, info = _identifier_counts(involved)
     limits = dict(IdentifierType.objects.values_list("pk", "max_per_profile"))
-    parent = {pk: pk for pk in involved}
+    by_pk = {record.pk: record for record in scored.records}
 
-    def find(pk: int) -> int:
-        while parent[pk] != pk:
-            parent[pk] = parent[parent[pk]]
-            pk = parent[pk]
-        return pk
+    def fits(left: list[int], right: list[int]) -> bool:
+        combined = sum((counts[pk] for pk in (*left, *right)), Counter())
+        return all(n <= limits.get(type_id, n) for type_id, n in combined.items())
 
-    merged_pairs: list[tuple[float, tuple[int, int]]] = []
-    left = 0
-    for value, (a, b) in sure:
-        root_a, root_b = find(a), find(b)
-        if root_a != root_b:
-            combined = counts[root_a] + counts[root_b]
-            if any(n > limits.get(type_id, n) for type_id, n in combined.items()):
-                left += 1
-                continue
-            parent[root_b], counts[root_a] = root_a, combined
-        merged_pairs.append((value, (a, b)))
-    clusters: dict[int, list[int]] = {}
-    for pk in involved:
-        clusters.setdefault(find(pk), []).append(pk)
-    groups = []
-    for members in clusters.values():
-        if len(members) > 1:
-            survivor = min(members, key=lambda pk: (not info[pk][0], info[pk][1], pk))
-            groups.append((survivor, [pk for pk in members if pk != survivor]))
-    details: dict[int, dict] = {}
-    for value, pair in merged_pairs:
+    def cross_score(x: int, y: int) -> float:
+        if _pair(x, y) in distinct:
+            return 0.0
+        return scored.model.score(compare(by_pk[x], by_pk[y]), by_pk[x])
+
+    plan = plan_clusters(
+        ((value, *pair) for value, pair, _ in sure),
+        cap=settings.TRIBUTARY_MAX_MERGE_PROFILES,
+        fits=fits,
+        cross_score=cross_score,
+    )
+    explanations = {pair: why for _, pair, why in sure}
+    groups, details = [], {}
+    for members in plan.groups:
+        survivor = min(members, key=lambda pk: (not info[pk][0], info[pk][1], pk))
+        groups.append((survivor, [pk for pk in members if pk != survivor]))
+    for value, a, b in plan.joined:
+        pair = _pair(a, b)
+        detail = {
+            "score": value,
+            "suggestion_id": ids.get(pair),
+            "pair": list(pair),
+            "comparison": explanations[pair],
+        }
         for pk in pair:
-            details.setdefault(pk, {"score": value, "suggestion_id": ids.get(pair)})
+            details.setdefault(pk, detail)
     merges: list[Merge] = []
     for start in range(0, len(groups), 2000):
         merges += merge_groups(
@@ -195,17 +230,17 @@ def _merge_sure(sure: list[tuple[float, tuple[int, int]]], ids: dict) -> tuple[i
             (
                 DuplicateSuggestion(
                     pk=ids[pair],
-                    status=DuplicateSuggestion.Status.MERGED,
+                    status=Status.MERGED,
                     decided_at=now,
                     merge_id=by_absorbed.get(pair[1]) or by_absorbed.get(pair[0]),
                 ),
                 ["status", "decided_at", "merge"],
             )
-            for _, pair in merged_pairs
+            for pair in (_pair(a, b) for _, a, b in plan.joined)
             if pair in ids
         ]
     )
-    return len(merges), left
+    return len(merges), len(plan.held)
 
 
 def _survivor_id(pk: int) -> int:
@@ -234,6 +269,7 @@ def merge_suggestion(*, suggestion: DuplicateSuggestion, actor=None) -> Merge | 
     Refuses (``MergeError``) when the merged profile would break an
     identifier limit, e.g. two different user ids: that needs a person.
     """
+    require_permissions(actor, *REVIEW_SUGGESTIONS, what="review duplicate suggestions")
     a, b = _survivor_id(suggestion.customer_a_id), _survivor_id(suggestion.customer_b_id)
     merge = None
     if a != b:
@@ -242,7 +278,11 @@ def merge_suggestion(*, suggestion: DuplicateSuggestion, actor=None) -> Merge | 
         customers = list(Customer.objects.filter(pk__in=[a, b]).order_by("pk"))
         survivor = choose_survivor(customers)
         absorbed = next(c for c in customers if c.pk != survivor.pk)
-        detail = {"score": suggestion.score, "suggestion_id": suggestion.pk}
+        detail = {
+            "score": suggestion.score,
+            "suggestion_id": suggestion.pk,
+            "comparison": suggestion.comparison,
+        }
         if actor is not None:
             detail["by"] = actor.get_username()
         [merge] = merge_customers(
@@ -253,13 +293,14 @@ def merge_suggestion(*, suggestion: DuplicateSuggestion, actor=None) -> Merge | 
             actor=actor,
         )
     DuplicateSuggestion.objects.filter(pk=suggestion.pk).update(
-        status="merged", decided_at=timezone.now(), decided_by=actor, merge=merge
+        status=Status.MERGED, decided_at=timezone.now(), decided_by=actor, merge=merge
     )
     return merge
 
 
 def reject_suggestion(*, suggestion: DuplicateSuggestion, actor=None) -> None:
-    """ "Not the same person": remembered, never suggested again."""
+    """ "Not the same person": remembered, never suggested again, never clustered together."""
+    require_permissions(actor, *REVIEW_SUGGESTIONS, what="review duplicate suggestions")
     DuplicateSuggestion.objects.filter(pk=suggestion.pk).update(
-        status="distinct", decided_at=timezone.now(), decided_by=actor
+        status=Status.DISTINCT, decided_at=timezone.now(), decided_by=actor
     )

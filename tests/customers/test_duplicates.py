@@ -3,6 +3,9 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 
+from customers.linkage.blocking import WINDOW, candidate_pairs
+from customers.linkage.records import Record
+from customers.linkage.scoring import score_pair as score
 from customers.models import Customer, DuplicateSuggestion, IdentifierType, Identity, Merge
 from customers.services.duplicates import (
     DEFAULT_MERGE_ABOVE,
@@ -10,7 +13,6 @@ from customers.services.duplicates import (
     find_duplicates,
     reject_suggestion,
 )
-from customers.services.matching import Record, candidate_pairs, score
 from customers.services.merging import unmerge
 
 ANN = {
@@ -51,8 +53,12 @@ def test_typo_and_transposition_duplicates_score_above_the_merge_threshold(chang
 def test_nicknames_count_as_the_same_first_name():
     bill = Record.build(1, first_name="Bill", last_name="Turner", birthday=date(1970, 1, 2))
     william = Record.build(2, first_name="William", last_name="Turner", birthday=date(1970, 1, 2))
-    _, outcomes = score(bill, william)
-    assert outcomes["first_name"] == "agree"
+    _, why = score(bill, william)
+    assert why["fields"]["first_name"] == {
+        "level": "exact",
+        "weight": why["fields"]["first_name"]["weight"],
+    }
+    assert why["fields"]["first_name"]["weight"] > 0
 
 
 def test_same_common_name_with_other_birthday_and_address_stays_apart():
@@ -75,14 +81,32 @@ def test_relatives_sharing_address_and_phone_are_not_merged():
     assert value < DEFAULT_MERGE_ABOVE
 
 
-def test_blocking_compares_only_profiles_that_share_a_key():
-    records = [
-        record(1),
-        record(2, last_name="Lindquist", email="", phone=""),
-        Record.build(3, first_name="Otto", last_name="Weber", birthday=date(1950, 2, 2)),
-        Record.build(4, first_name="Mia", last_name="Kurz", email="mia@example.com"),
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"last_name": "Lindquist", "email": "", "phone": ""},
+        {"first_name": "Lindqvist", "last_name": "Annabel", "email": "", "phone": ""},
+        {"first_name": "A.", "email": "", "phone": "", "postal_code": ""},
+        {"first_name": "Anabel", "last_name": "Lindkvist", "email": "", "birthday": None},
+        {"birthday": None, "phone": "", "postal_code": "", "last_name": "Lindqvlst"},
+    ],
+)
+def test_blocking_survives_corruption_of_any_single_field(changes):
+    others = [
+        Record.build(10 + n, first_name=first, last_name=last, birthday=date(1950 + n, 2, 2))
+        for n, (first, last) in enumerate(
+            [("Otto", "Weber"), ("Mia", "Kurz"), ("Zoe", "Adams"), ("Lars", "Berg")]
+        )
     ]
-    assert candidate_pairs(records) == {(0, 1)}
+    records = [record(1), *others, record(2, **changes)]
+    assert (0, len(records) - 1) in candidate_pairs(records)
+
+
+def test_blocking_does_not_compare_everyone():
+    records = [
+        Record.build(n, first_name=f"Name{n:03d}", last_name=f"Family{n:03d}") for n in range(200)
+    ]
+    assert len(candidate_pairs(records)) < 200 * WINDOW
 
 
 def make(**values):
@@ -100,14 +124,19 @@ def test_find_duplicates_queues_likely_pairs_for_review(db):
         typo.pk,
         "pending",
     )
-    assert suggestion.comparison == {
-        "first_name": "agree",
-        "last_name": "agree",
-        "email": None,
-        "phone": None,
-        "birthday": "agree",
-        "address": "agree",
+    levels = {name: item["level"] for name, item in suggestion.comparison["fields"].items()}
+    assert levels == {
+        "first_name": "exact",
+        "last_name": "close",
+        "email": "missing",
+        "phone": "missing",
+        "birthday": "exact",
+        "address": "same street",
     }
+    weights = {name: item["weight"] for name, item in suggestion.comparison["fields"].items()}
+    assert weights["email"] == weights["phone"] == 0.0
+    assert weights["first_name"] > 0
+    assert weights["birthday"] > 0
     assert (report.profiles, report.suggested, report.merged) == (3, 1, 0)
     assert Customer.objects.active().count() == 3
 

@@ -155,3 +155,45 @@ def test_a_history_version_is_read_only_for_every_role(people, pair):
         assert b"History is read-only" in response.content
         assert "Revert" not in client.get(url).content.decode().split("<form")[-1]
     assert Customer.objects.get(pk=customer.pk).first_name == "Before"
+
+
+@pytest.fixture
+def suggestion(pair):
+    from customers.models import DuplicateSuggestion
+
+    return DuplicateSuggestion.objects.create(customer_a=pair[0], customer_b=pair[1], score=0.7)
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("viewer", False), ("marketer", False), ("steward", True), ("superuser", True)],
+)
+def test_only_stewards_and_admins_call_a_suggestion_two_people(suggestion, people, role, allowed):
+    from customers.services.duplicates import reject_suggestion
+
+    if allowed:
+        reject_suggestion(suggestion=suggestion, actor=people[role])
+        suggestion.refresh_from_db()
+        assert (suggestion.status, suggestion.decided_by) == ("distinct", people[role])
+        return
+    with pytest.raises(PermissionDenied):
+        reject_suggestion(suggestion=suggestion, actor=people[role])
+    suggestion.refresh_from_db()
+    assert (suggestion.status, suggestion.decided_by) == ("pending", None)
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("viewer", False), ("marketer", False), ("steward", True), ("superuser", True)],
+)
+def test_only_stewards_and_admins_merge_a_suggestion(suggestion, people, role, allowed):
+    from customers.services.duplicates import merge_suggestion
+
+    if allowed:
+        assert merge_suggestion(suggestion=suggestion, actor=people[role]) is not None
+        suggestion.refresh_from_db()
+        assert suggestion.status == "merged"
+        return
+    with pytest.raises(PermissionDenied):
+        merge_suggestion(suggestion=suggestion, actor=people[role])
+    assert not Merge.objects.exists()

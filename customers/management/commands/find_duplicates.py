@@ -1,6 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from customers.services.duplicates import DEFAULT_SUGGEST_ABOVE, find_duplicates
+from customers.services.duplicates import (
+    DEFAULT_MERGE_ABOVE,
+    DEFAULT_SUGGEST_ABOVE,
+    find_duplicates,
+)
 
 
 def _score(text: str) -> float:
@@ -17,8 +21,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--merge-above",
             type=_score,
+            nargs="?",
+            const=DEFAULT_MERGE_ABOVE,
             metavar="S",
-            help="merge every pair scoring at least S (0-1); logged and undoable",
+            help=(
+                "merge every pair scoring at least S (0-1, a match probability; "
+                f"{DEFAULT_MERGE_ABOVE} when S is left out); logged and undoable"
+            ),
         )
         parser.add_argument(
             "--suggest-above",

@@ -1,0 +1,207 @@
+"""The Fellegi-Sunter model: m/u per comparison level, estimated from the data.
+
+For each compared field ``f`` and level ``l``, ``m[f][l]`` is the chance a
+true pair (same person) compares at that level and ``u[f][l]`` the chance
+a pair of two different people does; ``share`` is the share of true pairs
+among the candidate pairs. A pair's evidence is the sum of
+``log2(m/u)`` over its non-missing fields (missing adds nothing) plus the
+prior ``log2(share / (1 - share))``; its score is the posterior
+probability ``1 / (1 + 2^-evidence)``. Because both ``m``/``u`` and the
+share are estimated on the candidate pairs themselves (the population that
+gets scored), the score is a probability, not an arbitrary scale.
+
+Estimation is expectation-maximisation over the comparison patterns of all
+candidate pairs (as the recordlinkage toolkit's ECM and Splink's EM
+training do), with ``DEFAULT_M``/``DEFAULT_U`` as Dirichlet priors, so a handful of
+profiles gives sensible weights and a large base is ruled by its own data.
+
+No level weighs more than the exact level, so that EM cannot make "close"
+stronger evidence than "exact" (on a base where every candidate pair is
+close on everything, e.g. one family of generated names).
+
+Term frequencies: an exact agreement on a common first or last name is
+weaker evidence than on a rare one; ``u`` of the exact level is scaled by
+how frequent the value is relative to the average exact agreement (as
+Splink's term-frequency adjustment does), bounded to 1/20..20 times.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from customers.linkage.comparisons import COMPARED, LEVELS
+from customers.linkage.records import Record
+
+DEFAULT_M: dict[str, tuple[float, ...]] = {
+    "first_name": (0.03, 0.05, 0.05, 0.07, 0.80),
+    "last_name": (0.03, 0.05, 0.05, 0.07, 0.80),
+    "email": (0.45, 0.10, 0.45),
+    "phone": (0.40, 0.05, 0.45, 0.10),
+    "birthday": (0.02, 0.02, 0.06, 0.90),
+    "address": (0.30, 0.05, 0.05, 0.60),
+}
+DEFAULT_U: dict[str, tuple[float, ...]] = {
+    "first_name": (0.60, 0.02, 0.13, 0.10, 0.15),
+    "last_name": (0.50, 0.02, 0.13, 0.10, 0.25),
+    "email": (0.98, 0.015, 0.005),
+    "phone": (0.97, 0.01, 0.01, 0.01),
+    "birthday": (0.80, 0.15, 0.02, 0.03),
+    "address": (0.80, 0.10, 0.04, 0.06),
+}
+DEFAULT_SHARE = 0.3
+# Blocking keys are loose on purpose: true pairs are a minority of the
+# candidates. Capping their share keeps EM from the degenerate answer
+# "every candidate is a match" on a base where all candidates look alike.
+MAX_SHARE = 0.5
+# Dirichlet prior strength, in pairs: m (how often a true pair's values
+# differ: data-entry error rates, much the same everywhere) is anchored
+# firmly, so that a base with few or no true pairs among its candidates
+# (all namesakes) cannot pass off agreement as a match; u (how often two
+# different people agree) belongs to the population and is learned freely.
+PRIOR_M_PAIRS = 200.0
+PRIOR_U_PAIRS = 20.0
+ITERATIONS = 60
+TF_FIELDS = {"first_name": "first", "last_name": "last"}
+TF_BOUND = 20.0
+_FLOOR = 1e-6
+_BASE = 6  # pattern code digit: level + 1, 0 = missing
+
+
+def encode(levels: Iterable[int | None]) -> int:
+    code = 0
+    for level in levels:
+        code = code * _BASE + (0 if level is None else level + 1)
+    return code
+
+
+def decode(code: int) -> tuple[int | None, ...]:
+    digits = []
+    for _ in COMPARED:
+        code, digit = divmod(code, _BASE)
+        digits.append(None if digit == 0 else digit - 1)
+    return tuple(reversed(digits))
+
+
+@dataclass
+class Model:
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    share: float
+    frequencies: dict[str, Counter] = field(default_factory=dict)
+    tf_mean: dict[str, float] = field(default_factory=dict)
+    tf_total: dict[str, int] = field(default_factory=dict)
+    table: dict[str, list[float]] = field(default_factory=dict)
+    iterations: int = 0
+
+    @property
+    def prior_bits(self) -> float:
+        return math.log2(self.share / (1 - self.share))
+
+    def tf_bits(self, name: str, value: str) -> float:
+        """Evidence of an exact agreement on ``value``, term-frequency adjusted."""
+        counts = self.frequencies.get(name)
+        base = self.table[name][-1]
+        if not counts or not value:
+            return base
+        total = self.tf_total[name]
+        ratio = (counts.get(value, 1) / total) / self.tf_mean[name]
+        return base - math.log2(min(max(ratio, 1 / TF_BOUND), TF_BOUND))
+
+    def evidence(self, levels: tuple[int | None, ...], a: Record) -> list[float | None]:
+        """Per field weight in bits (None when missing), in ``COMPARED`` order."""
+        weights: list[float | None] = []
+        for name, level in zip(COMPARED, levels, strict=True):
+            if level is None:
+                weights.append(None)
+            elif name in TF_FIELDS and level == len(LEVELS[name]) - 1:
+                weights.append(self.tf_bits(name, getattr(a, TF_FIELDS[name])))
+            else:
+                weights.append(self.table[name][level])
+        return weights
+
+    def score(self, levels: tuple[int | None, ...], a: Record) -> float:
+        total = self.prior_bits + sum(w for w in self.evidence(levels, a) if w is not None)
+        return 1.0 / (1.0 + 2.0 ** max(-total, -60.0))
+
+    def explain(self, levels: tuple[int | None, ...], a: Record) -> dict:
+        """What a steward reads: per field, the level reached and its weight."""
+        fields = {}
+        for name, level, weight in zip(COMPARED, levels, self.evidence(levels, a), strict=True):
+            fields[name] = {
+                "level": "missing" if level is None else LEVELS[name][level],
+                "weight": 0.0 if weight is None else round(weight, 2),
+            }
+        return {"prior": round(self.prior_bits, 2), "fields": fields}
+
+    def finish(self, records: Iterable[Record]) -> Model:
+        """Weight tables and name frequencies, once the parameters are final."""
+        self.table = {}
+        for name in COMPARED:
+            bits = [math.log2(m / u) for m, u in zip(self.m[name], self.u[name], strict=True)]
+            # no level is stronger evidence than an exact agreement
+            bits = [min(value, bits[-1]) for value in bits]
+            self.table[name] = bits
+        self.frequencies = {name: Counter() for name in TF_FIELDS}
+        for record in records:
+            for name, attribute in TF_FIELDS.items():
+                if value := getattr(record, attribute):
+                    self.frequencies[name][value] += 1
+        for name, counts in self.frequencies.items():
+            total = sum(counts.values()) or 1
+            squares = sum((n / total) ** 2 for n in counts.values())
+            cubes = sum((n / total) ** 3 for n in counts.values())
+            self.tf_total[name] = total
+            self.tf_mean[name] = cubes / squares if squares else 1.0
+        return self
+
+
+def default_model() -> Model:
+    return Model(
+        m={name: list(values) for name, values in DEFAULT_M.items()},
+        u={name: list(values) for name, values in DEFAULT_U.items()},
+        share=DEFAULT_SHARE,
+    )
+
+
+def estimate(codes: array | list[int]) -> Model:
+    """m, u and the share of true pairs by EM over the pairs' comparison patterns."""
+    patterns = [(decode(code), n) for code, n in Counter(codes).items()]
+    model = default_model()
+    total = sum(n for _, n in patterns) or 1
+    for iteration in range(ITERATIONS):
+        sums_m = {name: [0.0] * len(LEVELS[name]) for name in COMPARED}
+        sums_u = {name: [0.0] * len(LEVELS[name]) for name in COMPARED}
+        matched = 0.0
+        for levels, n in patterns:
+            pm, pu = model.share, 1 - model.share
+            for name, level in zip(COMPARED, levels, strict=True):
+                if level is not None:
+                    pm *= model.m[name][level]
+                    pu *= model.u[name][level]
+            weight = pm / (pm + pu)
+            matched += n * weight
+            for name, level in zip(COMPARED, levels, strict=True):
+                if level is not None:
+                    sums_m[name][level] += n * weight
+                    sums_u[name][level] += n * (1 - weight)
+        share = min(max(matched / total, 1e-4), MAX_SHARE)
+        change = abs(share - model.share)
+        model.share = share
+        for name in COMPARED:
+            for sums, probabilities, prior, strength in (
+                (sums_m[name], model.m[name], DEFAULT_M[name], PRIOR_M_PAIRS),
+                (sums_u[name], model.u[name], DEFAULT_U[name], PRIOR_U_PAIRS),
+            ):
+                seen = sum(sums) + strength
+                for level, value in enumerate(sums):
+                    new = max((value + strength * prior[level]) / seen, _FLOOR)
+                    change = max(change, abs(new - probabilities[level]))
+                    probabilities[level] = new
+        model.iterations = iteration + 1
+        if change < 1e-5:
+            break
+    return model
