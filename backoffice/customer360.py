@@ -14,11 +14,10 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.masking import can_see_contact_details, shown_field, shown_text, shown_trait
 from consent.selectors import consent_history, consent_overview
-from customers.models import CORE_FIELDS, Customer, Event, Merge
+from customers.models import CORE_FIELDS, Customer, Event, Merge, Source
 from insights.selectors import profile_insights
 from segments.models import SegmentMembership
 from segments.selectors import profile_computed_traits
-from sources.models import Source
 
 EVENTS_PER_PAGE = 25
 HISTORY_ROWS = 20

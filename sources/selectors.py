@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from sources.models import IntakeMessage, RejectedMessage, Source
+from customers.models import Source
+from sources.models import IntakeMessage, RejectedMessage
 
 
 def _count(model, **filters) -> Coalesce:
