@@ -27,8 +27,10 @@ def event_payload(
     timestamp: datetime,
     message_id: str,
     source_id: int,
+    integrations: dict | None = None,
 ) -> dict:
-    """The outbox payload of a stored identify or track call (one shape for every writer)."""
+    """The outbox payload of a stored identify or track call (one shape for every writer);
+    ``integrations`` (which destinations the caller addressed) only when given."""
     return {
         "customer_id": customer_id,
         "event_id": event_id,
@@ -37,6 +39,7 @@ def event_payload(
         "timestamp": timestamp.isoformat(),
         "message_id": message_id,
         "source_id": source_id,
+        **({"integrations": integrations} if integrations else {}),
     }
 
 

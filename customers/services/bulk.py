@@ -52,6 +52,9 @@ class EventRecord:
     message_id: str
     sent_at: datetime | None = None
     original_timestamp: datetime | None = None
+    # the call's Segment-style ``integrations`` (which destinations receive it);
+    # carried on the outbox entry, not stored on the event
+    integrations: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,7 @@ def record_events(*, events: Sequence[EventRecord]) -> None:
                     timestamp=e.timestamp,
                     message_id=e.message_id,
                     source_id=e.source_id,
+                    integrations=e.integrations,
                 ),
                 now,
             )
