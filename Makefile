@@ -34,6 +34,8 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) .ci/import_cycles.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -61,6 +61,7 @@ _STEWARDSHIP = {
     "customers.dataqualityissue": FULL,
     "consent.*": FULL,
     "sources.*": FULL,
+    "customers.*source": FULL,  # sources (a customers model) and their history
     "destinations.*": READ,
     "insights.*": FULL,
 }

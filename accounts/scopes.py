@@ -31,7 +31,7 @@ SCOPE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "consent:read": ("consent.view_consentrecord",),
     "consent:write": ("consent.add_consentrecord",),
     "privacy:write": ("consent.add_datasubjectrequest",),
-    "sources:admin": ("sources.add_source", "sources.change_source"),
+    "sources:admin": ("customers.add_source", "customers.change_source"),
     "imports:write": ("sources.add_importjob",),
 }
 

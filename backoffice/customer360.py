@@ -22,12 +22,11 @@ from accounts.masking import (
     shown_trait,
 )
 from consent.selectors import consent_history, consent_overview
-from customers.models import CORE_FIELDS, Customer, Event, Merge
+from customers.models import CORE_FIELDS, Customer, Event, Merge, Source
 from insights.selectors import profile_insights
 from segments.models import SegmentMembership
 from segments.purchases import purchase_event, revenue_expression
 from segments.selectors import profile_computed_traits
-from sources.models import Source
 
 EVENTS_PER_PAGE = 25
 HISTORY_ROWS = 20

@@ -21,9 +21,9 @@ from django.utils import timezone
 from backoffice.models import DailyStat
 from backoffice.stats import WINDOW_DAYS, day_start, fill_daily_stats
 from consent.models import ConsentState, Purpose
-from customers.models import Customer, DataQualityIssue, Event
+from customers.models import Customer, DataQualityIssue, Event, Source
 from segments.models import Segment
-from sources.models import ImportJob, Source
+from sources.models import ImportJob
 
 CACHE_KEY = "backoffice:dashboard:v1"
 Metric = DailyStat.Metric

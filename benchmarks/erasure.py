@@ -54,9 +54,9 @@ def main() -> None:
     from consent.services.privacy import create_request
     from core.mentions import Mentions
     from core.models import OutboxEntry
-    from customers.models import Customer, Event, Identity
+    from customers.models import Customer, Event, Identity, Source
     from customers.services.privacy import redact_mentions
-    from sources.models import IntakeMessage, Source
+    from sources.models import IntakeMessage
 
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")  # autovacuum may be off on the benchmark machine

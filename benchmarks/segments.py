@@ -1,6 +1,6 @@
 """Segment compute and live re-evaluation on PostgreSQL at 1M profiles / 10M events.
 
-    flock /work/bench.lock .venv/bin/python benchmarks/segments.py [--profiles 1000000] \
+    .venv/bin/python benchmarks/segments.py [--profiles 1000000] \
         [--events 10000000] [--reuse] [--keep] [--quick] [--json FILE]
 
 Generates the data with SQL (generate_series, no ORM) into a throwaway

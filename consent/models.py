@@ -87,7 +87,7 @@ class ConsentRecord(models.Model):
     state = models.CharField(max_length=16, choices=ConsentStateChoices.choices)
     method = models.CharField(max_length=32, choices=Method.choices)
     source = models.ForeignKey(
-        "sources.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "customers.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     occurred_at = models.DateTimeField(help_text="When the person gave or refused consent.")
     recorded_at = models.DateTimeField(default=timezone.now)
@@ -240,7 +240,7 @@ class SuppressedMessageCount(models.Model):
     """How many messages each source sent for erased people (dropped at intake)."""
 
     source = models.OneToOneField(
-        "sources.Source", on_delete=models.CASCADE, related_name="suppressed_messages"
+        "customers.Source", on_delete=models.CASCADE, related_name="suppressed_messages"
     )
     count = models.PositiveBigIntegerField(default=0)
     last_dropped_at = models.DateTimeField(null=True, blank=True)

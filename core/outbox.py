@@ -14,6 +14,34 @@ from core.models import OutboxEntry
 
 Topic = OutboxEntry.Topic
 
+# Event types other parts subscribe to (webhooks: identify calls, track by name).
+EVENT_TOPICS = frozenset({Topic.IDENTIFY, Topic.TRACK})
+
+
+def event_payload(
+    *,
+    customer_id: int,
+    event_id: int,
+    name: str,
+    properties: dict,
+    timestamp: datetime,
+    message_id: str,
+    source_id: int,
+    integrations: dict | None = None,
+) -> dict:
+    """The outbox payload of a stored identify or track call (one shape for every writer);
+    ``integrations`` (which destinations the caller addressed) only when given."""
+    return {
+        "customer_id": customer_id,
+        "event_id": event_id,
+        "event": name,
+        "properties": properties,
+        "timestamp": timestamp.isoformat(),
+        "message_id": message_id,
+        "source_id": source_id,
+        **({"integrations": integrations} if integrations else {}),
+    }
+
 
 def emit(*, topic: str, customer, payload: dict) -> OutboxEntry:
     """One entry about ``customer`` (a ``customers.Customer`` or None)."""

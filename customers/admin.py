@@ -14,6 +14,7 @@ from customers.models import (
     IdentifierType,
     Identity,
     Merge,
+    Source,
 )
 from customers.selectors import customer_ids_matching_identifier, customer_timeline
 
@@ -38,10 +39,7 @@ class SourceFilter(admin.SimpleListFilter):
     parameter_name = "source"
 
     def lookups(self, request, model_admin):
-        from django.apps import apps
-
-        source_model = apps.get_model("sources", "Source")
-        return [(s.pk, s.name) for s in source_model.objects.only("pk", "name")]
+        return [(s.pk, s.name) for s in Source.objects.only("pk", "name")]
 
     def queryset(self, request, queryset):
         if self.value():

@@ -41,6 +41,48 @@ CORE_FIELDS: tuple[str, ...] = (
 )
 
 
+class Source(models.Model):
+    """A system that sends data in (website, app, CRM export, file upload…).
+
+    The write key is never stored: only its SHA-256 digest and a short prefix
+    that lets people tell keys apart. A key is shown once, when created or
+    rotated (see ``sources.services.keys``). It lives in ``customers`` (the
+    table keeps its first name) because profiles, identities and events point
+    at it and the base layers must not depend on ``sources``.
+    """
+
+    class Kind(models.TextChoices):
+        WEBSITE = "website", "Website"
+        MOBILE = "mobile", "Mobile app"
+        SERVER = "server", "Server"
+        CRM = "crm", "CRM"
+        EMAIL = "email", "Email tool"
+        POS = "pos", "Point of sale"
+        SHOP = "shop", "Online shop"
+        FILE = "file", "File import"
+        API = "api", "REST API"
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    write_key_prefix = models.CharField(max_length=16, editable=False)
+    write_key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    write_key_rotated_at = models.DateTimeField(default=timezone.now, editable=False)
+    enabled = models.BooleanField(default=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = audited_history(
+        excluded_fields=["write_key_hash"], table_name="sources_historicalsource"
+    )
+
+    class Meta:
+        db_table = "sources_source"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class IdentifierType(models.Model):
     """A kind of identifier and the rules identity resolution applies to it.
 
@@ -182,7 +224,7 @@ class Identity(models.Model):
         Customer, on_delete=models.CASCADE, related_name="identities", db_index=False
     )
     source = models.ForeignKey(
-        "sources.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     first_seen = models.DateTimeField(default=timezone.now)
 
@@ -216,9 +258,7 @@ class Event(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="events", db_index=False
     )
-    source = models.ForeignKey(
-        "sources.Source", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+", db_index=False)
     type = models.CharField(max_length=16, choices=Type.choices)
     name = models.CharField(max_length=200, blank=True)
     properties = models.JSONField(default=dict, blank=True)
@@ -278,7 +318,7 @@ class GroupMembership(models.Model):
         Customer, on_delete=models.CASCADE, related_name="group_memberships"
     )
     source = models.ForeignKey(
-        "sources.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
@@ -308,7 +348,7 @@ class DataQualityIssue(models.Model):
         related_name="data_quality_issues",
     )
     source = models.ForeignKey(
-        "sources.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     field = models.CharField(max_length=64)
     value = models.TextField(blank=True)
@@ -395,9 +435,7 @@ class TraitSourcePriority(models.Model):
     unranked source; otherwise (no rank, or equal ranks) the newest wins.
     """
 
-    source = models.OneToOneField(
-        "sources.Source", on_delete=models.CASCADE, related_name="trait_priority"
-    )
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="trait_priority")
     priority = models.PositiveSmallIntegerField(default=5)
 
     class Meta:

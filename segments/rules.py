@@ -25,7 +25,7 @@ from datetime import date
 from accounts.masking import is_contact_key, looks_like_contact
 from consent.models import Purpose
 from core.errors import DomainError
-from customers.models import IdentifierType, Identity
+from customers.models import IdentifierType, Source
 from segments.models import ComputedTrait, Segment, StoredTrait
 
 FIELD_TYPES: dict[str, str] = {
@@ -129,8 +129,7 @@ class References:
         return Purpose.objects.filter(code=code).exists()
 
     def source_exists(self, source_id: int) -> bool:
-        source_model = Identity._meta.get_field("source").related_model
-        return source_model.objects.filter(pk=source_id).exists()
+        return Source.objects.filter(pk=source_id).exists()
 
 
 def validate_rule(

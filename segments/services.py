@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
-from core.outbox import emit_for_customers
+from core.outbox import Topic, emit_for_customers
 from customers.models import Customer
 from segments import evaluation
 from segments.compiler import compile_rule
@@ -209,7 +209,7 @@ def _record_size(segment: Segment, now: datetime) -> int:
 
 def _emit(segment: Segment, *, entered: Sequence[int], exited: Sequence[int], now: datetime):
     payload = {"segment_id": segment.pk, "segment": segment.name, "at": now.isoformat()}
-    for topic, ids in (("segment.entered", entered), ("segment.exited", exited)):
+    for topic, ids in ((Topic.SEGMENT_ENTERED, entered), (Topic.SEGMENT_EXITED, exited)):
         emit_for_customers(topic=topic, customer_ids=list(ids), payload=payload, created_at=now)
 
 

@@ -16,7 +16,7 @@ from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.masking import can_see_contact_details
 from consent.models import Purpose
 from consent.services.categories import UNKNOWN_CONSENT_CATEGORY
-from customers.models import Customer, Event
+from customers.models import Customer, Event, Source
 from segments.models import Segment
 from sources import admin_intake  # noqa: F401 - registers the intake admin
 from sources.exports.service import (
@@ -36,7 +36,7 @@ from sources.imports.jobs import (
 from sources.imports.mapping import MappingError
 from sources.imports.reading import ImportFileError
 from sources.imports.report import column_samples, mapping_lines, report_lines, summary_lines
-from sources.models import ImportJob, Source
+from sources.models import ImportJob
 from sources.selectors import with_intake_figures
 from sources.services.keys import create_source, rotate_write_key
 

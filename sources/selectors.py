@@ -8,8 +8,8 @@ from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subqu
 from django.db.models.functions import Coalesce
 
 from consent.services.categories import UNKNOWN_CONSENT_CATEGORY
-from customers.models import DataQualityIssue
-from sources.models import IntakeMessage, RejectedMessage, Source
+from customers.models import DataQualityIssue, Source
+from sources.models import IntakeMessage, RejectedMessage
 
 
 def _count(model, **filters) -> Coalesce:

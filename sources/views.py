@@ -13,7 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from sources.models import Source
+from customers.models import Source
 from sources.services.intake import accept_calls, record_rejected_body, source_for_key
 from sources.services.parsing import (
     MAX_BATCH_BYTES,

@@ -25,11 +25,9 @@ from core.db.copy import (
     reserve_ids,
 )
 from core.models import OutboxEntry
+from core.outbox import EVENT_TOPICS, Topic, event_payload
 from customers.models import Customer, Event, IdentifierType, Identity
 from customers.services.identity import ANONYMOUS_TYPES
-
-# as in customers.services.profiles.record_event: what webhooks subscribe to
-OUTBOX_EVENT_TYPES = frozenset({"identify", "track"})
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,9 @@ def create_profiles(*, people: Sequence[NewPerson]) -> list[Customer]:
     insert_rows(
         OutboxEntry,
         [
-            OutboxEntry(topic="profile.created", customer_id=c.pk, payload={"customer_id": c.pk})
+            OutboxEntry(
+                topic=Topic.PROFILE_CREATED, customer_id=c.pk, payload={"customer_id": c.pk}
+            )
             for c in customers
         ],
     )
@@ -252,20 +252,20 @@ def record_events(*, events: Sequence[EventRecord]) -> None:
             (
                 e.type,
                 e.customer_id,
-                {
-                    "customer_id": e.customer_id,
-                    "event_id": event_id,
-                    "event": e.name,
-                    "properties": e.properties,
-                    "timestamp": e.timestamp.isoformat(),
-                    "message_id": e.message_id,
-                    "source_id": e.source_id,
-                    **({"integrations": e.integrations} if e.integrations else {}),
-                },
+                event_payload(
+                    customer_id=e.customer_id,
+                    event_id=event_id,
+                    name=e.name,
+                    properties=e.properties,
+                    timestamp=e.timestamp,
+                    message_id=e.message_id,
+                    source_id=e.source_id,
+                    integrations=e.integrations,
+                ),
                 now,
             )
             for e, event_id in zip(events, ids, strict=True)
-            if e.type in OUTBOX_EVENT_TYPES
+            if e.type in EVENT_TOPICS
         ),
     )
 

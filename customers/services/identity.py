@@ -40,7 +40,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from core.db.locks import lock, lock_key, try_lock
-from core.outbox import emit
+from core.outbox import Topic, emit
 from customers.models import Customer, IdentifierType, Identity, Merge
 from customers.services.merging import choose_survivor, merge_customers
 from customers.services.normalize import Issue
@@ -186,7 +186,7 @@ def resolve_identity(
     if not selected:
         customer = Customer.objects.create(first_seen=seen_at, last_seen=seen_at)
         created = True
-        emit(topic="profile.created", customer=customer, payload={"customer_id": customer.pk})
+        emit(topic=Topic.PROFILE_CREATED, customer=customer, payload={"customer_id": customer.pk})
     else:
         profiles = list(Customer.objects.filter(pk__in=selected).order_by("pk"))
         customer = choose_survivor(profiles)

@@ -10,11 +10,8 @@ from django.utils import timezone
 from core.db.bulk import update_rows
 from core.db.copy import insert_history, insert_rows
 from core.models import OutboxEntry
-from core.outbox import emit
+from core.outbox import EVENT_TOPICS, Topic, emit, event_payload
 from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer, Event
-
-# Event types other parts subscribe to (webhooks: identify calls, track by name).
-_OUTBOX_EVENT_TYPES = frozenset({"identify", "track"})
 
 
 class ProfileChanges:
@@ -128,7 +125,7 @@ class ProfileChanges:
             OutboxEntry,
             [
                 OutboxEntry(
-                    topic="profile.updated",
+                    topic=Topic.PROFILE_UPDATED,
                     customer=customer,
                     payload={"customer_id": customer.pk, "changed": changed},
                 )
@@ -187,18 +184,18 @@ def record_event(
     if created and timestamp > customer.last_seen:
         customer.last_seen = timestamp
         customer.save(update_fields=["last_seen"])
-    if created and type in _OUTBOX_EVENT_TYPES:
+    if created and type in EVENT_TOPICS:
         emit(
             topic=type,
             customer=customer,
-            payload={
-                "customer_id": customer.pk,
-                "event_id": event.pk,
-                "event": name,
-                "properties": properties,
-                "timestamp": timestamp.isoformat(),
-                "message_id": message_id,
-                "source_id": source_id,
-            },
+            payload=event_payload(
+                customer_id=customer.pk,
+                event_id=event.pk,
+                name=name,
+                properties=properties,
+                timestamp=timestamp,
+                message_id=message_id,
+                source_id=source_id,
+            ),
         )
     return event, created

@@ -21,6 +21,7 @@ from django.utils import timezone
 from core.db.bulk import update_rows
 from core.db.copy import insert_history, insert_rows
 from core.models import OutboxEntry
+from core.outbox import Topic
 from customers.models import Customer
 from customers.services.values import iso_date, read_boolean, read_number
 
@@ -102,7 +103,7 @@ def _save(customers: list[Customer], name: str) -> None:
         OutboxEntry,
         [
             OutboxEntry(
-                topic="profile.updated",
+                topic=Topic.PROFILE_UPDATED,
                 customer=customer,
                 payload={"customer_id": customer.pk, "changed": [f"traits.{name}"]},
             )

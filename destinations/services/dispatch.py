@@ -19,18 +19,19 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.models import OutboxEntry
+from core.outbox import Topic
 from destinations.models import Delivery, Destination
 from destinations.services import gate, sending
 from destinations.services.payloads import entry_payload, profile_snapshots
 
 _FLAGS = {
-    "profile.created": "on_profile_created",
-    "profile.updated": "on_profile_updated",
-    "profile.merged": "on_profile_merged",
-    "profile.unmerged": "on_profile_merged",  # an undone merge goes where merges went
-    "identify": "on_identify",
-    "segment.entered": "on_segment_entered",
-    "segment.exited": "on_segment_exited",
+    Topic.PROFILE_CREATED: "on_profile_created",
+    Topic.PROFILE_UPDATED: "on_profile_updated",
+    Topic.PROFILE_MERGED: "on_profile_merged",
+    Topic.PROFILE_UNMERGED: "on_profile_merged",  # an undone merge goes where merges went
+    Topic.IDENTIFY: "on_identify",
+    Topic.SEGMENT_ENTERED: "on_segment_entered",
+    Topic.SEGMENT_EXITED: "on_segment_exited",
 }
 
 
@@ -70,12 +71,12 @@ def subscribes(destination: Destination, entry: OutboxEntry) -> bool:
         destination.name, entry.payload.get("integrations")
     ):
         return False
-    if entry.topic == "track":
+    if entry.topic == Topic.TRACK:
         return entry.payload.get("event") in destination.track_events
     flag = _FLAGS.get(entry.topic)
     if not (flag and getattr(destination, flag)):
         return False
-    if entry.topic in {"segment.entered", "segment.exited"}:
+    if entry.topic in {Topic.SEGMENT_ENTERED, Topic.SEGMENT_EXITED}:
         chosen = {segment.pk for segment in destination.segments.all()}
         return entry.payload.get("segment_id") in chosen
     return True

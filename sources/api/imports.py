@@ -18,6 +18,7 @@ from core.api.errors import ErrorSerializer
 from core.api.exceptions import ApiError, Conflict
 from core.api.pagination import CursorPagination
 from core.api.router import router
+from customers.models import Source
 from sources.imports.jobs import (
     ImportStateError,
     confirm_import,
@@ -27,7 +28,7 @@ from sources.imports.jobs import (
 )
 from sources.imports.mapping import MappingError
 from sources.imports.reading import ImportFileError
-from sources.models import ImportIssue, ImportJob, Source
+from sources.models import ImportIssue, ImportJob
 
 
 class ImportJobSerializer(serializers.ModelSerializer):

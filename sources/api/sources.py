@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from core.api.errors import ErrorSerializer
 from core.api.exceptions import Conflict
 from core.api.router import router
-from sources.models import Source
+from customers.models import Source
 from sources.services.keys import create_source, rotate_write_key
 
 

@@ -17,9 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from customers.models import Customer, Event, IdentifierType, Identity
+from customers.models import Customer, Event, IdentifierType, Identity, Source
 from sources.demo import people as vocab
-from sources.models import Source
 from sources.services.keys import create_source
 
 # name, kind, and what the source stands for (printed with its write key).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from consent.models import Purpose
-from customers.models import CORE_FIELDS, IdentifierType
+from customers.models import CORE_FIELDS, IdentifierType, Source
 from sources.imports.mapping import (
     CUSTOMERS,
     EVENT_CORE_FIELDS,
@@ -13,7 +13,7 @@ from sources.imports.mapping import (
     IGNORE,
     slug,
 )
-from sources.models import ImportJob, Source
+from sources.models import ImportJob
 
 
 class UploadForm(forms.Form):

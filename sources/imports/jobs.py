@@ -17,10 +17,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError
-from customers.models import IdentifierType
+from customers.models import IdentifierType, Source
 from sources.imports.mapping import MappingError, build_mapping, default_mapping, mapping_to_json
 from sources.imports.reading import ImportFileError, detect_format, open_table
-from sources.models import ImportJob, Source
+from sources.models import ImportJob
 from sources.services.keys import create_source
 
 logger = logging.getLogger(__name__)

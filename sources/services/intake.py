@@ -16,8 +16,9 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from consent.services.suppression import suppressed_indexes
+from customers.models import Source
 from sources import tasks
-from sources.models import IntakeMessage, RejectedMessage, Source
+from sources.models import IntakeMessage, RejectedMessage
 from sources.privacy import payload_identifiers
 from sources.services.keys import authenticate_write_key
 from sources.services.parsing import (

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
-from sources.models import Source
+from customers.models import Source
 
 WRITE_KEY_PREFIX_LENGTH = 8
 
@@ -42,7 +42,7 @@ def create_source(*, name: str, kind: str, description: str = "") -> tuple[Sourc
 @transaction.atomic
 def rotate_write_key(*, source: Source, actor=None) -> str:
     """Replace the source's key; the old one stops working at once."""
-    require_permissions(actor, "sources.change_source", what="rotate write keys")
+    require_permissions(actor, "customers.change_source", what="rotate write keys")
     key = generate_write_key()
     source.write_key_prefix = key[:WRITE_KEY_PREFIX_LENGTH]
     source.write_key_hash = hash_write_key(key)

@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from customers.models import Customer
+from customers.models import Customer, Source
 from customers.services.normalize import normalize_identifier
 from sources.contracts import NormalizedMessage
-from sources.models import Source
 from sources.pipeline import process_message
 from sources.services.keys import create_source
 

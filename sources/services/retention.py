@@ -18,7 +18,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from sources.models import IntakeMessage, RejectedMessage, Source
+from customers.models import Source
+from sources.models import IntakeMessage, RejectedMessage
 
 CHUNK = 5_000  # rows per DELETE, so no statement holds locks for long
 

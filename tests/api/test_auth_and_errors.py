@@ -57,7 +57,7 @@ def test_signed_in_person_with_model_permissions_is_allowed(client, django_user_
     user = django_user_model.objects.create_user("steward", password="pw-123456789")
     user.user_permissions.add(
         *Permission.objects.filter(
-            content_type__app_label="sources", codename__in=["add_source", "change_source"]
+            content_type__app_label="customers", codename__in=["add_source", "change_source"]
         )
     )
     client.force_login(user)

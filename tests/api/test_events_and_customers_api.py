@@ -3,9 +3,8 @@ from datetime import UTC, datetime
 import pytest
 
 from consent.services.consent import record_consent
-from customers.models import Customer
+from customers.models import Customer, Source
 from segments.services import add_to_static_segment, save_segment
-from sources.models import Source
 from sources.services.keys import create_source
 from tests.api.conftest import assert_error, send
 

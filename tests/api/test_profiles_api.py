@@ -2,9 +2,8 @@ import pytest
 from django.db.models import Max
 
 from consent.services.consent import record_consent
-from customers.models import Customer, Event
+from customers.models import Customer, Event, Source
 from segments.services import add_to_static_segment, save_segment
-from sources.models import Source
 from tests.api.conftest import assert_error, send
 
 

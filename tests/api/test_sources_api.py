@@ -1,4 +1,4 @@
-from sources.models import Source
+from customers.models import Source
 from sources.services.keys import authenticate_write_key, create_source
 from tests.api.conftest import assert_error
 

@@ -19,7 +19,7 @@ def demo(db):
         "admin:customers_identity_changelist",
         "admin:customers_event_changelist",
         "admin:customers_identifiertype_changelist",
-        "admin:sources_source_changelist",
+        "admin:customers_source_changelist",
     ],
 )
 def test_list_pages_render_with_bounded_queries(
@@ -65,11 +65,11 @@ def test_history_page_renders_for_customer(demo, admin_client):
 
 
 def test_admin_creates_source_and_shows_key_once(admin_client):
-    from sources.models import Source
+    from customers.models import Source
     from sources.services.keys import authenticate_write_key
 
     response = admin_client.post(
-        reverse("admin:sources_source_add"),
+        reverse("admin:customers_source_add"),
         {"name": "Landing pages", "kind": "website", "enabled": "on", "description": ""},
         follow=True,
     )
@@ -77,7 +77,7 @@ def test_admin_creates_source_and_shows_key_once(admin_client):
     shown = [str(m) for m in response.context["messages"]]
     key = next(m.split(": ")[-1] for m in shown if "Write key" in m)
     assert authenticate_write_key(key) == Source.objects.get(name="Landing pages")
-    again = admin_client.get(reverse("admin:sources_source_changelist"))
+    again = admin_client.get(reverse("admin:customers_source_changelist"))
     assert key not in again.content.decode()
 
 

@@ -33,7 +33,7 @@ def test_marketer_reads_customers_but_not_identity_rules_or_sources():
     assert {"customers.view_customer", "accounts.view_contact_details"} <= perms
     assert "customers.change_customer" not in perms
     assert "customers.view_identifiertype" not in perms
-    assert "sources.view_source" not in perms
+    assert "customers.view_source" not in perms
 
 
 @pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_data_steward_has_everything_a_marketer_has_plus_rules_and_sources():
     assert {
         "customers.change_identifiertype",
         "customers.change_customer",
-        "sources.change_source",
+        "customers.change_source",
     } <= steward
 
 

@@ -81,7 +81,7 @@ def test_insert_history_matches_simple_history_rows(db, rf):
 
 
 def test_stored_message_ids_reports_only_this_sources_events(db, source):
-    from sources.models import Source
+    from customers.models import Source
 
     other = Source.objects.create(name="Other", kind="server")
     customer = Customer.objects.create()

@@ -33,7 +33,7 @@ def test_marketer_sees_customers_but_not_identity_rules_or_sources(login):
     assert "Customers" in models
     assert "Identifier types" not in models
     assert "Sources" not in models
-    response = page.goto("/admin/sources/source/")
+    response = page.goto("/admin/customers/source/")
     assert response.status == 403
 
 

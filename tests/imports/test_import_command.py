@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from customers.models import Customer, Identity
-from sources.models import ImportJob, Source
+from customers.models import Customer, Identity, Source
+from sources.models import ImportJob
 from sources.services.keys import create_source
 from tests.imports.conftest import FILES
 

@@ -15,13 +15,12 @@ from django.utils import timezone
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from accounts.models import ApiKey
 from accounts.services.api_keys import create_api_key, revoke_api_key
-from customers.models import Customer, Merge
+from customers.models import Customer, Merge, Source
 from customers.services.identity import resolve_identity
 from customers.services.merging import MergeError, merge_manually, unmerge
 from destinations.models import Destination
 from destinations.services.operations import rotate_secret
 from segments.services import recompute_segment, save_segment
-from sources.models import Source
 from sources.services.keys import create_source, rotate_write_key
 
 

@@ -250,7 +250,7 @@ def test_source_admin_shows_intake_figures(
         received_at=timezone.now() - timedelta(hours=3),
     )
     with django_assert_max_num_queries(12):
-        response = admin_client.get(reverse("admin:sources_source_changelist"))
+        response = admin_client.get(reverse("admin:customers_source_changelist"))
     assert response.status_code == 200
     annotated = response.context["cl"].result_list[0]
     assert (annotated.messages_last_hour, annotated.messages_last_day) == (1, 2)
@@ -258,7 +258,7 @@ def test_source_admin_shows_intake_figures(
     assert annotated.last_message_at > old.received_at
     body = response.content.decode()
     assert key[:8] in body
-    change = admin_client.get(reverse("admin:sources_source_change", args=[source.pk]))
+    change = admin_client.get(reverse("admin:customers_source_change", args=[source.pk]))
     assert change.status_code == 200
 
 

@@ -4,9 +4,8 @@ from django.core.management import call_command
 from django.db.models import Max
 from django.utils import timezone
 
-from customers.models import Customer, Event, Identity
+from customers.models import Customer, Event, Identity, Source
 from sources.demo.generate import seed_demo
-from sources.models import Source
 
 
 def _snapshot():

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from sources.models import Source
+from customers.models import Source
 from sources.services.keys import authenticate_write_key, create_source, rotate_write_key
 
 

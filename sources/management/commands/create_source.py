@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
-from sources.models import Source
+from customers.models import Source
 from sources.services.keys import create_source
 
 
