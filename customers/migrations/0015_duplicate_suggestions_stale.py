@@ -18,7 +18,7 @@ def mark_pending(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0013_outbox_moves_to_core'),
+        ('customers', '0014_source_moves_here'),
     ]
 
     operations = [
