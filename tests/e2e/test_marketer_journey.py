@@ -61,8 +61,8 @@ def test_search_results_list_every_partial_match(login, sofia):
     page = login("marketer")
     page.fill("#tributary-search-q", "ross")
     page.press("#tributary-search-q", "Enter")
-    page.wait_for_selector("#search-results")
-    names = page.locator("#search-results tbody td:first-child").all_inner_texts()
+    page.wait_for_selector("#customer-search-results")
+    names = page.locator("#customer-search-results tbody td:first-child").all_inner_texts()
     assert {"Sofía Rossi", "Rossella Bianchi"} <= set(names)
     screenshot(page, "search-results")
 
