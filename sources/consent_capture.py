@@ -12,13 +12,16 @@ Two shapes arrive:
 Only changes are recorded (see ``consent.services.consent.record_preferences``).
 A batch gathers its messages' preferences and records them at once; when a
 message merged profiles, what was gathered so far is recorded first and the
-absorbed profiles' consent history moves to the survivor.
+absorbed profiles' consent history moves to the survivor. The states that
+moved are held until ``publish``, which the pipeline calls once the batch's
+profiles are written (new ones included), so segments see them complete.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from consent import registry
 from consent.models import ConsentRecord, Purpose
 from consent.services.consent import (
     Preference,
@@ -36,18 +39,28 @@ class ConsentCapture:
     def __init__(self) -> None:
         self._pending: list[Preference] = []
         self._purposes: list[Purpose] | None = None
+        self._changes: list[registry.ConsentChange] = []
 
     def add(
         self, *, message: NormalizedMessage, customer: Customer, absorbed_ids: Sequence[int] = ()
     ) -> None:
         if absorbed_ids:
             self.flush()  # the absorbed profiles' records move with what they hold now
-            carry_over_consent(survivor=customer, absorbed_ids=list(absorbed_ids))
+            with registry.holding_consent_changes() as changes:
+                carry_over_consent(survivor=customer, absorbed_ids=list(absorbed_ids))
+            self._changes.extend(changes)
         self._pending.extend(self.preferences(message, customer_id=customer.pk))
 
     def flush(self) -> None:
-        record_preferences(preferences=self._pending)
+        with registry.holding_consent_changes() as changes:
+            record_preferences(preferences=self._pending)
+        self._changes.extend(changes)
         self._pending = []
+
+    def publish(self) -> None:
+        """Hand the consent changes recorded so far to the listeners (segments)."""
+        registry.consent_changed(self._changes)
+        self._changes = []
 
     def preferences(self, message: NormalizedMessage, *, customer_id: int) -> list[Preference]:
         """The purposes a message says yes or no to, in the order it says them."""
