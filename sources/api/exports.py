@@ -20,9 +20,9 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 
 from accounts.models import ApiKey
-from cdp_site.api.router import router
-from cdp_site.api.schema import ErrorSerializer
 from consent.models import Purpose
+from core.api.errors import ErrorSerializer
+from core.api.router import router
 from customers.models import Customer, Event
 from segments.models import Segment
 from sources.exports.service import (

@@ -17,7 +17,8 @@ from django.utils import timezone
 from accounts.services.api_keys import create_api_key
 from consent.models import Purpose
 from consent.services.consent import carry_over_consent, record_consent
-from customers.models import Customer, Identity, OutboxEntry
+from core.outbox import OutboxEntry
+from customers.models import Customer, Identity
 from customers.services.identity import resolve_identity
 from segments.models import Segment, SegmentMembership
 from segments.services import save_segment
