@@ -4,36 +4,94 @@ Imported by ``customers.admin``; the actions call ``customers.services.merging``
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin_roles import RoleAwareAdmin
-from customers.models import DuplicateSuggestion, Merge, TraitSourcePriority
+from customers.models import CORE_FIELDS, Customer, DuplicateSuggestion, Merge, TraitSourcePriority
 from customers.services.duplicates import merge_suggestion, reject_suggestion
-from customers.services.merging import MergeError, merge_manually, unmerge
+from customers.services.merging import (
+    MergeError,
+    MergePreview,
+    merge_manually,
+    preview_manual_merge,
+    unmerge,
+)
 
 
-@admin.action(description="Merge selected customers into one", permissions=["merge"])
+@admin.action(description="Merge selected customers into one…", permissions=["merge"])
 def merge_selected(modeladmin, request, queryset):
+    """First a confirmation page (the resulting profile, the survivor to keep),
+    then the merge; both through the merge service, which checks the permission."""
+    ids = list(queryset.values_list("pk", flat=True))
+    survivor_id = _number(request.POST.get("survivor"))
     try:
-        merges = merge_manually(
-            customer_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
-        )
+        if "_confirm_merge" not in request.POST:
+            preview = preview_manual_merge(
+                customer_ids=ids, actor=request.user, survivor_id=survivor_id
+            )
+            return _confirmation(modeladmin, request, preview)
+        merges = merge_manually(customer_ids=ids, actor=request.user, survivor_id=survivor_id)
     except MergeError as error:
         modeladmin.message_user(request, error.message, messages.ERROR)
-        return
+        return None
     survivor = merges[0].survivor
     modeladmin.message_user(
         request,
         format_html(
-            'Merged {} profiles into <a href="{}">{}</a>. Undo from the merge log.',
+            'Merged {} profiles into <a href="{}">{}</a>. Undo from its page or the merge log.',
             len(merges),
             survivor.get_absolute_url(),
             survivor,
         ),
         messages.SUCCESS,
+    )
+    return None
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def _confirmation(modeladmin, request, preview: MergePreview) -> TemplateResponse:
+    profiles = [preview.survivor, *preview.absorbed]
+    rows = [
+        (
+            Customer._meta.get_field(name).verbose_name.capitalize(),
+            [getattr(c, name) for c in profiles],
+            getattr(preview.result, name),
+        )
+        for name in (*CORE_FIELDS, "first_seen", "last_seen")
+    ]
+    traits = sorted({key for c in profiles for key in c.traits})
+    rows.extend(
+        (key, [c.traits.get(key) for c in profiles], preview.result.traits.get(key))
+        for key in traits
+    )
+    identities = {
+        c.pk: [str(i) for i in c.identities.select_related("type").order_by("type__name")]
+        for c in profiles
+    }
+    return TemplateResponse(
+        request,
+        "admin/customers/customer/merge_confirm.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": f"Merge {len(profiles)} profiles into one?",
+            "opts": modeladmin.model._meta,
+            "preview": preview,
+            "profiles": profiles,
+            "rows": rows,
+            "identities": [identities[c.pk] for c in profiles],
+            "changed": len(preview.changes),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_name": request.POST.get("action", ""),
+        },
     )
 
 

@@ -8,6 +8,8 @@ class SegmentsConfig(AppConfig):
         # in ready(): models may be imported only once the app registry is loaded
         from consent import registry
         from segments.privacy import erase_memberships, export_memberships
+        from segments.services import reevaluate_for_consent
 
         registry.register_eraser("segments", erase_memberships)
         registry.register_exporter("segment_memberships", export_memberships)
+        registry.register_consent_listener("segments", reevaluate_for_consent)

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
+from consent.registry import ConsentChange
 from core.outbox import Topic, emit_for_customers
 from customers.models import Customer
 from segments import evaluation
@@ -300,6 +301,16 @@ def reevaluate_customers(
         if entered or exited:
             _emit(segment, entered=entered, exited=exited, now=now)
     return result
+
+
+def reevaluate_for_consent(changes: Sequence[ConsentChange]) -> None:
+    """The consent listener (registered in ``SegmentsConfig.ready``): profiles
+    whose consent moved enter or leave the segments that read those purposes,
+    in the transaction that recorded the consent."""
+    reevaluate_customers(
+        customer_ids={change.customer_id for change in changes},
+        changes={f"consent:{change.purpose_code}" for change in changes},
+    )
 
 
 def _enter_pairs(pairs: list[tuple[int, int]], now: datetime) -> list[tuple[int, int]]:

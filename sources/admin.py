@@ -18,11 +18,12 @@ from consent.models import Purpose
 from consent.services.categories import UNKNOWN_CONSENT_CATEGORY
 from customers.models import Customer, Event, Source
 from segments.models import Segment
-from sources import admin_intake  # noqa: F401 - registers the intake admin
+from sources import admin_exports, admin_intake  # noqa: F401 - register their admins
 from sources.exports.service import (
     ExportFile,
     export_customers,
     export_events,
+    export_segment_members,
     segment_members,
 )
 from sources.imports.forms import MappingForm, UploadForm
@@ -327,11 +328,60 @@ def _with_exports(model, exporter, keyword: str) -> None:
 
 
 def _export_members(segments, file_format: str, purpose: Purpose, actor) -> ExportFile:
-    return export_customers(
-        customers=segment_members(segments), file_format=file_format, purpose=purpose, actor=actor
+    return export_segment_members(
+        segments=segments, file_format=file_format, purpose=purpose, actor=actor
     )
+
+
+class SegmentExportForm(ExportForm):
+    file_format = forms.ChoiceField(choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")])
+
+
+def _with_segment_page_export() -> None:
+    """The segment page's "Export members" asks what the file is for, like the actions."""
+    registered = type(admin.site.get_model_admin(Segment))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.export_members_view)
+        own = path("<int:pk>/export/", view, name="segments_segment_export")
+        return [own, *super(extended, self).get_urls()]
+
+    def export_members_view(self, request, pk: int):
+        segment = get_object_or_404(Segment, pk=pk)
+        if not self.has_view_permission(request, segment):
+            raise PermissionDenied
+        form = SegmentExportForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            export = export_segment_members(
+                segments=[segment],
+                file_format=form.cleaned_data["file_format"],
+                purpose=form.cleaned_data["purpose"],
+                actor=request.user,  # checks the permissions; viewers get masked files
+            )
+            return _download(export)
+        return TemplateResponse(
+            request,
+            "admin/sources/export_purpose.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Export the members of {segment.name}: what is it for?",
+                "opts": Segment._meta,
+                "original": segment,
+                "form": form,
+                "count": segment_members([segment]).count(),
+            },
+        )
+
+    extended = type(
+        registered.__name__,
+        (registered,),
+        {"get_urls": get_urls, "export_members_view": export_members_view},
+    )
+    admin.site.unregister(Segment)
+    admin.site.register(Segment, extended)
 
 
 _with_exports(Customer, export_customers, "customers")
 _with_exports(Event, export_events, "events")
 _with_exports(Segment, _export_members, "segments")
+_with_segment_page_export()

@@ -15,13 +15,16 @@ Two shapes arrive:
 Only changes are recorded (see ``consent.services.consent.record_preferences``).
 A batch gathers its messages' preferences and records them at once; when a
 message merged profiles, what was gathered so far is recorded first and the
-absorbed profiles' consent history moves to the survivor.
+absorbed profiles' consent history moves to the survivor. The states that
+moved are held until ``publish``, which the pipeline calls once the batch's
+profiles are written (new ones included), so segments see them complete.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from consent import registry
 from consent.models import ConsentRecord, Purpose
 from consent.services.categories import UNKNOWN_CONSENT_CATEGORY, read_categories
 from consent.services.consent import Preference, carry_over_consent, record_preferences
@@ -38,19 +41,29 @@ class ConsentCapture:
         self._pending: list[Preference] = []
         self._issues: list[DataQualityIssue] = []
         self._purposes: list[Purpose] | None = None
+        self._changes: list[registry.ConsentChange] = []
 
     def add(
         self, *, message: NormalizedMessage, customer: Customer, absorbed_ids: Sequence[int] = ()
     ) -> None:
         if absorbed_ids:
             self.flush()  # the absorbed profiles' records move with what they hold now
-            carry_over_consent(survivor=customer, absorbed_ids=list(absorbed_ids))
+            with registry.holding_consent_changes() as changes:
+                carry_over_consent(survivor=customer, absorbed_ids=list(absorbed_ids))
+            self._changes.extend(changes)
         self._pending.extend(self.preferences(message, customer=customer))
 
     def flush(self) -> None:
-        record_preferences(preferences=self._pending)
+        with registry.holding_consent_changes() as changes:
+            record_preferences(preferences=self._pending)
+        self._changes.extend(changes)
         DataQualityIssue.objects.bulk_create(self._issues)
         self._pending, self._issues = [], []
+
+    def publish(self) -> None:
+        """Hand the consent changes recorded so far to the listeners (segments)."""
+        registry.consent_changed(self._changes)
+        self._changes = []
 
     def preferences(self, message: NormalizedMessage, *, customer: Customer) -> list[Preference]:
         """The purposes a message says yes or no to, in the order it says them

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.audit import current_actor
 from customers.models import Source
 
 
@@ -187,3 +188,31 @@ class RejectedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.reason}"
+
+
+class ExportRecord(models.Model):
+    """One file of customers or events that left through an export: the audit
+    trail of who took what, for which purpose. No personal data: the people
+    in the file are whoever the purpose allowed at that moment."""
+
+    class What(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+        EVENTS = "events", "Events"
+        SEGMENT_MEMBERS = "segment_members", "Segment members"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.CharField(max_length=200, default=current_actor, editable=False)
+    purpose = models.ForeignKey("consent.Purpose", on_delete=models.PROTECT, related_name="exports")
+    what = models.CharField(max_length=32, choices=What.choices)
+    detail = models.CharField(
+        max_length=300, blank=True, help_text="Which segments, or the list's filters."
+    )
+    file_format = models.CharField(max_length=8)
+    rows = models.PositiveIntegerField(help_text="People (or events) the purpose allowed.")
+    masked = models.BooleanField(help_text="Emails and phone numbers were masked.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Export #{self.pk}: {self.get_what_display()}"

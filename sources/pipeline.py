@@ -237,6 +237,7 @@ def apply_messages(
     record_events(events=events)
     insert_rows(DataQualityIssue, quality)
     profile_writes.save()
+    consent.publish()  # consent segments, now that every profile is written
     # Live segment membership, once for the batch: every touched profile
     # against the segments whose rules read anything the batch changed.
     touched: set[int] = set()

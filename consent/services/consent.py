@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consent.models import ConsentRecord, ConsentState, ConsentStateChoices, Purpose
+from consent.registry import ConsentChange, consent_changed
 from core.audit import current_actor
 from core.db.bulk import update_rows
 from core.db.copy import insert_values, reserve_ids
@@ -51,7 +52,8 @@ def record_consent(
 
     A statement older than the one the current state rests on is kept in the
     history but does not change the state, so late messages cannot roll
-    consent back.
+    consent back. A change of state reaches the consent listeners (segment
+    membership) in this transaction.
     """
     if state not in ConsentStateChoices.values:
         raise ValueError(f"{state!r} is not a consent state")
@@ -82,10 +84,16 @@ def record_consent(
             occurred_at=record.occurred_at,
         )
     elif record.occurred_at >= current.occurred_at:
+        moved = current.state != state
         current.state = state
         current.record = record
         current.occurred_at = record.occurred_at
         current.save(update_fields=["state", "record", "occurred_at"])
+        if not moved:
+            return record
+    else:
+        return record
+    consent_changed([ConsentChange(customer.pk, purpose.code)])
     return record
 
 
@@ -156,7 +164,8 @@ def record_preferences(*, preferences: Sequence[Preference]) -> int:
     (as in ``record_consent``). Many people at once, as plain rows: one read
     of their current states, one insert of the records, one insert and one
     update of the states, so a batch of messages or file rows costs a few
-    statements whatever its size.
+    statements whatever its size. The states that moved reach the consent
+    listeners (segment membership) in this transaction.
     """
     if not preferences:
         return 0
@@ -169,7 +178,7 @@ def record_preferences(*, preferences: Sequence[Preference]) -> int:
         purpose_id__in={p.purpose.pk for p in preferences},
     )
     current = {
-        (customer_id, purpose_id): _State(pk, state, occurred_at)
+        (customer_id, purpose_id): _State(pk, state, occurred_at, before=state)
         for pk, customer_id, purpose_id, state, occurred_at in held.values_list(
             "pk", "customer_id", "purpose_id", "state", "occurred_at"
         )
@@ -202,10 +211,15 @@ def record_preferences(*, preferences: Sequence[Preference]) -> int:
         )
         if before is None or preference.occurred_at >= before.occurred_at:
             current[key] = _State(
-                before and before.pk, state, preference.occurred_at, len(records) - 1
+                before and before.pk,
+                state,
+                preference.occurred_at,
+                len(records) - 1,
+                before.before if before else None,
             )
     record_ids = _insert_records(records)
     moved = [(key, s) for key, s in current.items() if s.record is not None]
+    codes = {p.purpose.pk: p.purpose.code for p in preferences}
     insert_values(
         ConsentState,
         ("customer_id", "purpose_id", "state", "record_id", "occurred_at"),
@@ -222,18 +236,25 @@ def record_preferences(*, preferences: Sequence[Preference]) -> int:
         ],
         ["state", "record", "occurred_at"],
     )
+    consent_changed(
+        ConsentChange(customer_id, codes[purpose_id])
+        for (customer_id, purpose_id), s in moved
+        if s.state != s.before
+    )
     return len(records)
 
 
 @dataclass
 class _State:
     """A current state as ``record_preferences`` works on it: ``record`` is the
-    index of the new record it moved to, None while unchanged."""
+    index of the new record it moved to, None while unchanged; ``before`` the
+    state held when the batch began."""
 
     pk: int | None
     state: str
     occurred_at: datetime
     record: int | None = None
+    before: str | None = None
 
 
 def _insert_records(rows: list[list]) -> list[int]:
@@ -260,17 +281,24 @@ def carry_over_consent(*, survivor: Customer, absorbed_ids: list[int]) -> int:
     records (and the state rows the survivor had no equivalent of); this
     moves any record left behind and recomputes the survivor's state per
     purpose from the latest record, so a newer "withdrawn" on the absorbed
-    profile wins over an older "granted" on the survivor. Returns how many
-    records it moved.
+    profile wins over an older "granted" on the survivor. States that moved
+    reach the consent listeners. Returns how many records it moved.
     """
     moved = ConsentRecord.objects.filter(customer_id__in=absorbed_ids).update(customer=survivor)
     latest: dict[int, ConsentRecord] = {}
-    for record in ConsentRecord.objects.filter(customer=survivor).order_by("occurred_at", "id"):
+    records = ConsentRecord.objects.filter(customer=survivor).select_related("purpose")
+    for record in records.order_by("occurred_at", "id"):
         latest[record.purpose_id] = record
+    held = dict(ConsentState.objects.filter(customer=survivor).values_list("purpose_id", "state"))
     for purpose_id, record in latest.items():
         ConsentState.objects.update_or_create(
             customer=survivor,
             purpose_id=purpose_id,
             defaults={"state": record.state, "record": record, "occurred_at": record.occurred_at},
         )
+    consent_changed(
+        ConsentChange(survivor.pk, record.purpose.code)
+        for purpose_id, record in latest.items()
+        if held.get(purpose_id) != record.state
+    )
     return moved

@@ -495,13 +495,23 @@ def unmerge(*, merge: Merge, actor=None) -> Customer:
     return absorbed
 
 
-def merge_manually(*, customer_ids: Sequence[int], actor) -> list[Merge]:
-    """Merge profiles a person picked (admin action): survivor by the usual rule.
+@dataclass(frozen=True)
+class MergePreview:
+    """What a merge by hand would make, computed without writing anything.
 
-    Only a data steward or a superuser (``MERGE_PROFILES``) may, and at most
-    ``TRIBUTARY_MAX_MERGE_PROFILES`` profiles at once; otherwise nothing is
-    merged (``PermissionDenied`` / ``MergeError("too_many")``).
+    ``result`` is an unsaved copy of the survivor holding the combined values
+    (the rule of ``merge_customers``); ``changes`` what the merge would change
+    on the survivor, as the merge log records it.
     """
+
+    survivor: Customer
+    absorbed: list[Customer]
+    result: Customer
+    changes: dict[str, dict]
+
+
+def _picked(customer_ids: Sequence[int], actor, survivor_id: int | None):
+    """The checks of a merge by hand; returns (survivor, others)."""
     if actor is None:
         raise PermissionDenied("Merging by hand needs a person with the merge permission.")
     require_permissions(actor, *MERGE_PROFILES, what="merge profiles")
@@ -517,8 +527,41 @@ def merge_manually(*, customer_ids: Sequence[int], actor) -> list[Merge]:
         raise MergeError("too_few", "pick at least two profiles to merge")
     if any(c.merged_into_id is not None for c in customers):
         raise MergeError("already_merged", "one of these profiles was merged already")
-    survivor = choose_survivor(customers)
-    others = [c for c in customers if c.pk != survivor.pk]
+    if survivor_id is None:
+        survivor = choose_survivor(customers)
+    else:
+        survivor = next((c for c in customers if c.pk == survivor_id), None)
+        if survivor is None:
+            raise MergeError("invalid_survivor", "the profile kept must be one of those picked")
+    return survivor, [c for c in customers if c.pk != survivor.pk]
+
+
+def preview_manual_merge(
+    *, customer_ids: Sequence[int], actor, survivor_id: int | None = None
+) -> MergePreview:
+    """The profile ``merge_manually`` would leave, for the confirmation page
+    (same checks: permission, cap, profiles still separate)."""
+    survivor, others = _picked(customer_ids, actor, survivor_id)
+    result = Customer.objects.get(pk=survivor.pk)  # a copy to combine into
+    ranks = _source_ranks()
+    changes: dict[str, dict] = {}
+    for other in others:
+        for key, change in _combine(result, other, ranks).items():
+            changes[key] = {**change, "before": changes.get(key, change)["before"]}
+    return MergePreview(survivor=survivor, absorbed=others, result=result, changes=changes)
+
+
+def merge_manually(
+    *, customer_ids: Sequence[int], actor, survivor_id: int | None = None
+) -> list[Merge]:
+    """Merge profiles a person picked (admin action) into ``survivor_id``, or
+    the one the usual rule picks.
+
+    Only a data steward or a superuser (``MERGE_PROFILES``) may, and at most
+    ``TRIBUTARY_MAX_MERGE_PROFILES`` profiles at once; otherwise nothing is
+    merged (``PermissionDenied`` / ``MergeError("too_many")``).
+    """
+    survivor, others = _picked(customer_ids, actor, survivor_id)
     actor_name = getattr(actor, "get_username", lambda: "")()
     return merge_customers(
         survivor=survivor,

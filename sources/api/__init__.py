@@ -1,3 +1,3 @@
 """REST endpoints of the sources app (registered on core.api.router)."""
 
-from sources.api import imports, profiles, sources  # noqa: F401
+from sources.api import exports, imports, profiles, sources  # noqa: F401

@@ -210,7 +210,10 @@ def test_viewer_segment_preview_and_export_mask_contact_details(ann, role_client
     assert ann.email not in preview.content.decode()
     segment = Segment.objects.create(name="Ann only", kind="static")
     SegmentMembership.objects.create(segment=segment, customer=ann, entered_at=ann.first_seen)
-    export = client.get(reverse("admin:segments_segment_export", args=[segment.pk]))
+    export = client.post(
+        reverse("admin:segments_segment_export", args=[segment.pk]),
+        {"purpose": "analytics", "file_format": "csv"},
+    )
     text = b"".join(export.streaming_content).decode()
     assert ann.email not in text
     assert mask_email(ann.email) in text

@@ -9,7 +9,11 @@ def test_admin_action_merges_selected_customers(resolve, admin_client):
     known = resolve(("email", "ann@example.com")).customer
     response = admin_client.post(
         reverse("admin:customers_customer_changelist"),
-        {"action": "merge_selected", "_selected_action": [anonymous.pk, known.pk]},
+        {
+            "action": "merge_selected",
+            "_selected_action": [anonymous.pk, known.pk],
+            "_confirm_merge": "Merge",
+        },
         follow=True,
     )
     assert response.status_code == 200

@@ -105,6 +105,7 @@ def test_the_merge_action_is_offered_to_stewards_only_and_explains_the_cap(pair,
         client = Client()
         client.force_login(people[role])
         client.post(url, data)
+        client.post(url, {**data, "_confirm_merge": "Merge"})
     assert not Merge.objects.exists()
     client = Client()
     client.force_login(people["steward"])
@@ -112,7 +113,9 @@ def test_the_merge_action_is_offered_to_stewards_only_and_explains_the_cap(pair,
         page = client.post(url, data, follow=True).content.decode()
     assert "t most 1 profiles can be merged at once (TRIBUTARY_MAX_MERGE_PROFILES)" in page
     assert not Merge.objects.exists()
-    client.post(url, data)
+    client.post(url, data)  # the confirmation page
+    assert not Merge.objects.exists()
+    client.post(url, {**data, "_confirm_merge": "Merge"})
     assert Merge.objects.count() == 1
 
 

@@ -35,6 +35,7 @@ from insights.services.rfm import compute_rfm
 from insights.services.scoring import save_scoring_plan, save_scoring_rule
 from segments.models import ComputedTrait, Segment
 from segments.services import recompute_segment, save_computed_trait, save_segment
+from sources.exports.service import export_segment_members
 from sources.imports.jobs import create_import_job, set_mapping
 from sources.imports.runner import run_import
 from sources.services.keys import create_source
@@ -182,6 +183,7 @@ def build_world(*, superuser, capture, receiver_url: str, media: Path) -> World:
     }
     segment = save_segment(name="VIP contacts", rule=rule, description=f"Asked by {MARY}")
     recompute_segment(segment_id=segment.pk)
+    export_segment_members(segments=[segment], file_format="csv", purpose=purpose, actor=superuser)
     save_computed_trait(
         trait=ComputedTrait(name="orders_90d", kind="count", event="Order Completed")
     )
