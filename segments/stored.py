@@ -170,7 +170,9 @@ def _columns(numeric: bool, value) -> tuple[float | None, str, str | None]:
         return None, "", None
     if numeric:
         number = float(value)
-        return number, "", _json(value if isinstance(value, int | float) else number)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return number, "", _json(number)
+        return number, "", repr(value)  # as json.dumps writes a finite number
     text = str(value)[:MAX_TEXT]
     return None, text, _json(value)
 

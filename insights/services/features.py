@@ -20,6 +20,7 @@ Everything is measured strictly before ``as_of``; labels strictly from
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -39,16 +40,33 @@ NEVER_DAYS = 730.0
 RFM_FEATURES = ("days_since_last_purchase", "purchases_365d", "revenue_365d")
 
 
-def _frame(queryset) -> pd.DataFrame:
-    """The rows of a ``values``/``values_list`` query, named by its columns
-    (in the order SQL returns them), without the ORM's converters: only for
-    numbers, ids and ``Epoch`` seconds, which need none."""
+def _frame(queryset, *, texts: Sequence[str] = ()) -> pd.DataFrame:
+    """The rows of a ``values`` query, named by its columns (in the order SQL
+    returns them), without the ORM's converters: only for numbers, ids,
+    ``Epoch`` seconds and the ``texts`` columns, which need none."""
     query = queryset.query
     columns = [*query.extra_select, *query.values_select, *query.annotation_select]
     sql, params = query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return pd.DataFrame(cursor.fetchall(), columns=columns)
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return pd.DataFrame(cursor.fetchall(), columns=columns)
+        # COPY sends a million rows as one CSV stream that pandas parses in C.
+        buffer = io.BytesIO()
+        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
+            for data in copy:
+                buffer.write(data)
+    buffer.seek(0)
+    if not buffer.getbuffer().nbytes:
+        return pd.DataFrame(columns=columns)
+    return pd.read_csv(
+        buffer,
+        header=None,
+        names=columns,
+        dtype=dict.fromkeys(texts, str),
+        keep_default_na=False,
+        na_values={column: [""] for column in columns if column not in texts},
+    )
 
 
 def population(*, as_of: datetime) -> pd.DataFrame:
@@ -123,7 +141,7 @@ def _purchase_features(as_of: datetime) -> pd.DataFrame:
         .annotate(**aggregates)
     )
     columns = ["customer_id", *aggregates]
-    frame = _frame(rows)[columns].set_index("customer_id")
+    frame = _frame(rows, texts=["name"])[columns].set_index("customer_id")
     out = pd.DataFrame(index=frame.index)
     out["days_since_last_purchase"] = _days(as_of, frame["last"])
     out["days_since_first_purchase"] = _days(as_of, frame["first"])
@@ -146,7 +164,7 @@ def _behaviour_features(as_of: datetime, names: Sequence[str]) -> pd.DataFrame:
         )
     )
     columns = ["customer_id", "name", "last", *(f"n{d}" for d in BEHAVIOUR_WINDOWS)]
-    frame = _frame(rows)[columns]
+    frame = _frame(rows, texts=["name"])[columns]
     out = pd.DataFrame(index=pd.Index(frame["customer_id"].unique(), name="customer_id"))
     if frame.empty:
         out["days_since_last_event"] = pd.Series(dtype=float)

@@ -17,7 +17,8 @@ of the prediction for "spends anything in the window".
 
 Models are logistic regressions (a Poisson regression for revenue) over
 log-scaled, standardised features, fitted on at most ``FIT_ROWS`` rows (a
-random sample beyond that; validation always uses every row); they are stored as numbers
+sample stratified by the outcome beyond that; validation always uses every
+row); they are stored as numbers
 (``PredictiveModel.params``) and scored with numpy, and each profile's
 explanation is the features that moved its score most.
 """
@@ -84,9 +85,24 @@ def _matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 # --- fitting and scoring -------------------------------------------------------
 
 
+def fit_sample(positive: np.ndarray, rows: int = FIT_ROWS) -> np.ndarray:
+    """Rows to fit on: all of them up to ``rows``, beyond that a random sample
+    stratified by the outcome (each class keeps its share, so rare buyers are
+    not left to chance); sorted, reproducible."""
+    if len(positive) <= rows:
+        return np.arange(len(positive))
+    rng = np.random.default_rng(0)
+    keep = []
+    for value in (0, 1):
+        members = np.flatnonzero(positive == value)
+        size = round(rows * len(members) / len(positive))
+        keep.append(rng.choice(members, size=min(size, len(members)), replace=False))
+    return np.sort(np.concatenate(keep))
+
+
 def _fit(target: str, x: np.ndarray, y: np.ndarray, columns: list[str]) -> dict:
     if len(y) > FIT_ROWS:  # a linear model learns as well from a large sample
-        keep = np.random.default_rng(0).choice(len(y), size=FIT_ROWS, replace=False)
+        keep = fit_sample(_binary(target, y))
         x, y = x[keep], y[keep]
     scaler = StandardScaler().fit(x)
     z = scaler.transform(x)
