@@ -48,7 +48,7 @@ from segments.stored import replace_stored_rows
 log = logging.getLogger(__name__)
 MIN_GAIN = 0.03
 MIN_POSITIVES = 20
-FIT_ROWS = 200_000
+FIT_ROWS = 100_000
 HORIZON = {"purchase_30d": 30, "churn_90d": 90, "revenue_90d": 90}
 TOP_REASONS = 3
 Target = PredictiveModel.Target
