@@ -84,8 +84,11 @@ def _insert(rows: Iterable[tuple]) -> None:
     insert_values(StoredTraitValue, _COLUMNS, rows)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # one, not one per json.dumps call
+
+
 def _json(data) -> str:
-    return json.dumps(data, separators=(",", ":"))
+    return _ENCODER.encode(data)
 
 
 def replace_stored_values(
