@@ -18,8 +18,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
+from core.outbox import emit_for_customers
 from customers.models import Customer
-from customers.services.outbox import emit_for_customers
 from segments import evaluation
 from segments.compiler import compile_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
@@ -55,6 +55,7 @@ def save_segment(
     Raises ``segments.rules.InvalidRule``. The new membership is computed
     after commit (a task; inline without a broker).
     """
+    # the tasks wrap this module's services: a module-level import would be a cycle
     from segments import tasks
 
     segment = segment or Segment()

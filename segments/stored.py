@@ -20,17 +20,22 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from cdp_site.bulk_copy import insert_values
-from segments import evaluation
+from core.db.copy import insert_values
+from core.errors import DomainError
+from segments import evaluation, tasks
 from segments.models import ComputedTrait, Segment, StoredTrait, StoredTraitValue
+from segments.services import reevaluate_customers
 
 MAX_TEXT = 200
 
 
-class TraitNameTaken(ValueError):
+class TraitNameTaken(DomainError, ValueError):
     """The name already belongs to an on-read computed trait or another producer."""
 
-    code = "trait_name_taken"
+    kind = "conflict"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("trait_name_taken", message, "name")
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _insert(rows: Iterable[tuple]) -> None:
-    """Insert value rows (a few profiles: ``cdp_site.bulk_copy``)."""
+    """Insert value rows (a few profiles: ``core.db.copy``)."""
     insert_values(StoredTraitValue, _COLUMNS, rows)
 
 
@@ -230,8 +235,6 @@ def write_stored_values(
     StoredTraitValue.objects.filter(trait=trait, customer_id__in=ids).delete()
     _insert([_row(trait, v, computed_at) for v in values])
     if reevaluate and ids:
-        from segments.services import reevaluate_customers
-
         reevaluate_customers(customer_ids=ids, changes=[f"computed_trait:{name}"])
     return len(values)
 
@@ -246,8 +249,6 @@ def delete_stored_values(*, customer_ids: Iterable[int], names: Iterable[str] | 
 
 
 def _recompute_dependents(name: str) -> None:
-    from segments import tasks
-
     marker = f"computed_trait:{name}"
     for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC, is_active=True):
         if marker in segment.dependencies:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from customers.audit import audited_history
+from core.audit import audited_history
 
 
 class Source(models.Model):

@@ -33,27 +33,23 @@ from django.utils import timezone
 
 from accounts.permissions import require_permissions
 from accounts.roles import MERGE_PROFILES
+from core.errors import DomainError
+from core.models import OutboxEntry
+from core.outbox import emit
 from customers.models import (
     CORE_FIELDS,
     Customer,
     DuplicateSuggestion,
     Merge,
-    OutboxEntry,
     TraitSourcePriority,
 )
-from customers.services.outbox import emit
 
 _CHUNK = 5000
 _SELF_MODELS = ("Merge", "OutboxEntry", "DuplicateSuggestion", "Customer")
 
 
-@dataclass(frozen=True)
-class MergeError(Exception):
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
+class MergeError(DomainError):
+    kind = "conflict"
 
 
 def choose_survivor(customers: Sequence[Customer]) -> Customer:

@@ -7,10 +7,11 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from cdp_site.bulk_copy import insert_history, insert_rows
-from cdp_site.bulk_sql import update_rows
-from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer, Event, OutboxEntry
-from customers.services.outbox import emit
+from core.db.bulk import update_rows
+from core.db.copy import insert_history, insert_rows
+from core.models import OutboxEntry
+from core.outbox import emit
+from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer, Event
 
 # Event types other parts subscribe to (webhooks: identify calls, track by name).
 _OUTBOX_EVENT_TYPES = frozenset({"identify", "track"})

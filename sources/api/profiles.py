@@ -24,11 +24,11 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cdp_site.api.exceptions import ApiError
-from cdp_site.api.lookups import profile_or_404
-from cdp_site.api.masking import MaskedSerializer
-from cdp_site.api.router import router
+from accounts.api.masking import MaskedSerializer
 from consent.selectors import consent_overview
+from core.api.exceptions import ApiError
+from core.api.router import router
+from customers.api.lookups import profile_or_404
 from customers.models import CORE_FIELDS, Customer, Event
 from customers.selectors import profile_identities
 from customers.services.normalize import InvalidValue

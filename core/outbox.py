@@ -1,4 +1,7 @@
-"""Write what happened to the outbox, inside the caller's transaction."""
+"""Write what happened to the outbox, inside the caller's transaction.
+
+``Topic`` is the one list of topics; write ``Topic.TRACK``, not ``"track"``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,13 @@ from datetime import datetime
 
 from django.db import connection
 
-from customers.models import Customer, OutboxEntry
+from core.models import OutboxEntry
+
+Topic = OutboxEntry.Topic
 
 
-def emit(*, topic: str, customer: Customer | None, payload: dict) -> OutboxEntry:
+def emit(*, topic: str, customer, payload: dict) -> OutboxEntry:
+    """One entry about ``customer`` (a ``customers.Customer`` or None)."""
     return OutboxEntry.objects.create(topic=topic, customer=customer, payload=payload)
 
 
