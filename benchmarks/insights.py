@@ -55,11 +55,22 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure on the store a previous --keep run left (same --profiles): "
+        "the simulation is repeated from its end, not loaded again",
+    )
+    parser.add_argument(
+        "--load-only", action="store_true", help="simulate and load, then stop (implies --keep)"
+    )
     options = parser.parse_args()
+    options.keep = options.keep or options.load_only
 
     env = bench_env(options.database_url)
-    recreate_database(options.database_url)
-    manage(env, "migrate", "--noinput")
+    if not options.reuse:
+        recreate_database(options.database_url)
+        manage(env, "migrate", "--noinput")
     os.environ.update(
         {k: v for k, v in env.items() if k in ("DATABASE_URL", "SECRET_KEY", "DEBUG")}
     )
@@ -72,33 +83,50 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     from benchmarks.store_sim import Config, load, simulate
+    from customers.models import Customer
     from insights.models import PredictiveModel
     from insights.services import features
     from insights.services.predictions import predict
     from segments.models import StoredTraitValue
     from sources.services.keys import create_source
 
-    end = datetime.now(tz=UTC).replace(microsecond=0)
+    if options.reuse:
+        # every simulated profile was last seen at the simulation's end
+        end = Customer.objects.order_by("-last_seen").values_list("last_seen", flat=True)[0]
+    else:
+        end = datetime.now(tz=UTC).replace(microsecond=0)
     started = time.monotonic()
-    sim = simulate(Config(profiles=options.profiles), end=end)
+    # On a reused store the simulation (the truth) is repeated after the timed steps.
+    sim = None if options.reuse else simulate(Config(profiles=options.profiles), end=end)
     simulated = time.monotonic() - started
-    source, _ = create_source(name="Simulated shop", kind="website")
     started = time.monotonic()
-    ids = np.array(load(sim, source_id=source.pk, bulk=True))
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    if options.reuse:
+        ids = np.array(Customer.objects.order_by("pk").values_list("pk", flat=True))
+        assert len(ids) == options.profiles, "--reuse needs the same --profiles"
+    else:
+        source, _ = create_source(name="Simulated shop", kind="website")
+        ids = np.array(load(sim, source_id=source.pk, bulk=True))
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
     loaded = time.monotonic() - started
     connection.close()
-    print(
-        f"simulated {options.profiles:,} profiles / {len(sim.ev_person):,} events in "
-        f"{simulated:.0f} s, loaded in {loaded:.0f} s",
-        flush=True,
-    )
+    if sim is not None:
+        print(
+            f"simulated {options.profiles:,} profiles / {len(sim.ev_person):,} events in "
+            f"{simulated:.0f} s, loaded in {loaded:.0f} s",
+            flush=True,
+        )
+    if options.load_only:
+        return
 
     train_s, train_gb, train_out = run_child(env, "train_models")
     print(train_out, flush=True)
     score_s, score_gb, score_out = run_child(env, "compute_insights")
     print(score_out, flush=True)
+    print(f"train {train_s:.0f} s / {train_gb:.2f} GB, compute {score_s:.0f} s / {score_gb:.2f} GB")
+    print(f"load average after the timed steps: {os.getloadavg()}", flush=True)
+    if sim is None:
+        sim = simulate(Config(profiles=options.profiles), end=end)
 
     rows = []
     position = {int(cid): i for i, cid in enumerate(ids)}

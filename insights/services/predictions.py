@@ -17,13 +17,15 @@ of the prediction for "spends anything in the window".
 
 Models are logistic regressions (a Poisson regression for revenue) over
 log-scaled, standardised features, fitted on at most ``FIT_ROWS`` rows (a
-random sample beyond that; validation always uses every row); they are stored as numbers
+sample stratified by the outcome beyond that; validation always uses every
+row); they are stored as numbers
 (``PredictiveModel.params``) and scored with numpy, and each profile's
 explanation is the features that moved its score most.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -42,12 +44,12 @@ from insights import traits
 from insights.models import InsightPolicy, PredictiveModel
 from insights.services import features
 from insights.services.bulk import bulk_reads
-from segments.stored import StoredValue, replace_stored_values
+from segments.stored import replace_stored_rows
 
 log = logging.getLogger(__name__)
 MIN_GAIN = 0.03
 MIN_POSITIVES = 20
-FIT_ROWS = 200_000
+FIT_ROWS = 100_000
 HORIZON = {"purchase_30d": 30, "churn_90d": 90, "revenue_90d": 90}
 TOP_REASONS = 3
 Target = PredictiveModel.Target
@@ -87,9 +89,24 @@ def _matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 # --- fitting and scoring -------------------------------------------------------
 
 
+def fit_sample(positive: np.ndarray, rows: int = FIT_ROWS) -> np.ndarray:
+    """Rows to fit on: all of them up to ``rows``, beyond that a random sample
+    stratified by the outcome (each class keeps its share, so rare buyers are
+    not left to chance); sorted, reproducible."""
+    if len(positive) <= rows:
+        return np.arange(len(positive))
+    rng = np.random.default_rng(0)
+    keep = []
+    for value in (0, 1):
+        members = np.flatnonzero(positive == value)
+        size = round(rows * len(members) / len(positive))
+        keep.append(rng.choice(members, size=min(size, len(members)), replace=False))
+    return np.sort(np.concatenate(keep))
+
+
 def _fit(target: str, x: np.ndarray, y: np.ndarray, columns: list[str]) -> dict:
     if len(y) > FIT_ROWS:  # a linear model learns as well from a large sample
-        keep = np.random.default_rng(0).choice(len(y), size=FIT_ROWS, replace=False)
+        keep = fit_sample(_binary(target, y))
         x, y = x[keep], y[keep]
     scaler = StandardScaler().fit(x)
     z = scaler.transform(x)
@@ -168,18 +185,21 @@ class TrainingReport:
     scored: int
 
 
-def train_model(*, target: str, now: datetime | None = None) -> TrainingReport:
+def train_model(
+    *, target: str, now: datetime | None = None, reader: features.Reader | None = None
+) -> TrainingReport:
     """Fit, validate against the baseline, record, and publish (and score) if it passes."""
     started = time.monotonic()
     now = now or timezone.now()
+    reader = reader or features.Reader()
     horizon = timedelta(days=HORIZON[target])
     train_at, valid_at = now - 2 * horizon, now - horizon
     with bulk_reads():
         names = features.behaviour_event_names(as_of=valid_at)
-        train = _eligible(target, features.snapshot(as_of=train_at, names=names))
-        valid = _eligible(target, features.snapshot(as_of=valid_at, names=names))
-        y_train = _label(target, train, features.outcomes(start=train_at, days=horizon.days))
-        y_valid = _label(target, valid, features.outcomes(start=valid_at, days=horizon.days))
+        train = _eligible(target, reader.snapshot(as_of=train_at, names=names))
+        valid = _eligible(target, reader.snapshot(as_of=valid_at, names=names))
+        y_train = _label(target, train, reader.outcomes(start=train_at, days=horizon.days))
+        y_valid = _label(target, valid, reader.outcomes(start=valid_at, days=horizon.days))
     columns = features.feature_names(names)
     policy = InsightPolicy.current()
     record = PredictiveModel(
@@ -205,7 +225,7 @@ def train_model(*, target: str, now: datetime | None = None) -> TrainingReport:
         reason = _gate(record, policy)
     published = not reason
     record.reason = reason or "beats the RFM-only baseline and the floor"
-    scored = _record(record, published=published, now=now)
+    scored = _record(record, published=published, now=now, reader=reader)
     report = TrainingReport(
         model_id=record.pk,
         target=target,
@@ -243,7 +263,9 @@ def _gate(record: PredictiveModel, policy: InsightPolicy) -> str:
     return ""
 
 
-def _record(record: PredictiveModel, *, published: bool, now: datetime) -> int:
+def _record(
+    record: PredictiveModel, *, published: bool, now: datetime, reader: features.Reader
+) -> int:
     with transaction.atomic():
         if published:
             PredictiveModel.objects.filter(
@@ -253,12 +275,15 @@ def _record(record: PredictiveModel, *, published: bool, now: datetime) -> int:
         else:
             record.status = PredictiveModel.Status.REJECTED
         record.save()
-    return score_published(target=record.target, now=now) if published else 0
+    if not published:
+        return 0
+    return score_published(target=record.target, now=now, reader=reader)
 
 
 def train_all(*, now: datetime | None = None) -> list[TrainingReport]:
     now = now or timezone.now()
-    return [train_model(target=target, now=now) for target in Target.values]
+    reader = features.Reader()
+    return [train_model(target=target, now=now, reader=reader) for target in Target.values]
 
 
 # --- scoring ----------------------------------------------------------------------
@@ -270,29 +295,31 @@ def published_model(target: str) -> PredictiveModel | None:
     ).first()
 
 
-class _Reasons:
-    """Per row, the features that moved the score most (largest |coef · z|),
-    built one row at a time (a million rows of dicts at once would not fit)."""
-
-    def __init__(self, params: dict, frame: pd.DataFrame):
-        self.effects = _standardised(params, frame) * np.array(params["coef"])
-        self.top = np.argsort(-np.abs(self.effects), axis=1)[:, :TOP_REASONS]
-        names = params.get("event_names", [])
-        self.labels = [features.feature_label(f, names) for f in params["features"]]
-        self.raw = frame[params["features"]].to_numpy()
-
-    def __getitem__(self, i: int) -> list[dict]:
-        return [
-            {
-                "feature": self.labels[j],
-                "value": round(float(self.raw[i, j]), 2),
-                "effect": round(float(self.effects[i, j]), 3),
-            }
-            for j in self.top[i]
+def _explanations(params: dict, frame: pd.DataFrame, why: dict) -> list[str]:
+    """Each row's explanation as JSON text: ``why`` and the features that moved
+    its score most (largest |coef · z|). Rendered from arrays, without a dict
+    per profile (a million of them cost more than the scoring itself)."""
+    effects = _standardised(params, frame) * np.array(params["coef"])
+    top = np.argsort(-np.abs(effects), axis=1)[:, :TOP_REASONS]
+    rows = np.arange(len(frame))[:, None]
+    raw = frame[params["features"]].to_numpy()[rows, top].tolist()
+    moved = effects[rows, top].tolist()
+    names = params.get("event_names", [])
+    labels = [json.dumps(features.feature_label(f, names)) for f in params["features"]]
+    head = json.dumps(why, separators=(",", ":"))[:-1] + ',"top":['
+    out = []
+    for columns, values, effect in zip(top.tolist(), raw, moved, strict=True):
+        parts = [
+            f'{{"feature":{labels[j]},"value":{round(v, 2)!r},"effect":{round(e, 3)!r}}}'
+            for j, v, e in zip(columns, values, effect, strict=True)
         ]
+        out.append(head + ",".join(parts) + "]}")
+    return out
 
 
-def score_published(*, target: str, now: datetime | None = None) -> int:
+def score_published(
+    *, target: str, now: datetime | None = None, reader: features.Reader | None = None
+) -> int:
     """Score every eligible profile with the published model of ``target`` and
     publish the trait and its percentile (replacing the previous values)."""
     now = now or timezone.now()
@@ -300,34 +327,35 @@ def score_published(*, target: str, now: datetime | None = None) -> int:
     if model is None:
         return 0
     traits.declare_fixed_traits()
+    reader = reader or features.Reader()
     with bulk_reads():
-        frame = features.snapshot(as_of=now, names=model.params["event_names"])
+        frame = reader.snapshot(as_of=now, names=model.params["event_names"])
     frame = _eligible(target, frame)
     scores = predict(model.params, frame)
     percentiles = np.floor(pd.Series(scores).rank(pct=True, method="max").to_numpy() * 100)
-    reasons = _Reasons(model.params, frame)
     trait, _description = traits.PREDICTION_TRAITS[target]
-    ids = frame.index.to_numpy()
+    ids = frame.index.to_numpy().tolist()
     digits = 2 if target == Target.REVENUE_90D else 4
     why = {
         "model": model.pk,
         "auc": round(model.auc or 0, 3),
         "trained_at": model.trained_at.isoformat(),
     }
+    explanations = _explanations(model.params, frame, why)
     with transaction.atomic():
-        replace_stored_values(
+        replace_stored_rows(
             name=trait,
-            values=(
-                StoredValue(
-                    int(ids[i]), round(float(scores[i]), digits), {**why, "top": reasons[i]}
-                )
-                for i in range(len(ids))
+            rows=zip(
+                ids,
+                [round(score, digits) for score in scores.tolist()],
+                explanations,
+                strict=True,
             ),
             computed_at=now,
         )
-        replace_stored_values(
+        replace_stored_rows(
             name=traits.percentile_name(trait),
-            values=(StoredValue(int(ids[i]), int(percentiles[i])) for i in range(len(ids))),
+            rows=((cid, int(p), "{}") for cid, p in zip(ids, percentiles.tolist(), strict=True)),
             computed_at=now,
         )
         PredictiveModel.objects.filter(pk=model.pk).update(scored_at=now, scored_profiles=len(ids))
@@ -336,4 +364,7 @@ def score_published(*, target: str, now: datetime | None = None) -> int:
 
 def score_all(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
-    return {target: score_published(target=target, now=now) for target in Target.values}
+    reader = features.Reader()
+    return {
+        target: score_published(target=target, now=now, reader=reader) for target in Target.values
+    }

@@ -107,3 +107,15 @@ def test_not_enough_history_is_recorded_as_rejected(make_customer, buy):
     assert not report.published
     assert PredictiveModel.objects.get(pk=report.model_id).reason.startswith("fewer than")
     assert score_published(target="purchase_30d", now=NOW) == 0
+
+
+def test_fits_beyond_fit_rows_use_a_sample_stratified_by_the_outcome():
+    from insights.services.predictions import fit_sample
+
+    positive = np.zeros(10_000, dtype=int)
+    positive[::50] = 1  # 2 % buyers
+    keep = fit_sample(positive, rows=1_000)
+    assert len(set(keep)) == len(keep) == 1_000
+    assert positive[keep].sum() == 20  # exactly their share, not left to chance
+    assert list(keep) == sorted(keep)
+    assert list(fit_sample(positive[:500], rows=1_000)) == list(range(500))

@@ -1,11 +1,13 @@
 """Stored computed traits: values an app above segments writes, usable in rules."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from customers.models import Customer
 from segments.compiler import compile_rule
-from segments.models import ComputedTrait, SegmentMembership
+from segments.models import ComputedTrait, SegmentMembership, StoredTraitValue
 from segments.rules import InvalidRule, dependencies, validate_rule
 from segments.selectors import builder_options, profile_computed_traits, stored_trait_values
 from segments.services import recompute_segment, save_segment
@@ -101,6 +103,29 @@ def test_replacing_values_drops_profiles_left_out(stored):
     replace_stored_values(name="rfm_recency", values=[StoredValue(bob.pk, 4)], computed_at=NOW)
     assert dict(profile_computed_traits(ann.pk)) == {"rfm_segment": "Champions"}
     assert dict(profile_computed_traits(bob.pk)) == {"rfm_recency": 4, "rfm_segment": "At risk"}
+
+
+def test_replacing_values_writes_only_what_changed(stored):
+    ann, bob, _cem, dee = stored
+    later = NOW + timedelta(days=1)
+    replace_stored_values(
+        name="rfm_recency",
+        values=[StoredValue(ann.pk, 5), StoredValue(bob.pk, 2), StoredValue(dee.pk, 4)],
+        computed_at=later,
+    )
+    rows = {
+        row.customer_id: (row.number, row.value, row.computed_at)
+        for row in StoredTraitValue.objects.filter(trait__name="rfm_recency")
+    }
+    # Ann unchanged (kept with the time it was computed), Bob changed, Cem gone, Dee new
+    assert rows == {ann.pk: (5, 5, NOW), bob.pk: (2, 2, later), dee.pk: (4, 4, later)}
+    replace_stored_values(
+        name="rfm_segment",
+        values=[StoredValue(ann.pk, "Champions", {"rule": "R5 F5"})],
+        computed_at=later,
+    )
+    (row,) = StoredTraitValue.objects.filter(trait__name="rfm_segment")
+    assert (row.explanation, row.computed_at) == ({"rule": "R5 F5"}, later)
 
 
 def test_profile_reads_stored_values_with_their_explanation(stored):
