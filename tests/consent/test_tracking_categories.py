@@ -96,7 +96,7 @@ def test_unknown_category_is_a_data_quality_issue_counted_on_the_source_page(
         ),
     ]
     assert issues[0].customer == Customer.objects.active().get()
-    page = admin_client.get(reverse("admin:sources_source_changelist"))
+    page = admin_client.get(reverse("admin:customers_source_changelist"))
     assert page.context["cl"].result_list[0].unknown_consent_categories_last_day == 1
     assert "code__exact=unknown_consent_category" in page.content.decode()
 
