@@ -121,11 +121,14 @@ class Customer(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped in the transaction of every change a profile document shows
+    # (customers.services.versions): cached documents are keyed by it.
+    version = models.PositiveBigIntegerField(default=1, editable=False)
 
     # history is read by profile id; its copies of the search indexes only
     # slow every write down
     history = audited_history(
-        excluded_fields=["last_seen", "updated_at"],
+        excluded_fields=["last_seen", "updated_at", "version"],
         no_db_index=["email", "phone", "last_name", "country", "first_seen", "merged_into"],
     )
     objects = CustomerQuerySet.as_manager()
@@ -161,6 +164,19 @@ class Customer(models.Model):
         if self.email:
             return mask_email(self.email)
         return mask_phone(self.phone) if self.phone else f"Customer #{self.pk}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Every save of a stored profile moves its ``version`` (in SQL, so a
+        stale instance can never roll it back); the new value is read back
+        only if someone asks for it."""
+        if self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        self.version = models.F("version") + 1
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+        super().save(*args, **kwargs)
+        del self.__dict__["version"]  # deferred: loaded from the database on access
 
     def get_absolute_url(self) -> str:
         return reverse("admin:customers_customer_change", args=[self.pk])

@@ -49,8 +49,11 @@ def save_segment(
     description: str = "",
     is_active: bool = True,
     segment: Segment | None = None,
+    personalize: bool | None = None,
 ) -> Segment:
     """Create or update a segment; a dynamic one's rule must validate.
+
+    ``personalize`` (browsers may learn membership): None keeps it as it is.
 
     Raises ``segments.rules.InvalidRule``. The new membership is computed
     after commit (a task; inline without a broker).
@@ -64,6 +67,8 @@ def save_segment(
     segment.name, segment.kind, segment.description = name, kind, description
     segment.rule = rule if kind == Segment.Kind.DYNAMIC else {}
     segment.is_active = is_active
+    if personalize is not None:
+        segment.personalize = personalize
     segment.dependencies = dependencies(segment.rule) if segment.rule else []
     segment.save()
     _refresh_dependents(segment.pk)

@@ -21,6 +21,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from cdp_site.bulk_copy import insert_values
+from customers.services.versions import bump_versions
 from segments import evaluation
 from segments.models import ComputedTrait, Segment, StoredTrait, StoredTraitValue
 
@@ -114,16 +115,20 @@ def replace_stored_values(
     """Replace every value of the trait (a daily recompute); profiles not in
     ``values`` lose theirs. Segments using the trait are recomputed after commit."""
     trait = StoredTrait.objects.select_for_update().get(name=name)
-    StoredTraitValue.objects.filter(trait=trait).delete()
+    held = StoredTraitValue.objects.filter(trait=trait)
+    touched = set(held.values_list("customer_id", flat=True))
+    held.delete()
     count = 0
 
     def rows():
         nonlocal count
         for item in values:
             count += 1
+            touched.add(item.customer_id)
             yield _row(trait, item, computed_at)
 
     _insert(rows())
+    bump_versions(touched)
     _recompute_dependents(name)
     return count
 
@@ -138,6 +143,7 @@ def write_stored_values(
     ids = sorted({item.customer_id for item in values})
     StoredTraitValue.objects.filter(trait=trait, customer_id__in=ids).delete()
     _insert([_row(trait, v, computed_at) for v in values])
+    bump_versions(ids)
     if reevaluate and ids:
         from segments.services import reevaluate_customers
 
@@ -148,9 +154,11 @@ def write_stored_values(
 @transaction.atomic
 def delete_stored_values(*, customer_ids: Iterable[int], names: Iterable[str] | None = None) -> int:
     """Remove stored values of these profiles (all traits, or the named ones)."""
-    query = StoredTraitValue.objects.filter(customer_id__in=list(customer_ids))
+    customer_ids = list(customer_ids)
+    query = StoredTraitValue.objects.filter(customer_id__in=customer_ids)
     if names is not None:
         query = query.filter(trait__name__in=list(names))
+    bump_versions(customer_ids)
     return query.delete()[0]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.fields import EncryptedTextField
 from customers.audit import audited_history
 
 
@@ -36,7 +37,28 @@ class Source(models.Model):
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = audited_history(excluded_fields=["write_key_hash"])
+    # Personalization (GET /v1/personalize, answered to browsers holding the write key)
+    personalization_traits = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Trait or core-field names the personalization endpoint may show to "
+        'browsers of this source, e.g. ["plan", "first_name"]. Empty: none.',
+    )
+    personalization_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Origins (https://shop.example.com) whose pages may read the personalization "
+        "endpoint. Empty: any origin, like the tracking API.",
+    )
+    require_signed_user_ids = models.BooleanField(
+        default=False,
+        help_text="A userId sent to the personalization endpoint must come with userHash = "
+        "HMAC-SHA256(userId, identity secret), computed by the site's server.",
+    )
+    # shown once when set or rotated (sources.personalization.secrets)
+    identity_secret = EncryptedTextField(blank=True, editable=False)
+
+    history = audited_history(excluded_fields=["write_key_hash", "identity_secret"])
 
     class Meta:
         ordering = ["name"]

@@ -15,6 +15,7 @@ from cdp_site.bulk_sql import update_rows
 from consent.models import ConsentRecord, ConsentState, ConsentStateChoices, Purpose
 from customers.audit import current_actor
 from customers.models import Customer
+from customers.services.versions import bump_versions
 
 
 class UnknownPurpose(Exception):
@@ -87,6 +88,7 @@ def record_consent(
         current.record = record
         current.occurred_at = record.occurred_at
         current.save(update_fields=["state", "record", "occurred_at"])
+    bump_versions([customer.pk])
     return record
 
 
@@ -223,6 +225,7 @@ def record_preferences(*, preferences: Sequence[Preference]) -> int:
                 before and before.pk, state, preference.occurred_at, len(records) - 1
             )
     record_ids = _insert_records(records)
+    bump_versions(row[0] for row in records)
     moved = [(key, s) for key, s in current.items() if s.record is not None]
     insert_values(
         ConsentState,
@@ -291,4 +294,5 @@ def carry_over_consent(*, survivor: Customer, absorbed_ids: list[int]) -> int:
             purpose_id=purpose_id,
             defaults={"state": record.state, "record": record, "occurred_at": record.occurred_at},
         )
+    bump_versions([survivor.pk])
     return moved

@@ -42,6 +42,7 @@ from customers.models import (
     TraitSourcePriority,
 )
 from customers.services.outbox import emit
+from customers.services.versions import bump_versions
 
 _CHUNK = 5000
 _SELF_MODELS = ("Merge", "OutboxEntry", "DuplicateSuggestion", "Customer")
@@ -364,6 +365,7 @@ def merge_groups(
         [locked[pk] for pk in survivors if changed[pk]], update=True, batch_size=1000
     )
     Merge.objects.bulk_create(merges, batch_size=1000)
+    bump_versions([*survivors, *target])
     OutboxEntry.objects.bulk_create(
         [
             OutboxEntry(
@@ -491,6 +493,7 @@ def unmerge(*, merge: Merge, actor=None) -> Customer:
     merge.undone_at = timezone.now()
     merge.undone_by = actor
     merge.save(update_fields=["undone_at", "undone_by"])
+    bump_versions([survivor.pk])  # its traits and identities went back (emit bumps absorbed)
     emit(
         topic=OutboxEntry.Topic.PROFILE_UNMERGED,
         customer=absorbed,

@@ -8,9 +8,13 @@ from datetime import datetime
 from django.db import connection
 
 from customers.models import Customer, OutboxEntry
+from customers.services.versions import bump_versions
 
 
 def emit(*, topic: str, customer: Customer | None, payload: dict) -> OutboxEntry:
+    """One entry; the profile's version moves with it (its cached document is stale)."""
+    if customer is not None:
+        bump_versions([customer.pk])
     return OutboxEntry.objects.create(topic=topic, customer=customer, payload=payload)
 
 
@@ -24,6 +28,7 @@ def emit_for_customers(
     """
     if not customer_ids:
         return 0
+    bump_versions(customer_ids)
     table = connection.ops.quote_name(OutboxEntry._meta.db_table)
     if connection.vendor == "postgresql":
         ids = "SELECT unnest(%s::bigint[]) AS id"

@@ -11,6 +11,7 @@ from cdp_site.bulk_copy import insert_history, insert_rows
 from cdp_site.bulk_sql import update_rows
 from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer, Event, OutboxEntry
 from customers.services.outbox import emit
+from customers.services.versions import bump_versions
 
 # Event types other parts subscribe to (webhooks: identify calls, track by name).
 _OUTBOX_EVENT_TYPES = frozenset({"identify", "track"})
@@ -120,6 +121,7 @@ class ProfileChanges:
             customer.updated_at = now
         insert_rows(Customer, unsaved)
         update_rows(Customer, profiles, sorted({*self._fields, "updated_at"}))
+        bump_versions(c.pk for c in profiles)
         insert_history(Customer, list(self._new.values()), date=now)
         audited = [c for c in profiles if c.pk in self._audited and c.pk not in self._new]
         insert_history(Customer, audited, update=True, date=now)
@@ -186,6 +188,8 @@ def record_event(
     if created and timestamp > customer.last_seen:
         customer.last_seen = timestamp
         customer.save(update_fields=["last_seen"])
+    if created and type not in _OUTBOX_EVENT_TYPES:
+        bump_versions([customer.pk])  # its computed traits may change (emit bumps the others)
     if created and type in _OUTBOX_EVENT_TYPES:
         emit(
             topic=type,

@@ -22,6 +22,7 @@ from cdp_site.bulk_copy import insert_history, insert_rows
 from cdp_site.bulk_sql import update_rows
 from customers.models import Customer, OutboxEntry
 from customers.services.values import iso_date, read_boolean, read_number
+from customers.services.versions import bump_versions
 
 TYPES = ("number", "boolean", "date")
 CHUNK = 1000
@@ -96,6 +97,7 @@ def _save(customers: list[Customer], name: str) -> None:
     for customer in customers:
         customer.updated_at = now
     update_rows(Customer, customers, ["traits", "updated_at"])
+    bump_versions(c.pk for c in customers)
     insert_history(Customer, customers, update=True, date=now)
     insert_rows(
         OutboxEntry,
