@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.db.models import F
 
 from customers.models import Customer
@@ -24,6 +25,10 @@ def bump_versions(customer_ids: Iterable[int | None]) -> None:
     recompute bumping thousands of profiles cannot deadlock with a batch.
     """
     ids = sorted({pk for pk in customer_ids if pk is not None})
+    if ids and not transaction.get_connection().in_atomic_block:
+        with transaction.atomic():  # an admin action outside a transaction
+            bump_versions(ids)
+        return
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         locked = list(

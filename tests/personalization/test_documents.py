@@ -134,3 +134,18 @@ def test_erasure_removes_the_cached_document(ask, rest, elodie, django_capture_o
     assert cache.get(f"profile-doc:{elodie.pk}") is None
     assert ask(userId="cust-1042").json()["known"] is False
     assert rest("user_id:cust-1042").status_code == 404
+
+
+def test_identities_deleted_in_the_admin(rest, admin_client, elodie):
+    from customers.models import Identity
+
+    assert "cust-1042" in {
+        i["value"] for i in rest("email:elodie.marchand@example.fr").json()["identities"]
+    }
+    identity = Identity.objects.get(value="cust-1042")
+    response = admin_client.post(
+        f"/admin/customers/identity/{identity.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302
+    identities = {i["value"] for i in rest("email:elodie.marchand@example.fr").json()["identities"]}
+    assert "cust-1042" not in identities
