@@ -4,7 +4,7 @@
 
 Production-like: PostgreSQL, Redis as Django's cache (``CACHE_URL``),
 gunicorn with ``deploy/gunicorn.conf.py`` (uvicorn workers, 2 per core),
-``DEBUG`` off. 2,000 sampled profiles (with personalization consent, as a
+``DEBUG`` off. ``--sample`` profiles (2,000) (with personalization consent, as a
 shop's signed-in visitors) are read once to warm the documents, then `wrk`
 (``apt-get install wrk``) holds ``--connections`` connections for
 ``--duration`` seconds on each URL in turn, picking a random profile per
@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import ROOT, bench_env, free_port, machine_description, manage, recreate_database
 
-SAMPLE = 2000
 SETUP = """
 from consent.services.consent import Preference, record_preferences
 from consent.services.consent import get_purpose
@@ -108,7 +107,7 @@ def production_server(env: dict[str, str], workers: int):
         env=env,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # slow to boot on a loaded machine
         while time.monotonic() < deadline:  # every worker up: /healthz answers
             with contextlib.suppress(OSError, http.client.HTTPException):
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
@@ -126,7 +125,7 @@ def production_server(env: dict[str, str], workers: int):
 def warm(base: str, paths: list[str], authorization: str) -> int:
     """Read every sampled profile once (fills the document cache); returns non-200s."""
     parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
     failures = 0
     for path in paths:
         for attempt in range(3):  # the server closes idle keep-alive connections
@@ -184,6 +183,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--duration", type=int, default=60, help="seconds per URL")
+    parser.add_argument("--sample", type=int, default=2000, help="profiles read (and warmed)")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/bench_lookup")
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/4")
@@ -207,7 +207,7 @@ def main() -> None:
     manage(env, "migrate", "--noinput")
     if not args.reuse:
         manage(env, "seed_demo", "--customers", str(args.customers), "--seed", "11")
-    setup = json.loads(manage(env, "shell", "-c", SETUP % {"sample": SAMPLE}).splitlines()[-1])
+    setup = json.loads(manage(env, "shell", "-c", SETUP % {"sample": args.sample}).splitlines()[-1])
     api_key = manage(env, "create_api_key", "lookup-bench", "--scope", "profiles:read")
     api_key = api_key.strip().splitlines()[-1]
     secret = setup["secret"].encode()

@@ -81,8 +81,10 @@ def document_or_404(identifier: str) -> dict:
 
 
 def erase_documents(subject: Subject) -> int:
-    """Eraser: delete the subject's cached documents now and again after commit
-    (a request that rendered one meanwhile cannot leave it behind)."""
+    """Eraser: delete the subject's cached documents now and again after commit,
+    so one rendered while the erasure ran is gone too. A request still
+    rendering after that could store one more; it is never served (no
+    identifier leads to the profile) and expires with the others' TTL."""
     keys = [_key(pk) for pk in subject.customer_ids]
     cache.delete_many(keys)
     transaction.on_commit(lambda: cache.delete_many(keys))
