@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from accounts.roles import sync_roles
+
 
 def _sync_roles_after_migrate(sender, app_config, using, apps=None, **kwargs):
     """Give the role groups their share of the permissions just created.
@@ -10,7 +12,6 @@ def _sync_roles_after_migrate(sender, app_config, using, apps=None, **kwargs):
     runs after it for the same app, so a model added later by any app joins
     the roles that match it (see ``accounts.roles``).
     """
-    from accounts.roles import sync_roles
 
     if not app_config.models_module:
         return

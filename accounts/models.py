@@ -3,7 +3,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 
-from customers.audit import audited_history
+from core.audit import audited_history
 
 
 class User(AbstractUser):

@@ -53,7 +53,8 @@ def main() -> None:
     from consent.models import DataSubjectRequest
     from consent.services.privacy import create_request
     from core.mentions import Mentions
-    from customers.models import Customer, Event, Identity, OutboxEntry
+    from core.models import OutboxEntry
+    from customers.models import Customer, Event, Identity
     from customers.services.privacy import redact_mentions
     from sources.models import IntakeMessage, Source
 

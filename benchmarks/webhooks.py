@@ -58,7 +58,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from customers.models import Customer, OutboxEntry
+    from core.models import OutboxEntry
+    from customers.models import Customer
     from destinations.models import Delivery, Destination
     from destinations.services.dispatch import dispatch_outbox
     from destinations.services.operations import save_destination

@@ -16,6 +16,8 @@ import logging
 
 from uvicorn_worker import UvicornWorker
 
+from accounts.masking import RedactContactDetails
+
 
 class Worker(UvicornWorker):
     """uvicorn's gunicorn worker, with gunicorn's ``worker_connections`` as the
@@ -31,7 +33,6 @@ class Worker(UvicornWorker):
 def redact_access_log() -> None:
     """Mask emails and phone numbers (e.g. in ``/api/v1/profiles/email:…/``)
     in access-log lines; called in each worker once Django is loaded."""
-    from accounts.masking import RedactContactDetails
 
     for name in ("uvicorn.access", "gunicorn.access"):
         logging.getLogger(name).addFilter(RedactContactDetails())

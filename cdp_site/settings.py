@@ -76,7 +76,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "customers.audit.AuditActorMiddleware",
+    "core.audit.AuditActorMiddleware",
 ]
 
 ROOT_URLCONF = "cdp_site.urls"
@@ -253,27 +253,27 @@ CACHES = {
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "cdp_site.api.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "cdp_site.api.authentication.ApiKeyAuthentication",
+        "accounts.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "cdp_site.api.authentication.AuthTokenAuthentication",
+        "accounts.api.authentication.AuthTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
-        "cdp_site.api.permissions.HasScope",
-        "cdp_site.api.masking.NoContactLookups",
+        "accounts.api.permissions.HasScope",
+        "accounts.api.masking.NoContactLookups",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["cdp_site.api.throttling.ApiRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "cdp_site.api.pagination.CursorPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttling.ApiRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_PARSER_CLASSES": [
-        "cdp_site.api.parsers.JSONParser",
+        "sources.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "cdp_site.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
 }
 # Requests per API key (or signed-in person, or anonymous address), e.g. 1200/minute.
 TRIBUTARY_API_RATE = env_str("API_RATE_LIMIT", "1200/minute")
@@ -298,8 +298,8 @@ SPECTACULAR_SETTINGS = {
 REST_AUTH = {
     "SESSION_LOGIN": True,
     "TOKEN_MODEL": "accounts.models.AuthToken",
-    "TOKEN_CREATOR": "cdp_site.api.authentication.issue_login_token",
-    "TOKEN_SERIALIZER": "cdp_site.api.authentication.LoginTokenSerializer",
+    "TOKEN_CREATOR": "accounts.api.authentication.issue_login_token",
+    "TOKEN_SERIALIZER": "accounts.api.authentication.LoginTokenSerializer",
 }
 
 # --- Tributary --------------------------------------------------------------

@@ -3,8 +3,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backoffice.views import global_search
-from cdp_site.api.errors import not_found as api_not_found
 from cdp_site.health import health
+from core.api.errors import not_found as api_not_found
 from sources.personalization.views import demo_page
 
 admin.site.site_header = "Tributary CDP"
@@ -16,13 +16,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/auth/", include("cdp_site.api.auth_urls")),
-    path("api/v1/", include("cdp_site.api.urls")),
+    path("api/v1/auth/", include("accounts.api.auth_urls")),
+    path("api/v1/", include("cdp_site.api_urls")),
     re_path(r"^api/", api_not_found),  # JSON 404 for any other path under /api/
     path("healthz", health, name="health"),
     path("v1/", include("sources.urls")),
     path("demo/personalize/", demo_page, name="demo-personalize"),
 ]
 
-handler404 = "cdp_site.api.errors.page_not_found"
-handler500 = "cdp_site.api.errors.server_error"
+handler404 = "core.api.errors.page_not_found"
+handler500 = "core.api.errors.server_error"

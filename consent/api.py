@@ -21,14 +21,14 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.api.masking import MaskedSerializer
 from accounts.models import ApiKey
-from cdp_site.api.exceptions import ApiError
-from cdp_site.api.masking import MaskedSerializer
-from cdp_site.api.router import router
 from consent.models import ConsentRecord, ConsentStateChoices, DataSubjectRequest, Purpose
 from consent.selectors import consent_history, consent_overview
 from consent.services.consent import record_consent
 from consent.services.privacy import PrivacyRequestError, create_request
+from core.api.exceptions import ApiError
+from core.api.router import router
 from customers.models import Customer
 from customers.selectors import find_customer_by_identifier, identifier_type_exists
 from customers.services.normalize import InvalidValue

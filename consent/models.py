@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.audit import audited_history, current_actor
+from core.audit import audited_history, current_actor
 
 REQUEST_DUE_DAYS = 30
 

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from accounts.roles import MERGE_PROFILES
+from core.models import OutboxEntry
 from customers.admin_merges import merge_selected
 from customers.models import (
     Customer,
@@ -11,7 +12,7 @@ from customers.models import (
     Event,
     IdentifierType,
     Identity,
-    OutboxEntry,
+    Merge,
 )
 from customers.selectors import customer_ids_matching_identifier, customer_timeline
 from customers.services.versions import bump_versions
@@ -145,8 +146,6 @@ class CustomerAdmin(HistoryAdmin):
     def merge_history(self, obj: Customer) -> str:
         from django.db.models import Q
         from django.utils.html import format_html_join
-
-        from customers.models import Merge
 
         rows = list(
             Merge.objects.filter(Q(survivor=obj) | Q(absorbed=obj)).order_by("-created_at")[:20]

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.masking import mask_email, mask_phone, redact_text
-from customers.audit import audited_history
+from core.audit import audited_history
 
 # the fields of a postal address, which are set together or not at all when
 # guessed from a one-cell address
@@ -307,43 +307,6 @@ class GroupMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} in {self.group_id}"
-
-
-class OutboxEntry(models.Model):
-    """A change other parts react to, written in the transaction that made it.
-
-    Destinations read these rows and deliver them; nothing is lost between a
-    change and its delivery, and ``customers`` never calls an app above it.
-    """
-
-    class Topic(models.TextChoices):
-        PROFILE_CREATED = "profile.created"
-        PROFILE_UPDATED = "profile.updated"
-        PROFILE_MERGED = "profile.merged"
-        PROFILE_UNMERGED = "profile.unmerged"
-        IDENTIFY = "identify"
-        TRACK = "track"
-        SEGMENT_ENTERED = "segment.entered"
-        SEGMENT_EXITED = "segment.exited"
-
-    topic = models.CharField(max_length=32, choices=Topic.choices)
-    customer = models.ForeignKey(
-        Customer, null=True, on_delete=models.CASCADE, related_name="outbox_entries"
-    )
-    payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
-    dispatched_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name_plural = "outbox entries"
-        indexes = [
-            models.Index(
-                fields=["id"], condition=Q(dispatched_at__isnull=True), name="outbox_pending"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.topic} #{self.pk}"
 
 
 class DataQualityIssue(models.Model):

@@ -6,6 +6,7 @@ class DestinationsConfig(AppConfig):
     verbose_name = "Destinations (webhooks)"
 
     def ready(self) -> None:
+        # in ready(): models may be imported only once the app registry is loaded
         from consent import registry
         from destinations.services.privacy import erase_deliveries, export_deliveries
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from core.errors import DomainError
 
-class DestinationError(Exception):
+
+class DestinationError(DomainError):
     code = "destination_error"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
+        super().__init__(code or self.code, message)
 
 
 class BlockedURL(DestinationError):

@@ -98,7 +98,7 @@ class Delivery(models.Model):
         Destination, on_delete=models.CASCADE, related_name="deliveries"
     )
     outbox_entry = models.ForeignKey(
-        "customers.OutboxEntry",
+        "core.OutboxEntry",
         null=True,
         blank=True,
         on_delete=models.CASCADE,

@@ -6,6 +6,7 @@ class InsightsConfig(AppConfig):
     verbose_name = "Insights (RFM, lifecycle, scores, predictions)"
 
     def ready(self) -> None:
+        # in ready(): models may be imported only once the app registry is loaded
         from consent import registry
         from insights.privacy import erase_insights, export_insights
 

@@ -216,7 +216,7 @@ class PredictiveModel(models.Model):
 
 
 class OutboxCursor(models.Model):
-    """How far a reader of the outbox (``customers.OutboxEntry``) has got."""
+    """How far a reader of the outbox (``core.OutboxEntry``) has got."""
 
     name = models.CharField(max_length=64, unique=True)
     last_id = models.BigIntegerField(default=0)

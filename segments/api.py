@@ -13,10 +13,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
-from cdp_site.api.exceptions import ApiError
-from cdp_site.api.lookups import profile_or_404
-from cdp_site.api.masking import MaskedSerializer
-from cdp_site.api.router import router
+from accounts.api.masking import MaskedSerializer
+from core.api.exceptions import ApiError
+from core.api.router import router
+from customers.api.lookups import profile_or_404
 from segments.models import Segment, SegmentMembership
 
 

@@ -5,6 +5,7 @@ class SegmentsConfig(AppConfig):
     name = "segments"
 
     def ready(self) -> None:
+        # in ready(): models may be imported only once the app registry is loaded
         from consent import registry
         from segments.privacy import erase_memberships, export_memberships
 

@@ -29,13 +29,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Value
-from django.db.models.functions import Lower, StrIndex, Substr
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q
+from django.db.models.functions import Substr
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
     GreaterThanOrEqual,
-    In,
     IsNull,
     LessThan,
     LessThanOrEqual,
@@ -46,23 +45,12 @@ from consent.selectors import allowed_q
 from consent.services.consent import UnknownPurpose
 from customers.models import Event, Identity
 from segments import computed
+from segments.comparisons import FALSE, NUMBER_LOOKUPS, TRUE, CompileError, text_q
 from segments.jsonsql import JsonIsBool, JsonKind, JsonNumber, JsonText
-from segments.models import StoredTrait
+from segments.models import ComputedTrait, Segment, SegmentMembership, StoredTrait
 from segments.rules import FIELD_TYPES, is_number, parse_day
 
-TRUE = Q(pk__isnull=False)
-FALSE = Q(pk__isnull=True)
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-NUMBER_LOOKUPS = {
-    "gt": GreaterThan,
-    "gte": GreaterThanOrEqual,
-    "lt": LessThan,
-    "lte": LessThanOrEqual,
-}
-
-
-class CompileError(Exception):
-    """A rule that validation should have refused (or a reference that vanished)."""
 
 
 @dataclass
@@ -76,16 +64,12 @@ class Context:
 
     def segment(self, segment_id: int) -> tuple[str, dict] | None:
         if segment_id not in self._segments:
-            from segments.models import Segment
-
             found = Segment.objects.filter(pk=segment_id).values_list("kind", "rule").first()
             self._segments[segment_id] = tuple(found) if found else None
         return self._segments[segment_id]
 
     def computed_trait(self, name: str):
         if name not in self._traits:
-            from segments.models import ComputedTrait, StoredTrait
-
             self._traits[name] = (
                 ComputedTrait.objects.filter(name=name).first()
                 or StoredTrait.objects.filter(name=name).first()
@@ -144,26 +128,6 @@ def _field(node: dict, ctx: Context) -> Q:
     if op == "is_not_set":
         return ~present
     return text_q(F(name), op, value, node.get("case_sensitive", False))
-
-
-def text_q(expr, op: str, value, case_sensitive: bool) -> Q:
-    """Text comparison on an expression known to hold text (never NULL there)."""
-    if op == "neq":
-        return ~text_q(expr, "eq", value, case_sensitive)
-    if op == "in":
-        items = [str(item) for item in value]
-        if case_sensitive:
-            return Q(In(expr, items))
-        return Q(In(Lower(expr), [Lower(Value(item)) for item in items]))
-    lhs = expr if case_sensitive else Lower(expr)
-    rhs = Value(str(value)) if case_sensitive else Lower(Value(str(value)))
-    if op == "eq":
-        return Q(Exact(lhs, rhs))
-    if op == "contains":
-        return Q(GreaterThan(StrIndex(lhs, rhs), 0))
-    if op == "starts_with":
-        return Q(Exact(StrIndex(lhs, rhs), 1))
-    raise CompileError(f"{op} is not a text operator")
 
 
 def time_q(name: str, op: str, value, now: datetime, *, datetimes: bool) -> Q:
@@ -379,8 +343,6 @@ def _source(node: dict, ctx: Context) -> Q:
 
 
 def _segment(node: dict, ctx: Context) -> Q:
-    from segments.models import SegmentMembership
-
     target = node["segment"]
     if target in ctx.stack:
         raise CompileError(f"segment {target} refers to itself")

@@ -28,22 +28,16 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import (
     Exact,
-    GreaterThan,
     GreaterThanOrEqual,
     IsNull,
-    LessThan,
     LessThanOrEqual,
 )
 
 from customers.models import Customer, Event
+from segments.comparisons import FALSE, NUMBER_LOOKUPS, text_q
 from segments.jsonsql import JsonKind, JsonNumber, JsonText
+from segments.models import StoredTraitValue
 
-_NUMBER_LOOKUPS = {
-    "gt": GreaterThan,
-    "gte": GreaterThanOrEqual,
-    "lt": LessThan,
-    "lte": LessThanOrEqual,
-}
 _AGGREGATES = {"sum": Sum, "avg": Avg, "min": Min, "max": Max}
 
 
@@ -105,8 +99,6 @@ def value_expression(trait, *, now: datetime, customer=None):
 
 def trait_q(trait, op: str, value, case_sensitive: bool, now: datetime) -> Q:
     """A rule comparison on a computed trait, as a filter on ``Customer``."""
-    from segments.compiler import FALSE, text_q
-
     if op == "neq":
         return ~trait_q(trait, "eq", value, case_sensitive, now)
     if op == "is_not_set":
@@ -132,7 +124,7 @@ def trait_q(trait, op: str, value, case_sensitive: bool, now: datetime) -> Q:
         if op == "between":
             low, high = float(value[0]), float(value[1])
             return present & Q(GreaterThanOrEqual(expr, low)) & Q(LessThanOrEqual(expr, high))
-        return present & Q(_NUMBER_LOOKUPS[op](expr, float(value)))
+        return present & Q(NUMBER_LOOKUPS[op](expr, float(value)))
     if op == "is_set":
         return present & ~Q(Exact(expr, Value("")))
     return present & text_q(expr, op, value, case_sensitive)
@@ -166,8 +158,6 @@ def values_for_customer(*, customer_id: int, traits, now: datetime) -> dict[str,
 def stored_trait_q(trait, op: str, value, case_sensitive: bool, scope=None) -> Q:
     """A rule comparison on a stored trait (``segments.stored``), as a filter on
     ``Customer``; same semantics as an on-read trait of the same type."""
-    from segments.compiler import FALSE, text_q
-    from segments.models import StoredTraitValue
 
     if op == "neq":
         return ~stored_trait_q(trait, "eq", value, case_sensitive, scope)
@@ -187,7 +177,7 @@ def stored_trait_q(trait, op: str, value, case_sensitive: bool, scope=None) -> Q
             rows = rows.filter(number=float(value))
         elif op == "between":
             rows = rows.filter(number__gte=float(value[0]), number__lte=float(value[1]))
-        elif op in _NUMBER_LOOKUPS:
+        elif op in NUMBER_LOOKUPS:
             rows = rows.filter(**{f"number__{op}": float(value)})
     else:
         rows = rows.exclude(text="")

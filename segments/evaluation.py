@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from customers.models import Customer, Event
 from segments.compiler import CompileError, Context, compile_rule
+from segments.models import Segment
 
 log = logging.getLogger(__name__)
 BUCKET_SECONDS = 60
@@ -78,8 +79,6 @@ def evaluate(
 
 
 def _compile(segment_ids: Sequence[int], count: int, now: datetime):
-    from segments.models import Segment
-
     rules = dict(Segment.objects.filter(pk__in=segment_ids).values_list("pk", "rule"))
     placeholders = [_PLACEHOLDER - slot for slot in range(count)]
     context = Context(now=now, scope=placeholders)

@@ -23,6 +23,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from accounts.masking import is_contact_key, looks_like_contact
+from consent.models import Purpose
+from core.errors import DomainError
+from customers.models import IdentifierType, Identity
+from segments.models import ComputedTrait, Segment, StoredTrait
 
 FIELD_TYPES: dict[str, str] = {
     "email": "text",
@@ -82,12 +86,11 @@ class RuleError:
         return {"path": self.path, "code": self.code, "message": self.message}
 
 
-class InvalidRule(Exception):
-    code = "invalid_rule"
-
+class InvalidRule(DomainError):
     def __init__(self, errors: list[RuleError]):
         self.errors = errors
-        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
+        message = "; ".join(f"{e.path}: {e.message}" for e in errors)
+        super().__init__("invalid_rule", message, "rule")
 
 
 def is_number(value: object) -> bool:
@@ -110,32 +113,22 @@ class References:
     """What validation needs from the database; tests may pass fixed sets."""
 
     def segment_rule(self, segment_id: int) -> tuple[str, dict] | None:
-        from segments.models import Segment
-
         found = Segment.objects.filter(pk=segment_id).values_list("kind", "rule").first()
         return tuple(found) if found else None
 
     def computed_trait_numeric(self, name: str) -> bool | None:
-        from segments.models import ComputedTrait, StoredTrait
-
         kind = ComputedTrait.objects.filter(name=name).values_list("kind", flat=True).first()
         if kind is not None:
             return kind in ComputedTrait.NUMERIC_KINDS
         return StoredTrait.objects.filter(name=name).values_list("numeric", flat=True).first()
 
     def identifier_type_exists(self, name: str) -> bool:
-        from customers.models import IdentifierType
-
         return IdentifierType.objects.filter(name=name).exists()
 
     def purpose_exists(self, code: str) -> bool:
-        from consent.models import Purpose
-
         return Purpose.objects.filter(code=code).exists()
 
     def source_exists(self, source_id: int) -> bool:
-        from customers.models import Identity
-
         source_model = Identity._meta.get_field("source").related_model
         return source_model.objects.filter(pk=source_id).exists()
 
@@ -449,8 +442,6 @@ def _collect(node: dict, found: set[str], refs: References, seen: tuple[int, ...
     elif "trait" in node:
         found.add(f"trait:{node['trait']}")
     elif "computed_trait" in node:
-        from segments.models import ComputedTrait
-
         event = (
             ComputedTrait.objects.filter(name=node["computed_trait"])
             .values_list("event", flat=True)

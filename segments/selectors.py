@@ -15,6 +15,7 @@ from django.utils import timezone
 from consent.models import Purpose
 from customers.models import Customer, Event, IdentifierType, Identity
 from segments.compiler import compile_rule
+from segments.computed import values_for_customer
 from segments.models import (
     ComputedTrait,
     Segment,
@@ -151,7 +152,6 @@ def daily_sizes(segment: Segment, *, days: int = 90, today: date | None = None):
 def profile_computed_traits(customer_id: int) -> list[tuple[str, object]]:
     """Every computed trait's current value for one profile, by name: the
     on-read ones and the stored ones (``segments.stored``) it has a value of."""
-    from segments.computed import values_for_customer
 
     traits = list(ComputedTrait.objects.order_by("name"))
     values = values_for_customer(customer_id=customer_id, traits=traits, now=timezone.now())

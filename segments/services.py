@@ -18,8 +18,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
+from core.outbox import emit_for_customers
 from customers.models import Customer
-from customers.services.outbox import emit_for_customers
+from customers.services.versions import bump_versions
 from segments import evaluation
 from segments.compiler import compile_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
@@ -58,6 +59,7 @@ def save_segment(
     Raises ``segments.rules.InvalidRule``. The new membership is computed
     after commit (a task; inline without a broker).
     """
+    # the tasks wrap this module's services: a module-level import would be a cycle
     from segments import tasks
 
     segment = segment or Segment()
@@ -213,6 +215,7 @@ def _record_size(segment: Segment, now: datetime) -> int:
 
 def _emit(segment: Segment, *, entered: Sequence[int], exited: Sequence[int], now: datetime):
     payload = {"segment_id": segment.pk, "segment": segment.name, "at": now.isoformat()}
+    bump_versions([*entered, *exited])  # the profiles' documents list their segments
     for topic, ids in (("segment.entered", entered), ("segment.exited", exited)):
         emit_for_customers(topic=topic, customer_ids=list(ids), payload=payload, created_at=now)
 

@@ -20,18 +20,23 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from cdp_site.bulk_copy import insert_values
+from core.db.copy import insert_values
+from core.errors import DomainError
 from customers.services.versions import bump_versions
-from segments import evaluation
+from segments import evaluation, tasks
 from segments.models import ComputedTrait, Segment, StoredTrait, StoredTraitValue
+from segments.services import reevaluate_customers
 
 MAX_TEXT = 200
 
 
-class TraitNameTaken(ValueError):
+class TraitNameTaken(DomainError, ValueError):
     """The name already belongs to an on-read computed trait or another producer."""
 
-    code = "trait_name_taken"
+    kind = "conflict"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("trait_name_taken", message, "name")
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 def _insert(rows: Iterable[tuple]) -> None:
     """Insert value rows: a text ``COPY`` written by hand on PostgreSQL (a
     million rows of JSON in seconds, where per-column encoding took minutes),
-    ``cdp_site.bulk_copy`` elsewhere."""
+    ``core.db.copy`` elsewhere."""
     if connection.vendor != "postgresql":
         insert_values(StoredTraitValue, _COLUMNS, rows)
         return
@@ -145,8 +150,6 @@ def write_stored_values(
     _insert([_row(trait, v, computed_at) for v in values])
     bump_versions(ids)
     if reevaluate and ids:
-        from segments.services import reevaluate_customers
-
         reevaluate_customers(customer_ids=ids, changes=[f"computed_trait:{name}"])
     return len(values)
 
@@ -163,8 +166,6 @@ def delete_stored_values(*, customer_ids: Iterable[int], names: Iterable[str] | 
 
 
 def _recompute_dependents(name: str) -> None:
-    from segments import tasks
-
     marker = f"computed_trait:{name}"
     for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC, is_active=True):
         if marker in segment.dependencies:

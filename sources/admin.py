@@ -15,6 +15,7 @@ from django.utils.http import content_disposition_header
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.masking import can_see_contact_details
 from consent.models import Purpose
+from consent.services.categories import UNKNOWN_CONSENT_CATEGORY
 from customers.models import Customer, Event
 from segments.models import Segment
 from sources import admin_intake  # noqa: F401 - registers the intake admin
@@ -46,6 +47,7 @@ _FIGURES = (
     "last_message_at",
     "recent_rejections",
     "recent_failures",
+    "unknown_consent_categories",
 )
 
 
@@ -96,6 +98,14 @@ class SourceAdmin(HistoryAdmin):
             + f"?source__id__exact={obj.pk}&status__exact=failed"
         )
         return format_html('<a href="{}">{}</a>', url, obj.failures_last_day)
+
+    @admin.display(description="unknown consent categories, last day")
+    def unknown_consent_categories(self, obj):
+        url = (
+            reverse("admin:customers_dataqualityissue_changelist")
+            + f"?source__id__exact={obj.pk}&code__exact={UNKNOWN_CONSENT_CATEGORY}"
+        )
+        return format_html('<a href="{}">{}</a>', url, obj.unknown_consent_categories_last_day)
 
     def save_model(self, request, obj, form, change):
         if change:

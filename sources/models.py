@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.audit import audited_history
 from core.fields import EncryptedTextField
-from customers.audit import audited_history
 
 
 class Source(models.Model):

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from cdp_site.bulk_copy import insert_rows
 from consent.services.suppression import suppressed_indexes
-from customers.audit import acting_as, source_label
+from core.audit import acting_as, source_label
+from core.db.copy import insert_rows
 from customers.models import Customer, DataQualityIssue
 from customers.services.bulk import (
     EventRecord,
@@ -54,29 +54,11 @@ from customers.services.normalize import (
 )
 from customers.services.profiles import ProfileChanges
 from customers.services.quality import issue_rows
+from customers.services.reserved_traits import split_traits
 from segments.services import profile_changes, reevaluate_customers
 from sources.consent_capture import ConsentCapture
 from sources.contracts import NormalizedMessage
 
-# Segment's reserved traits that land in core profile fields.
-_RESERVED_TRAITS = {
-    "email": "email",
-    "phone": "phone",
-    "firstName": "first_name",
-    "first_name": "first_name",
-    "lastName": "last_name",
-    "last_name": "last_name",
-    "birthday": "birthday",
-}
-_ADDRESS_TRAITS = {
-    "street": "address_line1",
-    "street2": "address_line2",
-    "city": "city",
-    "state": "region",
-    "postalCode": "postal_code",
-    "postal_code": "postal_code",
-    "country": "country",
-}
 _PREVIOUS_ID_TYPES = ("user_id", "anonymous_id")
 
 
@@ -163,23 +145,6 @@ def _phone_region(traits) -> str | None:
         return normalize_country(country)
     except InvalidValue:
         return None
-
-
-def split_traits(traits: dict) -> tuple[dict, dict]:
-    core: dict[str, object] = {}
-    custom: dict[str, object] = {}
-    for key, value in traits.items():
-        if key in _RESERVED_TRAITS:
-            core[_RESERVED_TRAITS[key]] = value
-        elif key == "address" and isinstance(value, dict):
-            for part, field_name in _ADDRESS_TRAITS.items():
-                if part in value:
-                    core[field_name] = value[part]
-        elif key == "company" and isinstance(value, dict) and "name" in value:
-            core["company"] = value["name"]
-        else:
-            custom[key] = value
-    return core, custom
 
 
 def process_message(message: NormalizedMessage) -> ProcessResult:
@@ -535,4 +500,5 @@ def _event_record(message: NormalizedMessage, customer: Customer) -> EventRecord
         message_id=message.message_id,
         sent_at=message.sent_at,
         original_timestamp=message.original_timestamp,
+        integrations=dict(message.integrations),
     )

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from consent.services.categories import UNKNOWN_CONSENT_CATEGORY
+from customers.models import DataQualityIssue
 from sources.models import IntakeMessage, RejectedMessage, Source
 
 
@@ -38,5 +40,8 @@ def with_intake_figures(queryset: QuerySet[Source], *, now: datetime) -> QuerySe
         rejections_last_day=_count(RejectedMessage, received_at__gte=day),
         failures_last_day=_count(
             IntakeMessage, received_at__gte=day, status=IntakeMessage.Status.FAILED
+        ),
+        unknown_consent_categories_last_day=_count(
+            DataQualityIssue, created_at__gte=day, code=UNKNOWN_CONSENT_CATEGORY
         ),
     )

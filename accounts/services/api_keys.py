@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -16,6 +15,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from accounts.permissions import require_permissions
 from accounts.scopes import SCOPES, unknown_scopes
+from core.errors import DomainError
 
 KEY_PREFIX = "tk_"
 PREFIX_LENGTH = 10
@@ -24,13 +24,12 @@ PREFIX_LENGTH = 10
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-@dataclass(frozen=True)
-class InvalidScopes(Exception):
-    scopes: tuple[str, ...]
-
-    def __str__(self) -> str:
+class InvalidScopes(DomainError):
+    def __init__(self, scopes: tuple[str, ...]) -> None:
+        self.scopes = scopes
         known = ", ".join(SCOPES)
-        return f"unknown scope(s): {', '.join(self.scopes)} (known: {known})"
+        message = f"unknown scope(s): {', '.join(scopes)} (known: {known})"
+        super().__init__("unknown_scope", message, "scopes")
 
 
 def generate_key() -> str:

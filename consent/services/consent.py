@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from cdp_site.bulk_copy import insert_values, reserve_ids
-from cdp_site.bulk_sql import update_rows
 from consent.models import ConsentRecord, ConsentState, ConsentStateChoices, Purpose
-from customers.audit import current_actor
+from core.audit import current_actor
+from core.db.bulk import update_rows
+from core.db.copy import insert_values, reserve_ids
+from core.errors import DomainError
 from customers.models import Customer
 from customers.services.versions import bump_versions
 
 
-class UnknownPurpose(Exception):
-    code = "unknown_purpose"
-
+class UnknownPurpose(DomainError):
     def __init__(self, code: str):
-        super().__init__(f"no active purpose with code {code!r}")
+        super().__init__("unknown_purpose", f"no active purpose with code {code!r}", "purpose")
         self.purpose_code = code
 
 
@@ -109,23 +108,6 @@ def _next_state(granted: bool, current: str | None, *, withdrawal: bool = False)
     if current == ConsentStateChoices.GRANTED:
         return ConsentStateChoices.WITHDRAWN
     return None if current else ConsentStateChoices.DENIED
-
-
-def purposes_for_categories(
-    categories: Mapping[str, object], *, purposes: Iterable[Purpose] | None = None
-) -> dict[Purpose, bool]:
-    """Map tracking-API category names (``categoryPreferences``) to purposes
-    (the active ones, or ``purposes`` when the caller has them already)."""
-    wanted = {str(name).strip().lower(): bool(value) for name, value in categories.items()}
-    found: dict[Purpose, bool] = {}
-    if purposes is None:
-        purposes = Purpose.objects.filter(is_active=True)
-    for purpose in purposes:
-        for name in purpose.tracking_categories:
-            key = str(name).strip().lower()
-            if key in wanted:
-                found[purpose] = wanted[key]
-    return found
 
 
 @dataclass(frozen=True)

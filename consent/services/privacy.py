@@ -22,6 +22,7 @@ from accounts.permissions import require_permissions
 from consent import registry
 from consent.models import ConsentRecord, ConsentState, DataSubjectRequest
 from consent.services.suppression import suppress_identifiers
+from core.errors import DomainError
 from core.mentions import ERASED, Mentions
 from customers.models import IdentifierType, Identity
 from customers.selectors import resolve_survivor_id
@@ -31,12 +32,8 @@ from customers.services.normalize import InvalidValue, normalize_identifier
 logger = logging.getLogger(__name__)
 
 
-class PrivacyRequestError(Exception):
-    def __init__(self, code: str, message: str, field: str = ""):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+class PrivacyRequestError(DomainError):
+    pass
 
 
 def parse_identifier(text: str) -> tuple[str, str]:
@@ -61,6 +58,7 @@ def parse_identifier(text: str) -> tuple[str, str]:
 @transaction.atomic
 def create_request(*, type: str, identifier: str, handled_by=None) -> DataSubjectRequest:
     """File a request; it is processed (as a task) once the transaction commits."""
+    # the tasks wrap this module's services: a module-level import would be a cycle
     from consent.tasks import process_privacy_request
 
     if type not in DataSubjectRequest.Type.values:
@@ -76,6 +74,7 @@ def create_request(*, type: str, identifier: str, handled_by=None) -> DataSubjec
 def run_requests_again(*, requests: QuerySet[DataSubjectRequest], actor=None) -> int:
     """Queue unfinished (failed or stuck) requests again; returns how many
     (finished ones, and those that matched no profile, are left alone)."""
+    # the tasks wrap this module's services: a module-level import would be a cycle
     from consent.tasks import process_privacy_request
 
     require_permissions(

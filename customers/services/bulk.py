@@ -17,14 +17,15 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from cdp_site.bulk_copy import (
+from core.db.copy import (
     insert_history,
     insert_rows,
     insert_values,
     number_rows,
     reserve_ids,
 )
-from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
+from core.models import OutboxEntry
+from customers.models import Customer, Event, IdentifierType, Identity
 from customers.services.identity import ANONYMOUS_TYPES
 from customers.services.versions import bump_versions
 
@@ -54,6 +55,9 @@ class EventRecord:
     message_id: str
     sent_at: datetime | None = None
     original_timestamp: datetime | None = None
+    # the call's Segment-style ``integrations`` (which destinations receive it);
+    # carried on the outbox entry, not stored on the event
+    integrations: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +263,7 @@ def record_events(*, events: Sequence[EventRecord]) -> None:
                     "timestamp": e.timestamp.isoformat(),
                     "message_id": e.message_id,
                     "source_id": e.source_id,
+                    **({"integrations": e.integrations} if e.integrations else {}),
                 },
                 now,
             )

@@ -21,7 +21,8 @@ No match creates a profile, one attaches, several merge (see
 ``customers.services.merging`` for the survivor rule and the merge log).
 
 Concurrency: ``lock_identifiers`` takes PostgreSQL transaction-level
-advisory locks on hashes of the normalized identifiers, in sorted order, so
+advisory locks (``core.db.locks``, namespace ``identity``) on hashes of the
+normalized identifiers, in sorted order, so
 two workers handling the same new person serialise instead of creating two
 profiles, and never deadlock on each other's identifiers. SQLite serialises
 writers already (transactions start IMMEDIATE).
@@ -29,20 +30,20 @@ writers already (transactions start IMMEDIATE).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 
+from core.db.locks import lock, lock_key, try_lock
+from core.outbox import emit
 from customers.models import Customer, IdentifierType, Identity, Merge
 from customers.services.merging import choose_survivor, merge_customers
 from customers.services.normalize import Issue
-from customers.services.outbox import emit
 from customers.services.quality import record_issues
 from customers.services.versions import bump_versions
 
@@ -85,9 +86,11 @@ def screen_identifiers(
     return kept, issues
 
 
+IDENTITY_LOCKS = "identity"  # the advisory-lock namespace of identifiers
+
+
 def identifier_lock_key(type_name: str, value: str) -> int:
-    digest = hashlib.blake2b(f"{type_name}:{value}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return lock_key(IDENTITY_LOCKS, f"{type_name}:{value}")
 
 
 def lock_identifiers(identifiers: Iterable[tuple[str, str]]) -> None:
@@ -96,34 +99,14 @@ def lock_identifiers(identifiers: Iterable[tuple[str, str]]) -> None:
     Batch callers should lock every identifier of the batch at once, before
     resolving any message, so that locks are always taken in one order.
     """
-    if connection.vendor != "postgresql":
-        return
-    keys = sorted({identifier_lock_key(t, v) for t, v in identifiers})
-    if keys:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k",
-                [keys],
-            )
+    lock(IDENTITY_LOCKS, (f"{t}:{v}" for t, v in identifiers))
 
 
 def try_lock_identifiers(identifiers: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Lock these identifiers without waiting (PostgreSQL); returns those
-    another transaction holds, which this one does not get. Never deadlocks,
-    whatever the order. Elsewhere nothing is locked and nothing is busy."""
-    if connection.vendor != "postgresql":
-        return set()
-    by_key: dict[int, list[tuple[str, str]]] = {}
-    for type_name, value in set(identifiers):
-        by_key.setdefault(identifier_lock_key(type_name, value), []).append((type_name, value))
-    if not by_key:
-        return set()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT k FROM unnest(%s::bigint[]) AS k WHERE NOT pg_try_advisory_xact_lock(k)",
-            [sorted(by_key)],
-        )
-        return {pair for (key,) in cursor.fetchall() for pair in by_key[key]}
+    another transaction holds, which this one does not get."""
+    by_name = {f"{t}:{v}": (t, v) for t, v in identifiers}
+    return {by_name[name] for name in try_lock(IDENTITY_LOCKS, by_name)}
 
 
 def _owners(wanted: list[tuple[IdentifierType, str]]) -> dict[tuple[int, str], int]:

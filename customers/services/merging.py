@@ -33,28 +33,24 @@ from django.utils import timezone
 
 from accounts.permissions import require_permissions
 from accounts.roles import MERGE_PROFILES
+from core.errors import DomainError
+from core.models import OutboxEntry
+from core.outbox import emit
 from customers.models import (
     CORE_FIELDS,
     Customer,
     DuplicateSuggestion,
     Merge,
-    OutboxEntry,
     TraitSourcePriority,
 )
-from customers.services.outbox import emit
 from customers.services.versions import bump_versions
 
 _CHUNK = 5000
 _SELF_MODELS = ("Merge", "OutboxEntry", "DuplicateSuggestion", "Customer")
 
 
-@dataclass(frozen=True)
-class MergeError(Exception):
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
+class MergeError(DomainError):
+    kind = "conflict"
 
 
 def choose_survivor(customers: Sequence[Customer]) -> Customer:
@@ -493,7 +489,7 @@ def unmerge(*, merge: Merge, actor=None) -> Customer:
     merge.undone_at = timezone.now()
     merge.undone_by = actor
     merge.save(update_fields=["undone_at", "undone_by"])
-    bump_versions([survivor.pk])  # its traits and identities went back (emit bumps absorbed)
+    bump_versions([survivor.pk, absorbed.pk])  # traits and identities went back
     emit(
         topic=OutboxEntry.Topic.PROFILE_UNMERGED,
         customer=absorbed,

@@ -20,6 +20,9 @@ from typing import NamedTuple
 from django.conf import settings
 from django.utils import timezone
 
+from core.errors import DomainError
+from customers.models import CORE_FIELDS, Customer
+
 JUNK_IDENTIFIER_VALUES = frozenset(
     {"", "null", "none", "nil", "undefined", "anonymous", "0", "-1", "nan", "[object object]"}
 )
@@ -31,13 +34,8 @@ _SPACES = re.compile(r"\s+")
 _UNENCODABLE = re.compile("[\ud800-\udfff]")  # no database stores an unpaired surrogate
 
 
-@dataclass(frozen=True)
-class InvalidValue(Exception):
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
+class InvalidValue(DomainError):
+    """A value the cleanser cannot use (``code`` e.g. ``invalid_email``)."""
 
 
 @dataclass(frozen=True)
@@ -407,7 +405,6 @@ def cleanse_core(values: Mapping[str, object], *, dayfirst: bool | None = None) 
     raise ``ValueError`` (a programming error, not bad data). Phone numbers
     without a country code use the cleansed ``country`` when there is one.
     """
-    from customers.models import CORE_FIELDS, Customer
 
     unknown = set(values) - set(CORE_FIELDS)
     if unknown:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from core.mentions import Mentions
+from core.models import OutboxEntry
 from customers.models import (
     Customer,
     DataQualityIssue,
@@ -21,7 +22,6 @@ from customers.models import (
     GroupMembership,
     Identity,
     Merge,
-    OutboxEntry,
 )
 
 _PROFILE_FIELDS = [f.attname for f in Customer._meta.concrete_fields]

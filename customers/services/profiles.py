@@ -7,10 +7,11 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from cdp_site.bulk_copy import insert_history, insert_rows
-from cdp_site.bulk_sql import update_rows
-from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer, Event, OutboxEntry
-from customers.services.outbox import emit
+from core.db.bulk import update_rows
+from core.db.copy import insert_history, insert_rows
+from core.models import OutboxEntry
+from core.outbox import emit
+from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer, Event
 from customers.services.versions import bump_versions
 
 # Event types other parts subscribe to (webhooks: identify calls, track by name).
@@ -188,8 +189,8 @@ def record_event(
     if created and timestamp > customer.last_seen:
         customer.last_seen = timestamp
         customer.save(update_fields=["last_seen"])
-    if created and type not in _OUTBOX_EVENT_TYPES:
-        bump_versions([customer.pk])  # its computed traits may change (emit bumps the others)
+    if created:
+        bump_versions([customer.pk])  # its computed traits may change
     if created and type in _OUTBOX_EVENT_TYPES:
         emit(
             topic=type,

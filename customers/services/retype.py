@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from cdp_site.bulk_copy import insert_history, insert_rows
-from cdp_site.bulk_sql import update_rows
-from customers.models import Customer, OutboxEntry
+from core.db.bulk import update_rows
+from core.db.copy import insert_history, insert_rows
+from core.models import OutboxEntry
+from customers.models import Customer
 from customers.services.values import iso_date, read_boolean, read_number
 from customers.services.versions import bump_versions
 

@@ -1,6 +1,8 @@
 """The dispatcher: pending outbox entries become deliveries, in outbox order.
 
-Each entry fans out to every enabled destination that subscribes to it.
+Each entry fans out to every enabled destination that subscribes to it and,
+for a tracking call, that the call's ``integrations`` lets through
+(``receives_call``).
 A customer the consent gate does not allow for a destination gets a
 delivery row with status ``skipped_no_consent`` and no payload: it is never
 sent, and the log counts it. Entries are marked dispatched in the same
@@ -16,7 +18,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import OutboxEntry
+from core.models import OutboxEntry
 from destinations.models import Delivery, Destination
 from destinations.services import gate, sending
 from destinations.services.payloads import entry_payload, profile_snapshots
@@ -32,6 +34,29 @@ _FLAGS = {
 }
 
 
+_CALL_TOPICS = frozenset({"track", "identify"})
+
+
+def receives_call(destination_name: str, integrations: object) -> bool:
+    """Segment's ``integrations`` rule for one destination.
+
+    The key naming the destination (compared without case or surrounding
+    spaces) decides: ``false`` keeps the call from it, ``true`` or an object
+    of options sends it. Without such a key, ``All`` decides (default true):
+    ``{"All": false, "CRM hook": true}`` reaches that destination only.
+    """
+    if not isinstance(integrations, dict):
+        return True
+    wanted = destination_name.strip().casefold()
+    for key, value in integrations.items():
+        if isinstance(key, str) and key.strip().casefold() == wanted:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, dict):
+                return True
+    return integrations.get("All") is not False
+
+
 @dataclass(frozen=True)
 class DispatchReport:
     entries: int
@@ -41,6 +66,10 @@ class DispatchReport:
 
 def subscribes(destination: Destination, entry: OutboxEntry) -> bool:
     """Whether the destination receives this entry (segments must be prefetched)."""
+    if entry.topic in _CALL_TOPICS and not receives_call(
+        destination.name, entry.payload.get("integrations")
+    ):
+        return False
     if entry.topic == "track":
         return entry.payload.get("event") in destination.track_events
     flag = _FLAGS.get(entry.topic)

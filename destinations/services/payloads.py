@@ -16,7 +16,8 @@ import uuid
 from collections import defaultdict
 from datetime import date, datetime
 
-from customers.models import CORE_FIELDS, Customer, Identity, OutboxEntry
+from core.models import OutboxEntry
+from customers.models import CORE_FIELDS, Customer, Identity
 
 PAYLOAD_VERSION = 1
 
@@ -52,7 +53,12 @@ def _profile(customer: Customer, identities: list[dict]) -> dict:
 
 
 def entry_payload(*, delivery_id: uuid.UUID, entry: OutboxEntry, profile: dict | None) -> dict:
-    data = {key: value for key, value in entry.payload.items() if key != "customer_id"}
+    # integrations routed the entry (dispatch.receives_call); it is not sent on
+    data = {
+        key: value
+        for key, value in entry.payload.items()
+        if key not in ("customer_id", "integrations")
+    }
     return document(
         delivery_id=delivery_id,
         type=entry.topic,

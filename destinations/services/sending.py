@@ -23,7 +23,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from destinations import tasks
 from destinations.errors import BlockedURL
 from destinations.models import Delivery, DeliveryAttempt, Destination
 from destinations.services import gate
@@ -283,6 +282,10 @@ def _release_next(*, delivery: Delivery, now: datetime) -> None:
 
 def enqueue(*, delivery_pks: list[int], now: datetime | None = None) -> None:
     """Queue a try of each delivery once the current transaction commits."""
+    # The tasks wrap these services, so importing them at module level would
+    # be a cycle (tasks -> sending -> tasks); a service only queues at commit.
+    from destinations import tasks
+
     stamp = now.isoformat() if now is not None else None
 
     def send_all() -> None:

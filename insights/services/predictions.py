@@ -37,6 +37,7 @@ from sklearn.linear_model import LogisticRegression, PoissonRegressor
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
+from core.errors import DomainError
 from insights import traits
 from insights.models import InsightPolicy, PredictiveModel
 from insights.services import features
@@ -52,10 +53,13 @@ TOP_REASONS = 3
 Target = PredictiveModel.Target
 
 
-class ModelError(Exception):
+class ModelError(DomainError):
     """Training cannot start or is impossible on this data (not enough history)."""
 
     code = "model_not_trainable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(self.code, message)
 
 
 # --- data --------------------------------------------------------------------

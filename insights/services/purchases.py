@@ -19,7 +19,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from customers.models import Customer, OutboxEntry
+from core.models import OutboxEntry
+from customers.models import Customer
 from insights.models import OutboxCursor
 from insights.services.rfm import refresh_customers
 from segments.purchases import purchase_event

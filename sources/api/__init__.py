@@ -1,3 +1,3 @@
-"""REST endpoints of the sources app (registered on cdp_site.api.router)."""
+"""REST endpoints of the sources app (registered on core.api.router)."""
 
 from sources.api import imports, profiles, sources  # noqa: F401

@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
-from cdp_site.api.masking import masks_contact_details
+from accounts.api.masking import masks_contact_details
 from consent.selectors import allowed_q
 from consent.services.consent import UnknownPurpose
 from customers.models import Customer, Event, Identity

@@ -13,11 +13,11 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cdp_site.api.exceptions import ApiError, Conflict
-from cdp_site.api.masking import MaskedSerializer
-from cdp_site.api.pagination import CursorPagination
-from cdp_site.api.router import router
-from cdp_site.api.schema import ErrorSerializer
+from accounts.api.masking import MaskedSerializer
+from core.api.errors import ErrorSerializer
+from core.api.exceptions import ApiError, Conflict
+from core.api.pagination import CursorPagination
+from core.api.router import router
 from sources.imports.jobs import (
     ImportStateError,
     confirm_import,

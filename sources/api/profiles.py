@@ -23,10 +23,10 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cdp_site.api.exceptions import ApiError
-from cdp_site.api.lookups import profile_or_404
-from cdp_site.api.masking import MaskedSerializer, masks_contact_details
-from cdp_site.api.router import router
+from accounts.api.masking import MaskedSerializer, masks_contact_details
+from core.api.exceptions import ApiError
+from core.api.router import router
+from customers.api.lookups import profile_or_404
 from customers.models import Customer, Event
 from customers.selectors import profile_identities
 from customers.services.normalize import InvalidValue

@@ -8,9 +8,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cdp_site.api.exceptions import Conflict
-from cdp_site.api.router import router
-from cdp_site.api.schema import ErrorSerializer
+from core.api.errors import ErrorSerializer
+from core.api.exceptions import Conflict
+from core.api.router import router
 from sources.models import Source
 from sources.services.keys import create_source, rotate_write_key
 

@@ -24,6 +24,7 @@ from accounts.masking import can_see_contact_details, redact_text
 from accounts.permissions import require_permissions
 from consent.models import Purpose
 from consent.selectors import allowed_q
+from core.errors import DomainError
 from customers.models import Customer, Event, Identity
 from segments.models import Segment, SegmentMembership
 from sources.exports.escaping import escape_formula
@@ -36,8 +37,9 @@ FORMATS = {
 CHUNK = 2000
 
 
-class UnknownFormat(ValueError):
-    pass
+class UnknownFormat(DomainError, ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__("unknown_format", message, "format")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from customers.models import IdentifierType
 from sources.imports.mapping import MappingError, build_mapping, default_mapping, mapping_to_json
 from sources.imports.reading import ImportFileError, detect_format, open_table
@@ -27,11 +28,8 @@ UPLOAD_DIR = "imports"  # ImportJob.file's upload_to starts here
 ORPHAN_AGE = timedelta(hours=1)
 
 
-class ImportStateError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ImportStateError(DomainError):
+    kind = "conflict"
 
 
 def file_source(*, name: str) -> Source:
@@ -187,6 +185,7 @@ def _queue(job: ImportJob, *, dry_run: bool, status: str) -> ImportJob:
     job.save(update_fields=["status"])
 
     def enqueue() -> None:
+        # the tasks wrap this module's services: a module-level import would be a cycle
         from sources.tasks import run_import_job
 
         run_import_job.delay(job.pk, dry_run)

@@ -37,7 +37,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from consent.selectors import active_purpose_codes
-from customers.models import CORE_FIELDS
+from core.errors import DomainError
+from customers.models import CORE_FIELDS, IdentifierType
 from sources.imports.cells import TYPES
 from sources.imports.layouts import detect_layout
 
@@ -109,12 +110,15 @@ _EVENT_HEADER_VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 
-class MappingError(Exception):
-    def __init__(self, code: str, message: str, column: str = ""):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.column = column
+class MappingError(DomainError):
+    """A column mapping that cannot be used; ``column`` (the field) names the column."""
+
+    def __init__(self, code: str, message: str, column: str = "") -> None:
+        super().__init__(code, message, column)
+
+    @property
+    def column(self) -> str:
+        return self.field
 
 
 @dataclass(frozen=True)
@@ -329,7 +333,6 @@ def default_mapping(
 def _identifier_types(checked: bool, target: str) -> set[str]:
     if not (checked and target.startswith("id.")):
         return set()
-    from customers.models import IdentifierType
 
     return set(IdentifierType.objects.values_list("name", flat=True))
 

@@ -34,6 +34,8 @@ from zipfile import BadZipFile, ZipFile
 import defusedxml
 import ijson
 
+from core.errors import DomainError
+
 FORMATS = ("csv", "xlsx", "json")
 _JSON_HEADER_SAMPLE = 200
 _CHUNK = 64 * 1024
@@ -62,11 +64,8 @@ _READ_ERRORS = (
 )
 
 
-class ImportFileError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class ImportFileError(DomainError):
+    pass
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from customers.services.normalize import Issue, cleanse_core
+from customers.services.reserved_traits import split_traits
 from customers.services.values import iso_date, read_boolean, read_number
 from sources.contracts import NormalizedMessage
 from sources.imports.cells import read_month_day, read_timestamp, unguard
@@ -29,7 +30,7 @@ from sources.imports.mapping import ADDRESS_TRAIT, CUSTOMERS, IGNORE, ORDER_NAME
 from sources.imports.orders import OrderRows, is_spec_number, order_products
 from sources.imports.plan import ImportPlan
 from sources.imports.reading import Row, cell_text
-from sources.pipeline import collect_identifiers, split_traits
+from sources.pipeline import collect_identifiers
 
 MAX_VALUE_IN_REPORT = 500
 # core field → where it goes in Segment-shaped traits

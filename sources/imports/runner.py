@@ -37,8 +37,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, connections, reset_queries, transaction
 from django.utils import timezone
 
-from cdp_site.bulk_copy import insert_rows
-from cdp_site.bulk_sql import commit_asynchronously
+from core.db.bulk import commit_asynchronously
+from core.db.copy import insert_rows
 from customers.models import IdentifierType
 from customers.services.bulk import stored_message_ids
 from customers.services.identity import identifier_types

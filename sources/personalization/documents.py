@@ -19,9 +19,9 @@ from django.core.cache import cache
 from django.db import transaction
 from rest_framework.renderers import JSONRenderer
 
-from cdp_site.api.exceptions import ApiError
-from cdp_site.api.lookups import profile_or_404
 from consent.registry import Subject
+from core.api.exceptions import ApiError
+from customers.api.lookups import profile_or_404
 from customers.models import Customer
 from customers.pointers import ProfilePointer, find_profile_pointer
 from customers.selectors import profile_identities

@@ -6,7 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cdp_site.api.masking import MaskedSerializer
+from accounts.api.masking import MaskedSerializer
 from consent.selectors import consent_overview
 from customers.models import CORE_FIELDS, Customer
 from segments.models import SegmentMembership

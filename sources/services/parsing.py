@@ -27,9 +27,9 @@ import re
 import sys
 import uuid
 import zlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from core.errors import DomainError
 from customers.services.normalize import is_junk_identifier
 from sources.contracts import NormalizedMessage
 
@@ -53,24 +53,16 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _WRITE_KEY_IN_TEXT = re.compile(r'("writeKey"\s*:\s*)"(?:[^"\\]|\\.)*"')
 
 
-@dataclass(frozen=True)
-class RequestRejected(Exception):
-    code: str
-    message: str
-    status: int = 400
+class RequestRejected(DomainError):
+    """The whole request is refused, with the HTTP ``status`` the tracking API answers."""
 
-    def __str__(self) -> str:
-        return self.message
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(code, message)
+        self.status = status
 
 
-@dataclass(frozen=True)
-class InvalidMessage(Exception):
-    code: str
-    message: str
-    field: str = ""
-
-    def __str__(self) -> str:
-        return self.message
+class InvalidMessage(DomainError):
+    """One message is refused (``field`` names the offending part)."""
 
 
 def decode_body(*, body: bytes, content_encoding: str, limit: int) -> bytes:
@@ -163,7 +155,14 @@ def _too_deep(data: object) -> bool:
 
 
 def batch_calls(body: dict) -> list[object]:
-    """The calls of a ``/v1/batch`` body with batch-level context merged in."""
+    """The calls of a ``/v1/batch`` body with the batch's own fields merged in.
+
+    Libraries put fields that hold for every call on the batch: Segment's
+    Node library its ``sentAt``, others a shared ``context`` or
+    ``integrations``. Each call gets them under its own (the call wins; the
+    two objects are merged key by key). A batch-level field of the wrong type
+    refuses the body; a bad ``sentAt`` string refuses each call it reaches.
+    """
     calls = body.get("batch")
     if not isinstance(calls, list):
         raise RequestRejected("invalid_batch", "batch must be a list of calls")
@@ -171,18 +170,37 @@ def batch_calls(body: dict) -> list[object]:
         raise RequestRejected(
             "too_many_messages", f"a batch holds at most {MAX_BATCH_MESSAGES} calls", 413
         )
-    shared = {
-        key: body[key] for key in ("context", "integrations") if isinstance(body.get(key), dict)
-    }
+    shared: dict[str, object] = {}
+    for key in ("context", "integrations"):
+        if body.get(key) is not None:
+            if not isinstance(body[key], dict):
+                raise RequestRejected("invalid_batch", f"the batch's {key} must be an object")
+            shared[key] = body[key]
+    if body.get("sentAt") is not None:
+        shared["sentAt"] = body["sentAt"]
     if not shared:
         return calls
+    try:
+        shared_size = len(storable_json(shared))
+    except InvalidMessage as error:
+        raise RequestRejected(error.code, f"the batch's fields: {error.message}") from None
+    if shared_size > MAX_MESSAGE_BYTES:
+        # every call would inherit it and be refused; checked once, not per call
+        raise RequestRejected(
+            "message_too_large",
+            f"the batch's shared fields are larger than a call may be ({MAX_MESSAGE_BYTES} bytes)",
+            413,
+        )
     merged: list[object] = []
     for call in calls:
         if isinstance(call, dict):
             call = dict(call)
             for key, value in shared.items():
                 own = call.get(key)
-                call[key] = {**value, **own} if isinstance(own, dict) else own or dict(value)
+                if isinstance(value, dict):
+                    call[key] = {**value, **own} if isinstance(own, dict) else own or dict(value)
+                elif own is None:
+                    call[key] = value
         merged.append(call)
     return merged
 
@@ -336,9 +354,7 @@ def normalize_call(payload: dict, *, source_id: int, received_at: datetime) -> N
             context[name], dict if name == "traits" else list
         ):
             raise InvalidMessage("invalid_field", f"context.{name} has the wrong type", name)
-    original = _time(payload, "originalTimestamp") or _time(payload, "timestamp")
-    sent_at = _time(payload, "sentAt")
-    timestamp = corrected_timestamp(original=original, sent_at=sent_at, received_at=received_at)
+    original, timestamp, sent_at = event_times(payload, received_at=received_at)
     name = payload.get("event") or payload.get("name") or ""
     return NormalizedMessage(
         source_id=source_id,
@@ -349,7 +365,7 @@ def normalize_call(payload: dict, *, source_id: int, received_at: datetime) -> N
         user_id=user_id,
         anonymous_id=anonymous_id,
         event=name[:200],
-        traits=payload.get("traits") or {},
+        traits=_traits(kind, payload.get("traits") or {}, context),
         properties=payload.get("properties") or {},
         context=context,
         integrations=payload.get("integrations") or {},
@@ -359,6 +375,44 @@ def normalize_call(payload: dict, *, source_id: int, received_at: datetime) -> N
         sent_at=sent_at,
         original_timestamp=original,
     )
+
+
+def event_times(
+    payload: dict, *, received_at: datetime
+) -> tuple[datetime | None, datetime, datetime | None]:
+    """(the client's own time, the event time, ``sentAt``) of a call.
+
+    Two library families say "when" differently:
+
+    - RudderStack's libraries always send ``originalTimestamp`` (their clock
+      at the call); a ``timestamp`` next to it is one the caller set, and is
+      kept exactly as sent.
+    - Segment's libraries send only ``timestamp``, which they fill with their
+      clock when the caller set none: it is the client's time.
+
+    The client's time is corrected for clock skew with ``sentAt`` (the call's,
+    or the batch's merged in by ``batch_calls``): ``receivedAt - (sentAt -
+    client time)``. With no client time the event happened when received.
+    """
+    stated = _time(payload, "timestamp")
+    original = _time(payload, "originalTimestamp")
+    sent_at = _time(payload, "sentAt")
+    if original is not None and stated is not None:
+        return original, stated, sent_at
+    client_time = original or stated
+    corrected = corrected_timestamp(original=client_time, sent_at=sent_at, received_at=received_at)
+    return client_time, corrected, sent_at
+
+
+def _traits(kind: str, traits: dict, context: dict) -> dict:
+    """An identify call's traits: RudderStack's libraries put them in
+    ``context.traits`` (rudder-sdk-python only there), Segment's in ``traits``;
+    both are read, ``traits`` winning key by key. Other calls keep their own
+    (``context.traits`` on a track call is the client's cached copy)."""
+    shared = context.get("traits")
+    if kind != "identify" or not shared:
+        return traits
+    return {**shared, **traits}
 
 
 def corrected_timestamp(

@@ -17,8 +17,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
-from cdp_site.bulk_sql import commit_asynchronously
-from customers.audit import SYSTEM, acting_as, source_label
+from core.audit import SYSTEM, acting_as, source_label
+from core.db.bulk import commit_asynchronously
 from sources.models import IntakeMessage
 from sources.pipeline import apply_messages
 from sources.services.parsing import normalize_call

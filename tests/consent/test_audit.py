@@ -1,6 +1,6 @@
 from django.utils import timezone
 
-from customers.audit import acting_as, api_key_label, source_label
+from core.audit import acting_as, api_key_label, source_label
 from customers.models import Customer
 from customers.services.identity import resolve_identity
 from customers.services.profiles import apply_traits

@@ -2,13 +2,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from core.models import OutboxEntry
 from customers.models import (
     Customer,
     DataQualityIssue,
     Event,
     Identity,
     Merge,
-    OutboxEntry,
     TraitSourcePriority,
 )
 from customers.services.merging import MergeError, merge_customers, merge_manually, unmerge

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from customers.models import OutboxEntry
+from core.models import OutboxEntry
 from destinations import tasks
 from destinations.models import Delivery, DeliveryAttempt
 from destinations.services.dispatch import dispatch_outbox

@@ -2,7 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from customers.models import Customer, DataQualityIssue, Event, Identity, OutboxEntry
+from core.models import OutboxEntry
+from customers.models import Customer, DataQualityIssue, Event, Identity
 from sources.models import ImportJob
 from tests.imports.conftest import csv_bytes, json_bytes, xlsx_bytes
 

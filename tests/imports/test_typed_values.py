@@ -5,7 +5,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from customers.models import Customer, OutboxEntry
+from core.models import OutboxEntry
+from customers.models import Customer
 from customers.services.values import number_shape, read_number
 from segments.compiler import compile_rule
 from sources.imports.cells import ColumnSurvey

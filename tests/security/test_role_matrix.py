@@ -334,7 +334,8 @@ def _search_requests(user) -> Iterator[Request]:
 
 
 def _api_patterns() -> Iterator[tuple[str, URLPattern]]:
-    from cdp_site.api import auth_urls, urls
+    from accounts.api import auth_urls
+    from cdp_site import api_urls as urls
 
     for prefix, patterns in (
         ("api/v1/", urls.urlpatterns),

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from customers.models import OutboxEntry
+from core.models import OutboxEntry
 from segments.models import SegmentMembership
 from segments.services import save_segment
 from sources.contracts import NormalizedMessage

@@ -3,7 +3,8 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 
-from customers.models import Customer, OutboxEntry
+from core.models import OutboxEntry
+from customers.models import Customer
 from segments.models import Segment, SegmentMembership, SegmentSize
 from segments.services import (
     add_to_static_segment,

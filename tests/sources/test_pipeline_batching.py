@@ -11,13 +11,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.models import OutboxEntry
 from customers.models import (
     Customer,
     DataQualityIssue,
     Event,
     IdentifierType,
     Identity,
-    OutboxEntry,
 )
 from sources.contracts import NormalizedMessage
 from sources.pipeline import apply_messages

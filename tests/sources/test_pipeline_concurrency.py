@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import IntegrityError, connection
 
-from cdp_site.bulk_copy import insert_rows
+from core.db.copy import insert_rows
 from customers.models import Customer, Event, IdentifierType, Identity
 from customers.services.identity import identifier_lock_key
 from sources.contracts import NormalizedMessage

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from customers.audit import acting_as
+from core.audit import acting_as
 from customers.services.retype import TYPES, retype_trait
 
 

@@ -6,6 +6,6 @@ To add an app's endpoints, import its ``api`` module here (one line).
 import consent.api  # noqa: F401  (registers consent and privacy requests)
 import segments.api  # noqa: F401  (registers segments and their members)
 import sources.api  # noqa: F401  (registers profiles, customers, sources)
-from cdp_site.api.router import router
+from core.api.router import router
 
 urlpatterns = router.urls

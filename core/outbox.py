@@ -1,4 +1,7 @@
-"""Write what happened to the outbox, inside the caller's transaction."""
+"""Write what happened to the outbox, inside the caller's transaction.
+
+``Topic`` is the one list of topics; write ``Topic.TRACK``, not ``"track"``.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,13 @@ from datetime import datetime
 
 from django.db import connection
 
-from customers.models import Customer, OutboxEntry
-from customers.services.versions import bump_versions
+from core.models import OutboxEntry
+
+Topic = OutboxEntry.Topic
 
 
-def emit(*, topic: str, customer: Customer | None, payload: dict) -> OutboxEntry:
-    """One entry; the profile's version moves with it (its cached document is stale)."""
-    if customer is not None:
-        bump_versions([customer.pk])
+def emit(*, topic: str, customer, payload: dict) -> OutboxEntry:
+    """One entry about ``customer`` (a ``customers.Customer`` or None)."""
     return OutboxEntry.objects.create(topic=topic, customer=customer, payload=payload)
 
 
@@ -28,7 +30,6 @@ def emit_for_customers(
     """
     if not customer_ids:
         return 0
-    bump_versions(customer_ids)
     table = connection.ops.quote_name(OutboxEntry._meta.db_table)
     if connection.vendor == "postgresql":
         ids = "SELECT unnest(%s::bigint[]) AS id"

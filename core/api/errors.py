@@ -1,6 +1,7 @@
 """One error shape for the whole API: ``{"code", "message", "details"}``.
 
-Views raise DRF exceptions or those in ``cdp_site.api.exceptions``; ``exception_handler`` (set in
+Views raise DRF exceptions or those in ``core.api.exceptions``, and services
+raise ``core.errors.DomainError``; ``exception_handler`` (set in
 REST_FRAMEWORK) turns each into that shape. ``not_found`` and
 ``server_error`` give the same shape to requests under ``/api/`` that never
 reach a DRF view.
@@ -16,11 +17,24 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from cdp_site.api.exceptions import ApiError, PayloadTooLarge
+from core.api.exceptions import ApiError, PayloadTooLarge
+from core.errors import DomainError
+
+# The HTTP status of each kind of domain error.
+DOMAIN_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable error code.")
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    details = serializers.DictField(help_text="Per-field errors or extra context.")
+
+    class Meta:
+        ref_name = "Error"
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
@@ -54,8 +68,19 @@ def _describe(exc: exceptions.APIException) -> dict:
     return error_body(exc.default_code, str(exc.default_detail), exc.detail)
 
 
+def from_domain_error(exc: DomainError) -> ApiError:
+    return ApiError(
+        status_code=DOMAIN_STATUS.get(exc.kind, 400),
+        code=exc.code,
+        message=exc.message,
+        details={"field": exc.field} if exc.field else {},
+    )
+
+
 def exception_handler(exc, context):
-    if isinstance(exc, Http404):
+    if isinstance(exc, DomainError):
+        exc = from_domain_error(exc)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 from django.contrib.auth import get_user_model
 from simple_history.models import HistoricalRecords
 
-from cdp_site.bulk_copy import insert_history, insert_rows, insert_values, reserve_ids
-from customers.audit import acting_as
-from customers.models import Customer, Event, IdentifierType, Identity, OutboxEntry
+from core.audit import acting_as
+from core.db.copy import insert_history, insert_rows, insert_values, reserve_ids
+from core.models import OutboxEntry
+from customers.models import Customer, Event, IdentifierType, Identity
 from customers.services.bulk import stored_message_ids
 
 WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)

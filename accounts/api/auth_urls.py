@@ -11,9 +11,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 
+from accounts.api.authentication import AuthTokenAuthentication
 from accounts.models import AuthToken
 from accounts.services.auth_tokens import revoke_token
-from cdp_site.api.authentication import AuthTokenAuthentication
 
 PEOPLE_AUTHENTICATION = [AuthTokenAuthentication, SessionAuthentication]  # 401 + challenge first
 

@@ -22,7 +22,7 @@ from accounts.masking import (
     redact_data,
 )
 from accounts.models import ApiKey
-from cdp_site.api.exceptions import ApiError
+from core.api.exceptions import ApiError
 
 # Query parameters that search or filter by a value a viewer could guess.
 LOOKUP_PARAMETERS = ("q", "identifier", "email", "phone")

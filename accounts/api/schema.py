@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
-from rest_framework import serializers
 
-from cdp_site.api.permissions import HasScope, required_scopes_for
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable, machine-readable error code.")
-    message = serializers.CharField(help_text="What went wrong, for people.")
-    details = serializers.DictField(help_text="Per-field errors or extra context.")
-
-    class Meta:
-        ref_name = "Error"
-
+from accounts.api.permissions import HasScope, required_scopes_for
+from core.api.errors import ErrorSerializer
 
 _COMMON_ERRORS = {
     "400": "Invalid input.",

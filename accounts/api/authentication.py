@@ -13,7 +13,7 @@ from rest_framework.authentication import (
 
 from accounts.services.api_keys import authenticate_api_key
 from accounts.services.auth_tokens import IssuedToken, authenticate_token, issue_token
-from customers.audit import api_key_label, set_request_actor
+from core.audit import api_key_label, set_request_actor
 
 
 class ApiKeyAuthentication(BaseAuthentication):

@@ -12,7 +12,7 @@ from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from cdp_site.api.exceptions import ApiError, PayloadTooLarge
+from core.api.exceptions import ApiError, PayloadTooLarge
 from sources.services.parsing import InvalidMessage, storable_json, strict_json_loads
 
 

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from django.db import connection, transaction
 
-from cdp_site.bulk_sql import commit_asynchronously, update_rows
+from core.db.bulk import commit_asynchronously, update_rows
 from customers.models import Customer
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0012_vendor_identifier_types'),
+        ('customers', '0013_outbox_moves_to_core'),
     ]
 
     operations = [

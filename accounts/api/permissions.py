@@ -17,7 +17,7 @@ from rest_framework.permissions import BasePermission
 
 from accounts.models import ApiKey
 from accounts.scopes import SCOPE_PERMISSIONS, unknown_scopes
-from cdp_site.api.exceptions import ApiError
+from core.api.exceptions import ApiError
 
 
 def required_scopes_for(view, method: str) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Exceptions views raise; ``cdp_site.api.errors`` renders them as JSON errors."""
+"""Exceptions views raise; ``core.api.errors`` renders them as JSON errors."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The one router every app's ``api.py`` registers its viewsets on.
 
-    from cdp_site.api.router import router
+    from core.api.router import router
     router.register("segments", SegmentViewSet, basename="segment")
 
-``cdp_site/api/urls.py`` imports each app's ``api`` module, then serves
+``cdp_site/api_urls.py`` imports each app's ``api`` module, then serves
 ``router.urls`` under ``/api/v1/``.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdp_site.api.exceptions import ApiError
+from core.api.exceptions import ApiError
 from customers.models import Customer
 from customers.selectors import find_customer_by_identifier, identifier_type_exists
 from customers.services.normalize import InvalidValue

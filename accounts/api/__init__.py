@@ -1,0 +1,1 @@
+"""API plumbing that needs people and keys: authentication, scopes, masking, throttling."""

@@ -1,0 +1,1 @@
+"""Database helpers of the base layer: COPY inserts, bulk updates, advisory locks."""

@@ -1,0 +1,1 @@
+"""API plumbing of the customers app: addressing a profile as ``<type>:<value>``."""
