@@ -204,3 +204,18 @@ def test_preflight_allows_the_headers_the_script_sends(client):
     )
     assert response.status_code == 200
     assert "if-none-match" in response["Access-Control-Allow-Headers"]
+
+
+def test_the_demo_page_and_its_setup(client, site):
+    from sources.demo.personalization import DEMO_SEGMENT, ensure_demo_personalization
+
+    page = client.get("/demo/personalize/")
+    assert page.status_code == 200
+    assert b"tributary/personalize.js" in page.content
+    assert b'data-tributary-segment="Gold plan"' in page.content
+    source, _key = site
+    configure(source, personalization_traits=[])
+    ensure_demo_personalization(source)
+    source.refresh_from_db()
+    assert source.personalization_traits == ["first_name", "plan"]
+    assert Segment.objects.get(name=DEMO_SEGMENT).personalize is True
