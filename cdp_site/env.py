@@ -83,6 +83,16 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
         if not name:
             raise ImproperlyConfigured("DATABASE_URL for PostgreSQL must name a database")
         options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        # ?pool=N: a psycopg pool of at most N connections per process instead
+        # of persistent ones. Under the uvicorn workers each request runs in a
+        # thread of its own, so persistent connections pile up (one per
+        # request thread, until "too many clients"); a pool hands them back.
+        pool = options.pop("pool", "")
+        max_age = int(options.pop("conn_max_age", "60"))
+        if pool:
+            size = int(pool) if pool.isdigit() else 4
+            options["pool"] = {"min_size": 1, "max_size": max(size, 1)}
+            max_age = 0
         config = {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
@@ -90,7 +100,7 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": int(options.pop("conn_max_age", "60")),
+            "CONN_MAX_AGE": max_age,
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }

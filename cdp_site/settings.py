@@ -370,8 +370,15 @@ TRIBUTARY_WEBHOOK_FAILING_ALERT_MINUTES = env_int(
 # seconds (each server process caches key look-ups).
 CORS_URLS_REGEX = r"^/v1/.*$"
 CORS_ALLOW_ALL_ORIGINS = True
-CORS_ALLOW_HEADERS = (*default_cors_headers, "content-encoding")
+CORS_ALLOW_HEADERS = (*default_cors_headers, "content-encoding", "if-none-match")
+CORS_EXPOSE_HEADERS = ["ETag"]
 TRIBUTARY_WRITE_KEY_CACHE_SECONDS = env_int("TRIBUTARY_WRITE_KEY_CACHE_SECONDS", 5, minimum=0)
+# GET /v1/personalize: Cache-Control max-age of its answers (0: browsers
+# revalidate every page view, a 304 when nothing changed)
+TRIBUTARY_PERSONALIZE_MAX_AGE = env_int("TRIBUTARY_PERSONALIZE_MAX_AGE", 0, minimum=0)
+# Cached profile documents (REST profile answers, personalization) expire
+# after this long even without a change, so time-windowed computed traits move on.
+TRIBUTARY_PROFILE_DOCUMENT_SECONDS = env_int("TRIBUTARY_PROFILE_DOCUMENT_SECONDS", 300, minimum=1)
 # A worker task applies its own request's calls plus other calls still waiting
 # (their own tasks then find nothing to do), up to this many per transaction:
 # per-batch costs are shared, 100-call requests are processed 500 at a time.

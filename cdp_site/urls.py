@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from backoffice.views import global_search, search_suggestions
 from cdp_site.health import health
 from core.api.errors import not_found as api_not_found
+from sources.personalization.views import demo_page
 
 admin.site.site_header = "Tributary CDP"
 admin.site.site_title = "Tributary"
@@ -25,6 +26,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),  # JSON 404 for any other path under /api/
     path("healthz", health, name="health"),
     path("v1/", include("sources.urls")),
+    path("demo/personalize/", demo_page, name="demo-personalize"),
 ]
 
 handler404 = "core.api.errors.page_not_found"

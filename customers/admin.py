@@ -17,6 +17,7 @@ from customers.models import (
     Source,
 )
 from customers.selectors import customer_ids_matching_identifier, customer_timeline
+from customers.services.versions import bump_versions
 
 
 class IdentityInline(RoleAwareInline, admin.TabularInline):
@@ -229,6 +230,21 @@ class IdentityAdmin(HistoryAdmin):
     search_fields = ("value",)
     raw_id_fields = ("customer",)
     show_full_result_count = False
+
+    # an identity moved or deleted here changes both profiles' documents
+    def save_model(self, request, obj, form, change):
+        before = Identity.objects.filter(pk=obj.pk).values_list("customer_id", flat=True).first()
+        super().save_model(request, obj, form, change)
+        bump_versions([before, obj.customer_id])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        bump_versions([obj.customer_id])
+
+    def delete_queryset(self, request, queryset):
+        owners = list(queryset.values_list("customer_id", flat=True))
+        super().delete_queryset(request, queryset)
+        bump_versions(owners)
 
 
 @admin.register(Event)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.masking import mask_email, mask_phone, redact_text
 from core.audit import audited_history
+from core.fields import EncryptedTextField
 
 # the fields of a postal address, which are set together or not at all when
 # guessed from a one-cell address
@@ -71,8 +72,30 @@ class Source(models.Model):
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Personalization (GET /v1/personalize, answered to browsers holding the write key)
+    personalization_traits = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Trait or core-field names the personalization endpoint may show to "
+        'browsers of this source, e.g. ["plan", "first_name"]. Empty: none.',
+    )
+    personalization_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Origins (https://shop.example.com) whose pages may read the personalization "
+        "endpoint. Empty: any origin, like the tracking API.",
+    )
+    require_signed_user_ids = models.BooleanField(
+        default=False,
+        help_text="A userId sent to the personalization endpoint must come with userHash = "
+        "HMAC-SHA256(userId, identity secret), computed by the site's server.",
+    )
+    # shown once when set or rotated (sources.personalization.secrets)
+    identity_secret = EncryptedTextField(blank=True, editable=False)
+
     history = audited_history(
-        excluded_fields=["write_key_hash"], table_name="sources_historicalsource"
+        excluded_fields=["write_key_hash", "identity_secret"],
+        table_name="sources_historicalsource",
     )
 
     class Meta:
@@ -163,11 +186,14 @@ class Customer(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped in the transaction of every change a profile document shows
+    # (customers.services.versions): cached documents are keyed by it.
+    version = models.PositiveBigIntegerField(default=1, editable=False)
 
     # history is read by profile id; its copies of the search indexes only
     # slow every write down
     history = audited_history(
-        excluded_fields=["last_seen", "updated_at"],
+        excluded_fields=["last_seen", "updated_at", "version"],
         no_db_index=["email", "phone", "last_name", "country", "first_seen", "merged_into"],
     )
     objects = CustomerQuerySet.as_manager()
@@ -203,6 +229,19 @@ class Customer(models.Model):
         if self.email:
             return mask_email(self.email)
         return mask_phone(self.phone) if self.phone else f"Customer #{self.pk}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Every save of a stored profile moves its ``version`` (in SQL, so a
+        stale instance can never roll it back); the new value is read back
+        only if someone asks for it."""
+        if self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        self.version = models.F("version") + 1
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+        super().save(*args, **kwargs)
+        del self.__dict__["version"]  # deferred: loaded from the database on access
 
     def get_absolute_url(self) -> str:
         return reverse("admin:customers_customer_change", args=[self.pk])

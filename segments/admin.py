@@ -47,7 +47,7 @@ class SegmentForm(forms.ModelForm):
 
     class Meta:
         model = Segment
-        fields = ("name", "description", "kind", "is_active", "rule")
+        fields = ("name", "description", "kind", "is_active", "personalize", "rule")
 
     def clean(self):
         cleaned = super().clean()
@@ -70,7 +70,7 @@ class SegmentForm(forms.ModelForm):
 class SegmentAdmin(HistoryAdmin):
     form = SegmentForm
     change_form_template = "admin/segments/segment/change_form.html"
-    list_display = ("name", "kind", "size", "is_active", "computed_at")
+    list_display = ("name", "kind", "size", "is_active", "personalize", "computed_at")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "description")
     readonly_fields = ("size", "computed_at")
@@ -89,6 +89,7 @@ class SegmentAdmin(HistoryAdmin):
             rule=data.get("rule") or {},
             description=data.get("description", ""),
             is_active=data.get("is_active", True),
+            personalize=data.get("personalize", False),
         )
         ids = set()
         for line in data.get("member_lines", []):

@@ -34,6 +34,11 @@ class Segment(models.Model):
     # from the rule by the service that saves it.
     dependencies = models.JSONField(default=list, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
+    personalize = models.BooleanField(
+        default=False,
+        help_text="Browsers may learn that a visitor is in this segment "
+        "(the personalization endpoint names it).",
+    )
     size = models.PositiveIntegerField(default=0, editable=False)
     computed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -21,6 +21,7 @@ from accounts.permissions import require_permissions
 from consent.registry import ConsentChange
 from core.outbox import Topic, emit_for_customers
 from customers.models import Customer
+from customers.services.versions import bump_versions
 from segments import evaluation
 from segments.compiler import compile_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
@@ -50,8 +51,11 @@ def save_segment(
     description: str = "",
     is_active: bool = True,
     segment: Segment | None = None,
+    personalize: bool | None = None,
 ) -> Segment:
     """Create or update a segment; a dynamic one's rule must validate.
+
+    ``personalize`` (browsers may learn membership): None keeps it as it is.
 
     Raises ``segments.rules.InvalidRule``. The new membership is computed
     after commit (a task; inline without a broker).
@@ -66,6 +70,8 @@ def save_segment(
     segment.name, segment.kind, segment.description = name, kind, description
     segment.rule = rule if kind == Segment.Kind.DYNAMIC else {}
     segment.is_active = is_active
+    if personalize is not None:
+        segment.personalize = personalize
     segment.dependencies = dependencies(segment.rule) if segment.rule else []
     segment.save()
     _refresh_dependents(segment.pk)
@@ -210,6 +216,7 @@ def _record_size(segment: Segment, now: datetime) -> int:
 
 def _emit(segment: Segment, *, entered: Sequence[int], exited: Sequence[int], now: datetime):
     payload = {"segment_id": segment.pk, "segment": segment.name, "at": now.isoformat()}
+    bump_versions([*entered, *exited])  # the profiles' documents list their segments
     for topic, ids in ((Topic.SEGMENT_ENTERED, entered), (Topic.SEGMENT_EXITED, exited)):
         emit_for_customers(topic=topic, customer_ids=list(ids), payload=payload, created_at=now)
 

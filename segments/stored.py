@@ -22,6 +22,7 @@ from django.db import connection, transaction
 
 from core.db.copy import insert_values
 from core.errors import DomainError
+from customers.services.versions import bump_versions
 from segments import evaluation, tasks
 from segments.models import ComputedTrait, Segment, StoredTrait, StoredTraitValue
 from segments.services import reevaluate_customers
@@ -141,6 +142,13 @@ def replace_stored_rows(
         count = _load_incoming(cursor, trait, rows)
         if postgres:
             cursor.execute(f"ANALYZE {_INCOMING}")
+        # profiles losing, keeping or gaining a value: their documents list it
+        cursor.execute(
+            f"SELECT customer_id FROM {table} WHERE trait_id = %s "  # noqa: S608
+            f"UNION SELECT customer_id FROM {_INCOMING}",
+            [trait.pk],
+        )
+        touched = [row[0] for row in cursor.fetchall()]
         cursor.execute(
             f"DELETE FROM {table} WHERE trait_id = %s AND NOT EXISTS "  # noqa: S608
             f"(SELECT 1 FROM {_INCOMING} i WHERE i.customer_id = {table}.customer_id)",
@@ -168,6 +176,7 @@ def replace_stored_rows(
             [trait.pk, computed_at],
         )
         cursor.execute(f"DROP TABLE {_INCOMING}")
+    bump_versions(touched)
     _recompute_dependents(name)
     return count
 
@@ -234,6 +243,7 @@ def write_stored_values(
     ids = sorted({item.customer_id for item in values})
     StoredTraitValue.objects.filter(trait=trait, customer_id__in=ids).delete()
     _insert([_row(trait, v, computed_at) for v in values])
+    bump_versions(ids)
     if reevaluate and ids:
         reevaluate_customers(customer_ids=ids, changes=[f"computed_trait:{name}"])
     return len(values)
@@ -242,9 +252,11 @@ def write_stored_values(
 @transaction.atomic
 def delete_stored_values(*, customer_ids: Iterable[int], names: Iterable[str] | None = None) -> int:
     """Remove stored values of these profiles (all traits, or the named ones)."""
-    query = StoredTraitValue.objects.filter(customer_id__in=list(customer_ids))
+    customer_ids = list(customer_ids)
+    query = StoredTraitValue.objects.filter(customer_id__in=customer_ids)
     if names is not None:
         query = query.filter(trait__name__in=list(names))
+    bump_versions(customer_ids)
     return query.delete()[0]
 
 

@@ -38,6 +38,7 @@ from sources.imports.mapping import MappingError
 from sources.imports.reading import ImportFileError
 from sources.imports.report import column_samples, mapping_lines, report_lines, summary_lines
 from sources.models import ImportJob
+from sources.personalization.secrets import rotate_identity_secret
 from sources.selectors import with_intake_figures
 from sources.services.keys import create_source, rotate_write_key
 
@@ -57,11 +58,22 @@ class SourceAdmin(HistoryAdmin):
     list_display = ("name", "kind", "write_key_prefix", "enabled", *_FIGURES)
     list_filter = ("kind", "enabled")
     search_fields = ("name",)
-    readonly_fields = ("write_key_prefix", "write_key_rotated_at", "created_at", *_FIGURES)
-    actions = ["rotate_keys"]
+    readonly_fields = (
+        "write_key_prefix",
+        "write_key_rotated_at",
+        "created_at",
+        "identity_secret_set",
+        *_FIGURES,
+    )
+    actions = ["rotate_keys", "rotate_identity_secrets"]
 
     def get_queryset(self, request):
         return with_intake_figures(super().get_queryset(request), now=timezone.now())
+
+    @admin.display(description="identity secret", boolean=True)
+    def identity_secret_set(self, obj):
+        """Whether one is set; the secret itself is shown once, when rotated."""
+        return bool(obj.identity_secret)
 
     @admin.display(description="messages, last hour", ordering="messages_last_hour")
     def messages_last_hour(self, obj):
@@ -114,6 +126,18 @@ class SourceAdmin(HistoryAdmin):
         for source in queryset:
             key = rotate_write_key(source=source, actor=request.user)
             messages.warning(request, f"New write key for {source.name} (shown once): {key}")
+
+    @admin.action(
+        description="Rotate identity secret for signed user ids (old userHash values stop "
+        "matching)",
+        permissions=["change"],
+    )
+    def rotate_identity_secrets(self, request, queryset):
+        for source in queryset:
+            secret = rotate_identity_secret(source=source, actor=request.user)
+            messages.warning(
+                request, f"New identity secret for {source.name} (shown once): {secret}"
+            )
 
 
 SHOWN_ISSUES = 100

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from sources.personalization.views import personalize_view
 from sources.services.parsing import CALL_TYPES
 from sources.views import tracking_call
 
@@ -10,5 +11,6 @@ app_name = "tracking"
 urlpatterns = [
     path("batch", tracking_call, name="batch"),
     path("import", tracking_call, name="import"),
+    path("personalize", personalize_view, name="personalize"),
     *[path(name, tracking_call, {"call_type": name}, name=name) for name in CALL_TYPES],
 ]

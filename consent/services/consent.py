@@ -17,6 +17,7 @@ from core.db.bulk import update_rows
 from core.db.copy import insert_values, reserve_ids
 from core.errors import DomainError
 from customers.models import Customer
+from customers.services.versions import bump_versions
 
 
 class UnknownPurpose(DomainError):
@@ -75,6 +76,7 @@ def record_consent(
     current = (
         ConsentState.objects.select_for_update().filter(customer=customer, purpose=purpose).first()
     )
+    moved = True
     if current is None:
         ConsentState.objects.create(
             customer=customer,
@@ -89,11 +91,11 @@ def record_consent(
         current.record = record
         current.occurred_at = record.occurred_at
         current.save(update_fields=["state", "record", "occurred_at"])
-        if not moved:
-            return record
     else:
-        return record
-    consent_changed([ConsentChange(customer.pk, purpose.code)])
+        moved = False
+    bump_versions([customer.pk])
+    if moved:
+        consent_changed([ConsentChange(customer.pk, purpose.code)])
     return record
 
 
@@ -218,6 +220,7 @@ def record_preferences(*, preferences: Sequence[Preference]) -> int:
                 before.before if before else None,
             )
     record_ids = _insert_records(records)
+    bump_versions(row[0] for row in records)
     moved = [(key, s) for key, s in current.items() if s.record is not None]
     codes = {p.purpose.pk: p.purpose.code for p in preferences}
     insert_values(
@@ -296,6 +299,7 @@ def carry_over_consent(*, survivor: Customer, absorbed_ids: list[int]) -> int:
             purpose_id=purpose_id,
             defaults={"state": record.state, "record": record, "occurred_at": record.occurred_at},
         )
+    bump_versions([survivor.pk])
     consent_changed(
         ConsentChange(survivor.pk, record.purpose.code)
         for purpose_id, record in latest.items()

@@ -28,6 +28,7 @@ from core.models import OutboxEntry
 from core.outbox import EVENT_TOPICS, Topic, event_payload
 from customers.models import Customer, Event, IdentifierType, Identity
 from customers.services.identity import ANONYMOUS_TYPES
+from customers.services.versions import bump_versions
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def add_identities(identities: Sequence[NewIdentity]) -> None:
     ]
     insert_rows(Identity, rows, set_pks=True)
     insert_history(Identity, rows)
+    bump_versions(row.customer_id for row in rows)
 
 
 def lock_active(customer_ids: Iterable[int]) -> set[int]:
@@ -244,6 +246,7 @@ def record_events(*, events: Sequence[EventRecord]) -> None:
     else:
         numbered = ([pk, *row] for pk, row in zip(ids, rows, strict=True))
         insert_values(Event, ("id", *_EVENT_COLUMNS), numbered)
+    bump_versions(e.customer_id for e in events)  # computed traits read events
     now = timezone.now()
     insert_values(
         OutboxEntry,

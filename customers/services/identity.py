@@ -45,6 +45,7 @@ from customers.models import Customer, IdentifierType, Identity, Merge
 from customers.services.merging import choose_survivor, merge_customers
 from customers.services.normalize import Issue
 from customers.services.quality import record_issues
+from customers.services.versions import bump_versions
 
 ANONYMOUS_TYPES = frozenset({"anonymous_id"})
 logger = logging.getLogger(__name__)
@@ -210,6 +211,7 @@ def resolve_identity(
     ]
     if new:
         Identity.objects.bulk_create(new)
+        bump_versions([customer.pk])
     if not customer.is_identified and any(t.name not in ANONYMOUS_TYPES for t, _ in used):
         customer.is_identified = True
         customer.save(update_fields=["is_identified"])

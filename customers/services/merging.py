@@ -43,6 +43,7 @@ from customers.models import (
     Merge,
     TraitSourcePriority,
 )
+from customers.services.versions import bump_versions
 
 _CHUNK = 5000
 _SELF_MODELS = ("Merge", "OutboxEntry", "DuplicateSuggestion", "Customer")
@@ -360,6 +361,7 @@ def merge_groups(
         [locked[pk] for pk in survivors if changed[pk]], update=True, batch_size=1000
     )
     Merge.objects.bulk_create(merges, batch_size=1000)
+    bump_versions([*survivors, *target])
     OutboxEntry.objects.bulk_create(
         [
             OutboxEntry(
@@ -487,6 +489,7 @@ def unmerge(*, merge: Merge, actor=None) -> Customer:
     merge.undone_at = timezone.now()
     merge.undone_by = actor
     merge.save(update_fields=["undone_at", "undone_by"])
+    bump_versions([survivor.pk, absorbed.pk])  # traits and identities went back
     emit(
         topic=OutboxEntry.Topic.PROFILE_UNMERGED,
         customer=absorbed,

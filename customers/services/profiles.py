@@ -12,6 +12,7 @@ from core.db.copy import insert_history, insert_rows
 from core.models import OutboxEntry
 from core.outbox import EVENT_TOPICS, Topic, emit, event_payload
 from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer, Event
+from customers.services.versions import bump_versions
 
 
 class ProfileChanges:
@@ -118,6 +119,7 @@ class ProfileChanges:
             customer.updated_at = now
         insert_rows(Customer, unsaved)
         update_rows(Customer, profiles, sorted({*self._fields, "updated_at"}))
+        bump_versions(c.pk for c in profiles)
         insert_history(Customer, list(self._new.values()), date=now)
         audited = [c for c in profiles if c.pk in self._audited and c.pk not in self._new]
         insert_history(Customer, audited, update=True, date=now)
@@ -184,6 +186,8 @@ def record_event(
     if created and timestamp > customer.last_seen:
         customer.last_seen = timestamp
         customer.save(update_fields=["last_seen"])
+    if created:
+        bump_versions([customer.pk])  # its computed traits may change
     if created and type in EVENT_TOPICS:
         emit(
             topic=type,

@@ -24,6 +24,7 @@ from core.models import OutboxEntry
 from core.outbox import Topic
 from customers.models import Customer
 from customers.services.values import iso_date, read_boolean, read_number
+from customers.services.versions import bump_versions
 
 TYPES = ("number", "boolean", "date")
 CHUNK = 1000
@@ -98,6 +99,7 @@ def _save(customers: list[Customer], name: str) -> None:
     for customer in customers:
         customer.updated_at = now
     update_rows(Customer, customers, ["traits", "updated_at"])
+    bump_versions(c.pk for c in customers)
     insert_history(Customer, customers, update=True, date=now)
     insert_rows(
         OutboxEntry,

@@ -17,24 +17,22 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     extend_schema,
-    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.api.masking import MaskedSerializer
-from consent.selectors import consent_overview
+from accounts.api.masking import MaskedSerializer, masks_contact_details
 from core.api.exceptions import ApiError
 from core.api.router import router
 from customers.api.lookups import profile_or_404
-from customers.models import CORE_FIELDS, Customer, Event
+from customers.models import Customer, Event
 from customers.selectors import profile_identities
 from customers.services.normalize import InvalidValue
-from segments.models import SegmentMembership
-from segments.selectors import profile_computed_traits
 from sources.api.filters import CustomerFilter, EventFilter
+from sources.personalization.documents import document_or_404
+from sources.personalization.serializers import ProfileDetailSerializer, ProfileSerializer
 from sources.services.rest import update_profile_traits
 
 IDENTIFIER_PARAMETER = OpenApiParameter(
@@ -49,75 +47,6 @@ IDENTIFIER_PARAMETER = OpenApiParameter(
         OpenApiExample("CRM id", value="external_id:crm-9"),
     ],
 )
-
-
-class IdentitySerializer(MaskedSerializer):
-    type = serializers.CharField(source="type.name")
-    value = serializers.CharField()
-
-
-class ProfileSerializer(MaskedSerializer, serializers.ModelSerializer):
-    identities = IdentitySerializer(many=True, read_only=True)
-    email = serializers.CharField(help_text="Empty when unknown.")
-    traits = serializers.DictField()
-
-    class Meta:
-        model = Customer
-        fields = (
-            "id",
-            *CORE_FIELDS,
-            "traits",
-            "identities",
-            "is_identified",
-            "first_seen",
-            "last_seen",
-        )
-        read_only_fields = fields
-
-
-class PurposeStatusSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    name = serializers.CharField()
-    legal_basis = serializers.CharField()
-    state = serializers.CharField(allow_null=True, help_text="null: no statement recorded yet")
-    allowed = serializers.BooleanField(help_text="Whether the purpose may use this profile now.")
-    since = serializers.DateTimeField(allow_null=True)
-
-
-class ProfileSegmentSerializer(serializers.Serializer):
-    id = serializers.IntegerField(source="segment_id")
-    name = serializers.CharField(source="segment.name")
-    entered_at = serializers.DateTimeField()
-
-
-class ProfileDetailSerializer(ProfileSerializer):
-    segments = serializers.SerializerMethodField(help_text="Segments the profile is in now.")
-    consent = serializers.SerializerMethodField(help_text="Every active purpose and its verdict.")
-    computed_traits = serializers.SerializerMethodField(
-        help_text="Computed traits by name: on-read ones (null when there is nothing to "
-        "compute) and stored ones the profile has (RFM, lifecycle stage, scores, predictions)."
-    )
-
-    class Meta(ProfileSerializer.Meta):
-        fields = (*ProfileSerializer.Meta.fields, "segments", "consent", "computed_traits")
-        read_only_fields = fields
-
-    @extend_schema_field(ProfileSegmentSerializer(many=True))
-    def get_segments(self, customer: Customer) -> list[dict]:
-        memberships = (
-            SegmentMembership.objects.filter(customer=customer, exited_at__isnull=True)
-            .select_related("segment")
-            .order_by("segment__name")
-        )
-        return ProfileSegmentSerializer(memberships, many=True).data
-
-    @extend_schema_field(PurposeStatusSerializer(many=True))
-    def get_consent(self, customer: Customer) -> list[dict]:
-        return PurposeStatusSerializer(consent_overview(customer), many=True).data
-
-    @extend_schema_field(serializers.DictField(child=serializers.JSONField(allow_null=True)))
-    def get_computed_traits(self, customer: Customer) -> dict:
-        return dict(profile_computed_traits(customer.pk))
 
 
 class TraitsUpdateSerializer(serializers.Serializer):
@@ -179,6 +108,16 @@ class ProfileViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def get_object(self) -> Customer:
         return profile_or_404(self.kwargs["identifier"])
 
+    def retrieve(self, request, identifier: str):
+        return Response(self._answer(request, identifier))
+
+    def _answer(self, request, identifier: str) -> dict:
+        """The cached profile document; rendered per request only for a person
+        whose role masks contact details (documents hold them in full)."""
+        if masks_contact_details(request):
+            return self.get_serializer(profile_or_404(identifier)).data
+        return document_or_404(identifier)
+
     @extend_schema(
         request=ProfileLookupSerializer,
         responses={200: ProfileDetailSerializer},
@@ -191,8 +130,7 @@ class ProfileViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         browser history, and may hold a ``/``."""
         form = ProfileLookupSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        customer = profile_or_404(form.validated_data["identifier"])
-        return Response(self.get_serializer(customer).data)
+        return Response(self._answer(request, form.validated_data["identifier"]))
 
     def partial_update(self, request, identifier: str):
         """Update traits through the pipeline, as an identify call from the REST API source."""

@@ -19,6 +19,7 @@ from simple_history.utils import bulk_create_with_history
 
 from customers.models import Customer, Event, IdentifierType, Identity, Source
 from sources.demo import people as vocab
+from sources.demo.personalization import ensure_demo_personalization
 from sources.services.keys import create_source
 
 # name, kind, and what the source stands for (printed with its write key).
@@ -64,6 +65,7 @@ def seed_demo(*, customers: int, seed: int, anchor: date | None = None) -> DemoR
     sources, keys = ensure_demo_sources()
     types = {t.name: t for t in IdentifierType.objects.all()}
     report = DemoReport(new_source_keys=keys)
+    ensure_demo_personalization(sources["Website"])
     for start in range(0, customers, BATCH):
         people = [
             _person(rng, index, sources, now, seed)

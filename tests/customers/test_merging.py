@@ -34,6 +34,7 @@ def snapshot(customer):
     customer.refresh_from_db()
     fields = {f.name: getattr(customer, f.name) for f in Customer._meta.fields}
     fields.pop("updated_at")
+    fields.pop("version")  # bookkeeping: moves with every change (profile documents)
     return fields
 
 

@@ -30,6 +30,17 @@ def test_sqlite_url_is_relative_to_project(tmp_path):
     assert config["NAME"] == str(tmp_path / "var" / "x.sqlite3")
 
 
+def test_a_connection_pool_replaces_persistent_connections(tmp_path):
+    plain = parse_database_url("postgres://db.local/cdp", base_dir=tmp_path)
+    assert plain["CONN_MAX_AGE"] == 60
+    assert "pool" not in plain["OPTIONS"]
+    pooled = parse_database_url("postgres://db.local/cdp?pool=3", base_dir=tmp_path)
+    assert pooled["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
+    assert pooled["OPTIONS"] == {"pool": {"min_size": 1, "max_size": 3}}
+    default = parse_database_url("postgres://db.local/cdp?pool=true", base_dir=tmp_path)
+    assert default["OPTIONS"]["pool"]["max_size"] == 4
+
+
 @pytest.mark.parametrize("url", ["mysql://x/y", "postgres://host/", "sqlite://host/x"])
 def test_unsupported_database_urls_fail_loudly(url, tmp_path):
     with pytest.raises(ImproperlyConfigured):

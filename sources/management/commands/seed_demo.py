@@ -41,3 +41,7 @@ class Command(BaseCommand):
                 f"    curl -u '{key}:' -H 'Content-Type: application/json' "
                 f'{base_url}/v1/track -d \'{{"userId": "u-1", "event": "Tried it"}}\''
             )
+        if "Website" in report.new_source_keys:
+            self.stdout.write(
+                f"Personalization demo: {base_url}/demo/personalize/ (paste the Website key)"
+            )
