@@ -28,7 +28,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import PYTHON, ROOT, bench_env, machine_description, manage, recreate_database
+from harness import (
+    PYTHON,
+    ROOT,
+    bench_env,
+    drop_database,
+    machine_description,
+    manage,
+    recreate_database,
+)
 
 BASE_URL = "postgres://postgres@127.0.0.1:5432/bench_identity_{size}"
 AREA_CODES = [212, 213, 305, 312, 404, 415, 503, 512, 617, 646, 702, 713, 718, 801, 916, 206]
@@ -289,7 +297,7 @@ def main() -> None:
         if child.returncode != 0:
             sys.exit(child.stderr[-3000:])
         results[size] = json.loads(child.stdout.strip().splitlines()[-1])
-        drop(url)
+        drop_database(url)
     columns = [
         "true pairs",
         "merged pairs",
@@ -313,14 +321,6 @@ def main() -> None:
             for name in ("precision", "recall", "F1", "seconds"):
                 flat[f"{name} at {size} profiles"] = figures[name]
         args.json.write_text(json.dumps(flat))
-
-
-def drop(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -35,16 +35,28 @@ def bench_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+_DROP = "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+
+
 def recreate_database(database_url: str) -> None:
     """Drop and create the benchmark database named in the URL."""
+    _on_server(database_url, _DROP, "CREATE DATABASE {name}")
+
+
+def drop_database(database_url: str) -> None:
+    """Drop the benchmark database named in the URL (a run that does not keep it)."""
+    _on_server(database_url, _DROP)
+
+
+def _on_server(database_url: str, *statements: str) -> None:
     import psycopg
 
     parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
+    name = '"' + parts.path.lstrip("/") + '"'
     admin_url = parts._replace(path="/postgres").geturl()
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            conn.execute(statement.format(name=name))
 
 
 def manage(env: dict[str, str], *args: str) -> str:

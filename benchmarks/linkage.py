@@ -37,7 +37,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corruption import generate
-from harness import PYTHON, ROOT, bench_env, machine_description, manage, recreate_database
+from harness import (
+    PYTHON,
+    ROOT,
+    bench_env,
+    drop_database,
+    machine_description,
+    manage,
+    recreate_database,
+)
 
 BASE_URL = "postgres://postgres@127.0.0.1:5432/bench_linkage_{copies}"
 TRUTH_TYPE = "bench_record"
@@ -263,7 +271,7 @@ def main() -> None:
         if child.returncode != 0:
             sys.exit(child.stderr[-3000:])
         results[copies] = json.loads(child.stdout.strip().splitlines()[-1])
-        drop(url)
+        drop_database(url)
     print_tables(results, args)
     if args.json:
         flat = {}
@@ -311,14 +319,6 @@ def print_tables(results: dict, args) -> None:
                 f"| {row['band']} | {row['pairs']} | {row['mean score']:.3f} "
                 f"| {row['observed']:.3f} |"
             )
-
-
-def drop(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
