@@ -27,7 +27,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import bench_env, machine_description, manage, percentile, recreate_database
+from harness import (
+    bench_env,
+    drop_database,
+    machine_description,
+    manage,
+    percentile,
+    recreate_database,
+)
 
 # the data generator of benchmarks/segments.py (not the ``segments`` app)
 _spec = importlib.util.spec_from_file_location(
@@ -153,12 +160,7 @@ def main() -> None:
 
         connection.close()
         if not args.keep:
-            import psycopg
-
-            with psycopg.connect(
-                args.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True
-            ) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{args.database_url.rsplit("/", 1)[1]}"')
+            drop_database(args.database_url)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     print(f"\n| page | median ms | p95 ms | (of {args.requests} warm requests) |")
     print("|---|---:|---:|---|")

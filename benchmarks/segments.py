@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import bench_env, machine_description, manage, recreate_database
+from harness import bench_env, drop_database, machine_description, manage, recreate_database
 
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_segments"
 EVENT_NAMES = [
@@ -340,12 +340,7 @@ def main() -> None:
 
         connection.close()
         if not args.keep:
-            import psycopg
-
-            with psycopg.connect(
-                args.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True
-            ) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{args.database_url.rsplit("/", 1)[1]}"')
+            drop_database(args.database_url)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 
