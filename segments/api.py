@@ -1,4 +1,4 @@
-"""Segments over the REST API (scope ``segments:read``).
+"""Segments over the REST API (scope ``segments:read``; one profile also ``profiles:read``).
 
 GET /api/v1/segments/                                   segments, by name
 GET /api/v1/segments/{id}/                              one segment
@@ -38,13 +38,15 @@ class SegmentSerializer(MaskedSerializer, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MemberSerializer(MaskedSerializer, serializers.ModelSerializer):
+class MemberSerializer(serializers.ModelSerializer):
+    """Ids only: contact data leaves through an export, which asks for a purpose
+    and keeps only the people it may use (``POST /api/v1/exports/segment-members/``)."""
+
     customer_id = serializers.IntegerField()
-    email = serializers.CharField(source="customer.email")
 
     class Meta:
         model = SegmentMembership
-        fields = ("customer_id", "email", "entered_at")
+        fields = ("customer_id", "entered_at")
         read_only_fields = fields
 
 
@@ -84,7 +86,9 @@ class SegmentMemberViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """A segment's current members; ``members/<type>:<value>/`` answers for one profile."""
 
     serializer_class = MemberSerializer
-    required_scopes = ["segments:read"]
+    # answering for ``email:…`` tells whether that person is known: a profile
+    # lookup, so it needs the profile scope too
+    required_scopes = {"list": ["segments:read"], "retrieve": ["segments:read", "profiles:read"]}
     cursor_ordering = ("-id",)
     lookup_field = "identifier"
     lookup_value_regex = "[^/]+"
@@ -102,9 +106,7 @@ class SegmentMemberViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return SegmentMembership.objects.none()
-        return SegmentMembership.objects.filter(
-            segment=self._segment(), exited_at__isnull=True
-        ).select_related("customer")
+        return SegmentMembership.objects.filter(segment=self._segment(), exited_at__isnull=True)
 
     def retrieve(self, request, segment_pk: str, identifier: str):
         segment = self._segment()

@@ -35,15 +35,32 @@ def test_members_are_listed_with_pagination(make_api_client, germans):
     response = make_api_client("segments:read").get(f"/api/v1/segments/{segment.pk}/members/")
     assert response.status_code == 200
     body = response.json()
-    assert body["results"] == [
-        {"customer_id": ann.pk, "email": "ann@example.com", "entered_at": "2026-11-28T12:00:00Z"}
-    ]
+    assert body["results"] == [{"customer_id": ann.pk, "entered_at": "2026-11-28T12:00:00Z"}]
     assert body["next"] is None
+
+
+def test_member_list_carries_no_contact_data(make_api_client, germans):
+    """Emails leave through an export that asks for a purpose; a segments:read
+    key could otherwise list every member's email without ``profiles:read``."""
+    segment, _, _ = germans
+    response = make_api_client("segments:read", "profiles:read").get(
+        f"/api/v1/segments/{segment.pk}/members/"
+    )
+    assert "ann@example.com" not in response.content.decode()
+
+
+def test_asking_about_one_profile_needs_the_profile_scope(make_api_client, germans):
+    """Otherwise ``members/email:…/`` tells a segments-only key who is a customer."""
+    segment, _, _ = germans
+    response = make_api_client("segments:read").get(
+        f"/api/v1/segments/{segment.pk}/members/email:ann@example.com/"
+    )
+    assert_error(response, 403, "missing_scope")
 
 
 def test_membership_of_one_profile_by_identifier(make_api_client, germans):
     segment, ann, bob = germans
-    client = make_api_client("segments:read")
+    client = make_api_client("segments:read", "profiles:read")
 
     yes = client.get(f"/api/v1/segments/{segment.pk}/members/email:ANN@example.com/")
     no = client.get(f"/api/v1/segments/{segment.pk}/members/email:bob@example.com/")
@@ -64,7 +81,7 @@ def test_membership_of_one_profile_by_identifier(make_api_client, germans):
 
 def test_unknown_profile_and_segment_are_404(make_api_client, germans):
     segment, _, _ = germans
-    client = make_api_client("segments:read")
+    client = make_api_client("segments:read", "profiles:read")
     assert_error(
         client.get(f"/api/v1/segments/{segment.pk}/members/email:nobody@example.com/"),
         404,
