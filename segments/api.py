@@ -30,6 +30,7 @@ class SegmentSerializer(MaskedSerializer, serializers.ModelSerializer):
             "kind",
             "rule",
             "is_active",
+            "personalize",
             "size",
             "computed_at",
             "created_at",

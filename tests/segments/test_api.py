@@ -28,6 +28,7 @@ def test_list_segments_with_their_size(make_api_client, germans):
         1,
     )
     assert row["rule"] == {"field": "country", "op": "eq", "value": "DE"}
+    assert row["personalize"] is False  # shown to websites through /v1/personalize?
 
 
 def test_members_are_listed_with_pagination(make_api_client, germans):
