@@ -73,7 +73,9 @@ def main() -> None:
         Customer(email=f"p{n}@example.com", first_name=f"P{n}") for n in range(args.entries)
     )
     OutboxEntry.objects.bulk_create(
-        OutboxEntry(topic="profile.created", customer=c, payload={"customer_id": c.pk})
+        OutboxEntry(
+            topic=OutboxEntry.Topic.PROFILE_CREATED, customer=c, payload={"customer_id": c.pk}
+        )
         for c in customers
     )
 

@@ -29,9 +29,7 @@ from consent.services.consent import record_consent
 from consent.services.privacy import PrivacyRequestError, create_request
 from core.api.exceptions import ApiError
 from core.api.router import router
-from customers.models import Customer
-from customers.selectors import find_customer_by_identifier, identifier_type_exists
-from customers.services.normalize import InvalidValue
+from customers.api.lookups import profile_or_404
 
 IDENTIFIER_PARAMETER = OpenApiParameter(
     "identifier",
@@ -100,33 +98,6 @@ class ProfileConsentSerializer(serializers.Serializer):
     history = ConsentRecordSerializer(many=True)
 
 
-def _profile(identifier: str) -> Customer:
-    type_name, sep, value = identifier.partition(":")
-    if not sep or not type_name or not value:
-        raise ApiError(
-            status_code=400,
-            code="invalid_identifier",
-            message="Address a profile as <type>:<value>, e.g. email:ann@example.com.",
-        )
-    if not identifier_type_exists(type_name):
-        raise ApiError(
-            status_code=400,
-            code="unknown_identifier_type",
-            message=f"{type_name!r} is not an identifier type.",
-        )
-    try:
-        customer = find_customer_by_identifier(type_name=type_name, value=value)
-    except InvalidValue as exc:
-        raise ApiError(status_code=400, code=exc.code, message=exc.message) from None
-    if customer is None:
-        raise ApiError(
-            status_code=404,
-            code="profile_not_found",
-            message=f"No profile has {type_name} {value!r}; send an identify call first.",
-        )
-    return customer
-
-
 @extend_schema_view(
     list=extend_schema(parameters=[IDENTIFIER_PARAMETER], responses=ProfileConsentSerializer),
     create=extend_schema(
@@ -141,7 +112,7 @@ class ProfileConsentViewSet(viewsets.ViewSet):
     required_scopes = {"list": ["consent:read"], "create": ["consent:write"]}
 
     def list(self, request, identifier: str):
-        customer = _profile(identifier)
+        customer = profile_or_404(identifier)
         return Response(
             {
                 "purposes": PurposeStatusSerializer(consent_overview(customer), many=True).data,
@@ -152,7 +123,7 @@ class ProfileConsentViewSet(viewsets.ViewSet):
         )
 
     def create(self, request, identifier: str):
-        customer = _profile(identifier)
+        customer = profile_or_404(identifier)
         form = RecordConsentSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data

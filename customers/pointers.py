@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from customers.models import Customer, Identity
-from customers.selectors import resolve_survivor_id
+from customers.models import Customer
+from customers.selectors import identities_named, resolve_survivor_id
 from customers.services.normalize import normalize_identifier
 
 _COLUMNS = (
@@ -34,16 +34,7 @@ def find_profile_pointer(*, type_name: str, value: object) -> ProfilePointer | N
     Raises ``InvalidValue`` when the value cannot be an identifier of that type.
     """
     normalized = normalize_identifier(type_name, value)
-    row = (
-        Identity.objects.filter(type__name=type_name, value=normalized)
-        .values_list(
-            "customer_id",
-            "customer__merged_into_id",
-            "customer__version",
-            "customer__is_identified",
-        )
-        .first()
-    )
+    row = identities_named(type_name, normalized).values_list(*_COLUMNS).first()
     if row is None:
         return None
     customer_id, merged_into, version, identified = row

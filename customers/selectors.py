@@ -32,12 +32,14 @@ def customer_ids_matching_identifier(term: str) -> set[int]:
             continue
     ids: set[int] = set()
     for type_name, value in pairs:
-        ids.update(
-            Identity.objects.filter(type__name=type_name, value=value).values_list(
-                "customer_id", flat=True
-            )
-        )
+        ids.update(identities_named(type_name, value).values_list("customer_id", flat=True))
     return {resolve_survivor_id(pk) for pk in ids}
+
+
+def identities_named(type_name: str, normalized: str) -> QuerySet[Identity]:
+    """The identity row ``type_name:normalized`` (at most one): every lookup
+    of a profile by identifier starts here."""
+    return Identity.objects.filter(type__name=type_name, value=normalized)
 
 
 def resolve_survivor_id(customer_id: int) -> int:
@@ -69,9 +71,7 @@ def find_customer_by_identifier(*, type_name: str, value: object) -> Customer | 
     """
     normalized = normalize_identifier(type_name, value)
     customer_id = (
-        Identity.objects.filter(type__name=type_name, value=normalized)
-        .values_list("customer_id", flat=True)
-        .first()
+        identities_named(type_name, normalized).values_list("customer_id", flat=True).first()
     )
     if customer_id is None:
         return None

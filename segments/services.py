@@ -234,7 +234,7 @@ def profile_changes(
 ) -> list[str]:
     """What a processed message changed, in the vocabulary of segment dependencies.
 
-    ``fields`` as returned by ``apply_traits`` (``email``, ``traits.plan``),
+    ``fields`` as returned by ``ProfileChanges.set_traits`` (``email``, ``traits.plan``),
     ``identities`` as ``type:value``.
     """
     changes = [

@@ -1,10 +1,9 @@
 """Set-at-a-time helpers for batched ingestion.
 
-The batched pipeline (``sources.pipeline``) uses these for the cheap, common
-cases — identifiers that are all known and name one profile, people never
-seen before, storing events — and hands everything else (joins, merges,
-limits) to ``customers.services.identity.resolve_identity`` one message at a
-time, so that identity decisions stay in one place.
+The batched pipeline (``sources.pipeline``) uses these to carry out, in
+bulk, what ``customers.services.identity.plan`` decided for the cheap,
+common cases — identifiers that are all known and name one profile, people
+never seen before — and to store events. Nothing here decides identity.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
 from core.db.copy import (
@@ -27,6 +25,7 @@ from core.db.copy import (
 from core.models import OutboxEntry
 from core.outbox import EVENT_TOPICS, Topic, event_payload
 from customers.models import Customer, Event, IdentifierType, Identity
+from customers.selectors import resolve_survivor_id
 from customers.services.identity import ANONYMOUS_TYPES
 from customers.services.versions import bump_versions
 
@@ -69,31 +68,6 @@ class NewIdentity:
 
 def identifier_type_ids() -> dict[str, int]:
     return dict(IdentifierType.objects.values_list("name", "pk"))
-
-
-def within_limits(*, identifiers: Iterable[tuple[str, str]], limits: dict[str, int]) -> bool:
-    """Whether one profile may hold all these identifiers (per-type limits)."""
-    counts: dict[str, int] = {}
-    for name, _ in set(identifiers):
-        counts[name] = counts.get(name, 0) + 1
-    return all(count <= limits.get(name, count) for name, count in counts.items())
-
-
-def find_owners(*, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Which customer holds each known (type, value) pair, in one query."""
-    type_ids = identifier_type_ids()
-    names = {pk: name for name, pk in type_ids.items()}
-    by_type: dict[int, set[str]] = {}
-    for name, value in identifiers:
-        if name in type_ids:
-            by_type.setdefault(type_ids[name], set()).add(value)
-    if not by_type:
-        return {}
-    query = Q(pk__in=[])
-    for type_id, values in by_type.items():
-        query |= Q(type_id=type_id, value__in=values)
-    rows = Identity.objects.filter(query).values_list("type_id", "value", "customer_id")
-    return {(names[type_id], value): customer for type_id, value, customer in rows}
 
 
 def create_profiles(*, people: Sequence[NewPerson]) -> list[Customer]:
@@ -171,17 +145,6 @@ def lock_active(customer_ids: Iterable[int]) -> set[int]:
     )
 
 
-def identifiers_held(customer_ids: Iterable[int]) -> dict[int, set[tuple[str, str]]]:
-    """Per profile, the (type, value) pairs it holds, in one query."""
-    held: dict[int, set[tuple[str, str]]] = {pk: set() for pk in customer_ids}
-    rows = Identity.objects.filter(customer_id__in=list(held)).values_list(
-        "customer_id", "type__name", "value"
-    )
-    for customer_id, type_name, value in rows:
-        held[customer_id].add((type_name, value))
-    return held
-
-
 def active_customers(
     *, ids: Iterable[int], created: Iterable[Customer] = ()
 ) -> dict[int, Customer]:
@@ -201,13 +164,11 @@ def active_customers(
     result: dict[int, Customer] = {}
     for pk in wanted:
         customer = loaded[pk]
-        seen = {pk}
-        while customer.merged_into_id is not None and customer.merged_into_id not in seen:
-            seen.add(customer.merged_into_id)
-            nxt = customer.merged_into_id
-            if nxt not in loaded:
-                loaded[nxt] = Customer.objects.select_for_update().get(pk=nxt)
-            customer = loaded[nxt]
+        if customer.merged_into_id is not None:
+            survivor = resolve_survivor_id(pk)
+            if survivor not in loaded:
+                loaded[survivor] = Customer.objects.select_for_update().get(pk=survivor)
+            customer = loaded[survivor]
         result[pk] = customer
     return result
 
@@ -231,8 +192,8 @@ _EVENT_COLUMNS = (
 def record_events(*, events: Sequence[EventRecord]) -> None:
     """Store new events (the caller has left out message ids already stored).
 
-    Writes the outbox entries ``record_event`` writes (identify and track
-    calls, same payload), all in bulk; the caller bumps ``last_seen``.
+    Writes the outbox entries of identify and track calls
+    (``core.outbox.event_payload``), all in bulk; the caller bumps ``last_seen``.
     """
     if not events:
         return
@@ -253,7 +214,7 @@ def record_events(*, events: Sequence[EventRecord]) -> None:
         ("topic", "customer_id", "payload", "created_at"),
         (
             (
-                e.type,
+                Topic(e.type),
                 e.customer_id,
                 event_payload(
                     customer_id=e.customer_id,

@@ -30,6 +30,7 @@ from customers.linkage.comparisons import compare
 from customers.linkage.records import FIELDS, Record
 from customers.linkage.scoring import Scored, score_records
 from customers.models import Customer, DuplicateSuggestion, IdentifierType, Identity, Merge
+from customers.selectors import resolve_survivor_id
 from customers.services.merging import (
     MergeError,
     choose_survivor,
@@ -243,17 +244,6 @@ def _merge_sure(
     return len(merges), len(plan.held)
 
 
-def _survivor_id(pk: int) -> int:
-    seen = set()
-    while pk not in seen:
-        seen.add(pk)
-        nxt = Customer.objects.filter(pk=pk).values_list("merged_into_id", flat=True).first()
-        if nxt is None:
-            return pk
-        pk = nxt
-    return pk
-
-
 def _within_limits(pks: list[int]) -> bool:
     limits = dict(IdentifierType.objects.values_list("pk", "max_per_profile"))
     counts: dict[int, int] = {}
@@ -270,7 +260,10 @@ def merge_suggestion(*, suggestion: DuplicateSuggestion, actor=None) -> Merge | 
     identifier limit, e.g. two different user ids: that needs a person.
     """
     require_permissions(actor, *REVIEW_SUGGESTIONS, what="review duplicate suggestions")
-    a, b = _survivor_id(suggestion.customer_a_id), _survivor_id(suggestion.customer_b_id)
+    a, b = (
+        resolve_survivor_id(suggestion.customer_a_id),
+        resolve_survivor_id(suggestion.customer_b_id),
+    )
     merge = None
     if a != b:
         if not _within_limits([a, b]):

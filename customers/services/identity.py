@@ -31,9 +31,11 @@ writers already (transactions start IMMEDIATE).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
@@ -64,26 +66,157 @@ def identifier_types() -> dict[str, IdentifierType]:
     return {t.name: t for t in IdentifierType.objects.all()}
 
 
+class Action(StrEnum):
+    """What a plan does with the profiles its identifiers name."""
+
+    CREATE = "create"  # no usable identifier is known: a new profile
+    ATTACH = "attach"  # the known ones name one profile: the new ones join it
+    MERGE = "merge"  # they name several: merge them, the new ones join the survivor
+    REFUSE = "refuse"  # no usable identifier at all (``reason`` says why)
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    """The rules of one identifier type, as planning reads them."""
+
+    priority: int = 5
+    max_per_profile: int = 10**9
+    merges: bool = True
+    blocked: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class IdentityRules:
+    """Every rule ``plan`` applies: per type, and the merge cap."""
+
+    types: Mapping[str, TypeRule]
+    merge_cap: int
+
+    @classmethod
+    def load(cls, types: Mapping[str, IdentifierType] | None = None) -> IdentityRules:
+        types = identifier_types() if types is None else types
+        return cls(
+            types={
+                name: TypeRule(
+                    priority=t.priority,
+                    max_per_profile=t.max_per_profile,
+                    merges=t.merges,
+                    blocked=frozenset(str(v).lower() for v in t.blocked_values),
+                )
+                for name, t in types.items()
+            },
+            merge_cap=settings.TRIBUTARY_MAX_MERGE_PROFILES,
+        )
+
+    def rule(self, type_name: str) -> TypeRule:
+        # a type created after the rules were read: no limit to hold it to
+        return self.types.get(type_name, TypeRule())
+
+    def fits(self, identifiers: Iterable[tuple[str, str]]) -> bool:
+        """Whether one profile may hold all these identifiers (per-type limits)."""
+        counts = Counter(name for name, _ in set(identifiers))
+        return all(n <= self.rule(name).max_per_profile for name, n in counts.items())
+
+
+@dataclass(frozen=True)
+class IdentityPlan:
+    """``plan``'s decision for one set of identifiers.
+
+    ``profile_ids``: the existing profiles joined (one to attach to, several
+    to merge; the survivor is ``merging.choose_survivor``'s pick). ``used``:
+    the identifiers the profile ends up holding from this set, ``new`` those
+    of them nobody holds yet. ``refused``: each identifier left out, with why.
+    """
+
+    action: Action
+    profile_ids: tuple[int, ...] = ()
+    used: tuple[tuple[str, str], ...] = ()
+    new: tuple[tuple[str, str], ...] = ()
+    refused: tuple[Issue, ...] = ()
+    reason: str = ""
+
+
 def screen_identifiers(
-    *, identifiers: Iterable[tuple[str, str]], types: dict[str, IdentifierType] | None = None
+    *, identifiers: Iterable[tuple[str, str]], rules: IdentityRules | None = None
 ) -> tuple[list[tuple[str, str]], list[Issue]]:
     """Drop identifiers of unknown types and blocked values; report each."""
-    types = identifier_types() if types is None else types
+    rules = IdentityRules.load() if rules is None else rules
     kept: list[tuple[str, str]] = []
     issues: list[Issue] = []
     for name, value in identifiers:
-        identifier_type = types.get(name)
-        if identifier_type is None:
+        type_rule = rules.types.get(name)
+        if type_rule is None:
             issues.append(
                 Issue(name, value, "unknown_identifier_type", f"{name} is not an identifier type")
             )
-        elif value.lower() in {str(v).lower() for v in identifier_type.blocked_values}:
+        elif value.lower() in type_rule.blocked:
             issues.append(
                 Issue(name, value, "blocked_identifier", f"{value!r} is blocked for {name}")
             )
         elif (name, value) not in kept:
             kept.append((name, value))
     return kept, issues
+
+
+def plan(
+    *,
+    identifiers: Sequence[tuple[str, str]],
+    owners: Mapping[tuple[str, str], int],
+    held: Mapping[int, Collection[tuple[str, str]]],
+    rules: IdentityRules,
+) -> IdentityPlan:
+    """Decide which profile these cleansed (type, value) pairs belong to.
+
+    ``owners``: the profile holding each pair that is known (other pairs
+    may be present); ``held``: every pair each of those profiles holds. Pure:
+    reads nothing, writes nothing. Blocklists first, then identifiers from
+    the most trusted type (lowest priority number) down, each joining the
+    plan unless it would break a rule — per-profile limit, a match on a type
+    that does not merge, the merge cap — in which case it is refused (the
+    least trusted conflicting identifier is the one dropped).
+    """
+    candidates, refused = screen_identifiers(identifiers=identifiers, rules=rules)
+    if not candidates:
+        return IdentityPlan(Action.REFUSE, refused=tuple(refused), reason="no usable identifier")
+    selected: list[int] = []
+    union: set[tuple[str, str]] = set()
+    used: list[tuple[str, str]] = []
+    for pair in sorted(candidates, key=lambda p: rules.rule(p[0]).priority):
+        name, value = pair
+        owner = owners.get(pair)
+        if owner is not None and owner in selected:
+            used.append(pair)
+            continue
+        if owner is None:
+            if rules.fits(union | {pair}):
+                union.add(pair)
+                used.append(pair)
+                continue
+            code = "limit_conflict"
+            why = f"a profile may hold at most {rules.rule(name).max_per_profile} {name}"
+        elif selected and not rules.rule(name).merges:
+            code, why = "merge_not_allowed", f"{name} matches do not merge profiles"
+        elif len(selected) > rules.merge_cap:
+            cap = rules.merge_cap
+            code, why = "merge_cap", f"one message may merge at most {cap} profiles into one"
+        elif not rules.fits(union | set(held.get(owner, ()))):
+            code, why = "limit_conflict", f"joining profile #{owner} would exceed a limit"
+        else:
+            selected.append(owner)
+            union.update(held.get(owner, ()))
+            used.append(pair)
+            continue
+        refused.append(Issue(name, value, code, f"{name} {value!r} not used: {why}"))
+    action = (
+        Action.CREATE if not selected else Action.ATTACH if len(selected) == 1 else Action.MERGE
+    )
+    return IdentityPlan(
+        action,
+        profile_ids=tuple(selected),
+        used=tuple(used),
+        new=tuple(p for p in used if p not in owners),
+        refused=tuple(refused),
+    )
 
 
 IDENTITY_LOCKS = "identity"  # the advisory-lock namespace of identifiers
@@ -109,26 +242,43 @@ def try_lock_identifiers(identifiers: Iterable[tuple[str, str]]) -> set[tuple[st
     return {by_name[name] for name in try_lock(IDENTITY_LOCKS, by_name)}
 
 
-def _owners(wanted: list[tuple[IdentifierType, str]]) -> dict[tuple[int, str], int]:
+def find_owners(*, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Which customer holds each known (type, value) pair, in one query (by
+    type id: the (type, value) index, no join)."""
+    type_ids = dict(IdentifierType.objects.values_list("name", "pk"))
+    names = {pk: name for name, pk in type_ids.items()}
+    by_type: dict[int, set[str]] = {}
+    for name, value in identifiers:
+        if name in type_ids:
+            by_type.setdefault(type_ids[name], set()).add(value)
+    if not by_type:
+        return {}
     query = Q(pk__in=[])
-    for identifier_type, value in wanted:
-        query |= Q(type=identifier_type, value=value)
-    return {
-        (type_id, value): customer_id
-        for type_id, value, customer_id in Identity.objects.filter(query).values_list(
-            "type_id", "value", "customer_id"
-        )
-    }
+    for type_id, values in by_type.items():
+        query |= Q(type_id=type_id, value__in=values)
+    rows = Identity.objects.filter(query).values_list("type_id", "value", "customer_id")
+    return {(names[type_id], value): customer for type_id, value, customer in rows}
 
 
-def _lock_owners(wanted: list[tuple[IdentifierType, str]]) -> dict[tuple[int, str], int]:
+def identifiers_held(customer_ids: Iterable[int]) -> dict[int, set[tuple[str, str]]]:
+    """Per profile, the (type, value) pairs it holds, in one query."""
+    held: dict[int, set[tuple[str, str]]] = {pk: set() for pk in customer_ids}
+    rows = Identity.objects.filter(customer_id__in=list(held)).values_list(
+        "customer_id", "type__name", "value"
+    )
+    for customer_id, type_name, value in rows:
+        held[customer_id].add((type_name, value))
+    return held
+
+
+def _lock_owners(identifiers: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Owners of these identifiers, with their rows locked and none merged away.
 
     A concurrent merge may absorb an owner between reading the identities and
     locking it; then its identities have moved, so read them again.
     """
     for _attempt in range(10):
-        owners = _owners(wanted)
+        owners = find_owners(identifiers=identifiers)
         rows = (
             Customer.objects.select_for_update()
             .filter(pk__in=set(owners.values()))
@@ -138,17 +288,6 @@ def _lock_owners(wanted: list[tuple[IdentifierType, str]]) -> dict[tuple[int, st
         if all(merged_into is None for merged_into in rows):
             return owners
     raise RuntimeError("identifiers kept moving between profiles; retry the message")
-
-
-def _held(customer_ids: Iterable[int]) -> dict[int, dict[int, set[str]]]:
-    """Per customer, per type id, the identifier values it holds."""
-    held: dict[int, dict[int, set[str]]] = {}
-    rows = Identity.objects.filter(customer_id__in=set(customer_ids)).values_list(
-        "customer_id", "type_id", "value"
-    )
-    for customer_id, type_id, value in rows:
-        held.setdefault(customer_id, {}).setdefault(type_id, set()).add(value)
-    return held
 
 
 @transaction.atomic
@@ -161,107 +300,86 @@ def resolve_identity(
 ) -> Resolution:
     """Find or create the one profile these (type, normalized value) pairs name.
 
-    Blocked values and identifiers that would break a rule are left out and
-    recorded as issues (on the resolved profile and the source).
+    Opens its own transaction (a savepoint inside a caller's). Locks the
+    identifiers, reads their owners, lets ``plan`` decide and carries the
+    plan out. Blocked values and identifiers that would break a rule are
+    left out and recorded as issues (on the resolved profile and the source).
     """
     if not identifiers:
         raise ValueError("resolve_identity needs at least one identifier")
     types = identifier_types()
-    screened, issues = screen_identifiers(identifiers=identifiers, types=types)
+    rules = IdentityRules.load(types)
+    screened, issues = screen_identifiers(identifiers=identifiers, rules=rules)
     if not screened:
         record_issues(issues=issues, source_id=source_id)
         raise ValueError("resolve_identity got no usable identifier")
     lock_identifiers(screened)
-    wanted = [(types[name], value) for name, value in screened]
-    owners = _lock_owners(wanted)
-    by_pk = {t.pk: t for t in types.values()}
-    held = _held(owners.values())
-    for customer_held in held.values():
-        for type_id in customer_held:
-            by_pk.setdefault(type_id, IdentifierType(pk=type_id, max_per_profile=10**9))
-    selected, used, conflicts = _plan_with_types(wanted, owners, held, by_pk)
-    for conflict in conflicts:
+    owners = _lock_owners(screened)
+    decided = plan(
+        identifiers=screened,
+        owners=owners,
+        held=identifiers_held(owners.values()),
+        rules=rules,
+    )
+    for conflict in decided.refused:
         logger.info("identity conflict on message %s: %s", message_id, conflict.message)
-    created = False
-    absorbed: list[int] = []
-    if not selected:
+    customer, absorbed = _carry_out(decided, owners, source_id, seen_at, message_id)
+    new = _add_identities(decided.new, types, customer, source_id, seen_at)
+    if not customer.is_identified and any(t not in ANONYMOUS_TYPES for t, _ in decided.used):
+        customer.is_identified = True
+        customer.save(update_fields=["is_identified"])
+    record_issues(issues=[*issues, *decided.refused], customer=customer, source_id=source_id)
+    return Resolution(
+        customer=customer,
+        created=decided.action == Action.CREATE,
+        absorbed_ids=tuple(absorbed),
+        new_identities=tuple(f"{i.type.name}:{i.value}" for i in new),
+        conflicts=decided.refused,
+    )
+
+
+def _carry_out(
+    decided: IdentityPlan,
+    owners: Mapping[tuple[str, str], int],
+    source_id: int | None,
+    seen_at: datetime,
+    message_id: str,
+) -> tuple[Customer, list[int]]:
+    """The profile a plan resolves to (created, or the survivor of its merge)."""
+    if decided.action == Action.CREATE:
         customer = Customer.objects.create(first_seen=seen_at, last_seen=seen_at)
-        created = True
         emit(topic=Topic.PROFILE_CREATED, customer=customer, payload={"customer_id": customer.pk})
-    else:
-        profiles = list(Customer.objects.filter(pk__in=selected).order_by("pk"))
-        customer = choose_survivor(profiles)
-        others = [c for c in profiles if c.pk != customer.pk]
-        if others:
-            matched = {owners[(t.pk, v)]: f"{t.name}:{v}" for t, v in used if (t.pk, v) in owners}
-            detail = {
-                "message_id": message_id,
-                "source_id": source_id,
-                "identifiers": [matched[c.pk] for c in others],
-            }
-            merge_customers(
-                survivor=customer, absorbed=others, reason=Merge.Reason.IDENTIFIER, detail=detail
-            )
-            customer.refresh_from_db()
-            absorbed = [c.pk for c in others]
+        return customer, []
+    profiles = list(Customer.objects.filter(pk__in=decided.profile_ids).order_by("pk"))
+    customer = choose_survivor(profiles)
+    others = [c for c in profiles if c.pk != customer.pk]
+    if not others:
+        return customer, []
+    matched = {owners[p]: f"{p[0]}:{p[1]}" for p in decided.used if p in owners}
+    detail = {
+        "message_id": message_id,
+        "source_id": source_id,
+        "identifiers": [matched[c.pk] for c in others],
+    }
+    merge_customers(
+        survivor=customer, absorbed=others, reason=Merge.Reason.IDENTIFIER, detail=detail
+    )
+    customer.refresh_from_db()
+    return customer, [c.pk for c in others]
+
+
+def _add_identities(
+    pairs: Sequence[tuple[str, str]],
+    types: Mapping[str, IdentifierType],
+    customer: Customer,
+    source_id: int | None,
+    seen_at: datetime,
+) -> list[Identity]:
     new = [
-        Identity(type=t, value=v, customer=customer, source_id=source_id, first_seen=seen_at)
-        for t, v in used
-        if (t.pk, v) not in owners
+        Identity(type=types[t], value=v, customer=customer, source_id=source_id, first_seen=seen_at)
+        for t, v in pairs
     ]
     if new:
         Identity.objects.bulk_create(new)
         bump_versions([customer.pk])
-    if not customer.is_identified and any(t.name not in ANONYMOUS_TYPES for t, _ in used):
-        customer.is_identified = True
-        customer.save(update_fields=["is_identified"])
-    record_issues(issues=[*issues, *conflicts], customer=customer, source_id=source_id)
-    return Resolution(
-        customer=customer,
-        created=created,
-        absorbed_ids=tuple(absorbed),
-        new_identities=tuple(f"{i.type.name}:{i.value}" for i in new),
-        conflicts=tuple(conflicts),
-    )
-
-
-def _plan_with_types(wanted, owners, held, by_pk):
-    cap = settings.TRIBUTARY_MAX_MERGE_PROFILES
-    selected: list[int] = []
-    union: dict[int, set[str]] = {}
-    used: list[tuple[IdentifierType, str]] = []
-    conflicts: list[Issue] = []
-
-    def fits(extra: dict[int, set[str]]) -> bool:
-        return all(
-            len(union.get(type_id, set()) | values) <= by_pk[type_id].max_per_profile
-            for type_id, values in extra.items()
-        )
-
-    for identifier_type, value in sorted(wanted, key=lambda pair: pair[0].priority):
-        name = identifier_type.name
-        owner = owners.get((identifier_type.pk, value))
-        if owner in selected:
-            used.append((identifier_type, value))
-            continue
-        if owner is None:
-            if fits({identifier_type.pk: {value}}):
-                union.setdefault(identifier_type.pk, set()).add(value)
-                used.append((identifier_type, value))
-                continue
-            code = "limit_conflict"
-            why = f"a profile may hold at most {identifier_type.max_per_profile} {name}"
-        elif selected and not identifier_type.merges:
-            code, why = "merge_not_allowed", f"{name} matches do not merge profiles"
-        elif len(selected) > cap:
-            code, why = "merge_cap", f"one message may merge at most {cap} profiles into one"
-        elif not fits(held.get(owner, {})):
-            code, why = "limit_conflict", f"joining profile #{owner} would exceed a limit"
-        else:
-            selected.append(owner)
-            for type_id, values in held.get(owner, {}).items():
-                union.setdefault(type_id, set()).update(values)
-            used.append((identifier_type, value))
-            continue
-        conflicts.append(Issue(name, value, code, f"{name} {value!r} not used: {why}"))
-    return selected, used, conflicts
+    return new

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
 from core.db.bulk import update_rows
 from core.db.copy import insert_history, insert_rows
 from core.models import OutboxEntry
-from core.outbox import EVENT_TOPICS, Topic, emit, event_payload
-from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer, Event
+from core.outbox import Topic
+from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer
 from customers.services.versions import bump_versions
 
 
@@ -136,70 +135,3 @@ class ProfileChanges:
             ],
         )
         self._reset()
-
-
-@transaction.atomic
-def apply_traits(
-    *,
-    customer: Customer,
-    core: dict[str, object],
-    traits: dict[str, object],
-    source_id: int | None,
-    observed_at: datetime,
-) -> list[str]:
-    """Set and save core fields and traits of one profile (see ``ProfileChanges``)."""
-    changes = ProfileChanges()
-    changed = changes.set_traits(
-        customer=customer, core=core, traits=traits, source_id=source_id, observed_at=observed_at
-    )
-    changes.save()
-    return changed
-
-
-@transaction.atomic
-def record_event(
-    *,
-    customer: Customer,
-    source_id: int,
-    type: str,
-    name: str,
-    properties: dict,
-    context: dict,
-    timestamp: datetime,
-    received_at: datetime,
-    message_id: str,
-) -> tuple[Event, bool]:
-    """Store an event once per (source, message id); returns (event, created)."""
-    event, created = Event.objects.get_or_create(
-        source_id=source_id,
-        message_id=message_id,
-        defaults={
-            "customer": customer,
-            "type": type,
-            "name": name,
-            "properties": properties,
-            "context": context,
-            "timestamp": timestamp,
-            "received_at": received_at,
-        },
-    )
-    if created and timestamp > customer.last_seen:
-        customer.last_seen = timestamp
-        customer.save(update_fields=["last_seen"])
-    if created:
-        bump_versions([customer.pk])  # its computed traits may change
-    if created and type in EVENT_TOPICS:
-        emit(
-            topic=type,
-            customer=customer,
-            payload=event_payload(
-                customer_id=customer.pk,
-                event_id=event.pk,
-                name=name,
-                properties=properties,
-                timestamp=timestamp,
-                message_id=message_id,
-                source_id=source_id,
-            ),
-        )
-    return event, created

@@ -195,6 +195,7 @@ def _csv_chunks(rows: Iterator[list]) -> Iterator[bytes]:
 
 
 def _xlsx_chunks(rows: Iterator[list]) -> Iterator[bytes]:
+    # imported here: openpyxl takes ~0.3-1 s to import and only Excel exports need it
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)

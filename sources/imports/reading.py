@@ -241,6 +241,7 @@ def _csv_rows(path: Path, headers: list[str]) -> Iterator[Row]:
 
 
 def _xlsx_open(path: Path):
+    # imported here: openpyxl takes ~0.3-1 s to import and only Excel files need it
     import openpyxl
 
     if not openpyxl.DEFUSEDXML:  # set from the environment (OPENPYXL_DEFUSEDXML)

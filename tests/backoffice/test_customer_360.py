@@ -6,20 +6,18 @@ from django.urls import reverse
 from accounts.masking import mask_email
 from customers.models import Customer, Event
 from customers.services.normalize import Issue
-from customers.services.profiles import apply_traits
 from customers.services.quality import record_issues
+from tests.calls import call
 
 
 @pytest.fixture
 def person(source):
-    customer = Customer.objects.create(first_name="Ann", is_identified=True)
-    apply_traits(
-        customer=customer,
-        core={"email": "ann@example.com"},
-        traits={"plan": "pro"},
-        source_id=source.pk,
-        observed_at=datetime(2026, 5, 1, 9, 30, tzinfo=UTC),
-    )
+    customer = call(
+        source,
+        at=datetime(2026, 5, 1, 9, 30, tzinfo=UTC),
+        traits={"firstName": "Ann", "email": "ann@example.com", "plan": "pro"},
+        user_id="ann-1",
+    ).customer
     start = datetime(2026, 5, 2, tzinfo=UTC)
     Event.objects.bulk_create(
         Event(
@@ -48,7 +46,7 @@ def test_trait_shows_the_source_and_time_that_set_it(person, admin_client, sourc
 
 def test_timeline_is_paginated_newest_first(person, admin_client):
     events = _page(admin_client, person).context["bo"]["events"]
-    assert events.paginator.count == 30
+    assert events.paginator.count == 31  # the 30 steps and the identify call that made Ann
     assert [e.name for e in events.object_list][:2] == ["Step 29", "Step 28"]
     second = _page(admin_client, person, events_page=2).context["bo"]["events"]
     assert [e.name for e in second.object_list] == [
@@ -57,6 +55,7 @@ def test_timeline_is_paginated_newest_first(person, admin_client):
         "Step 2",
         "Step 1",
         "Step 0",
+        "",  # the identify call
     ]
 
 

@@ -3,7 +3,7 @@ from django.utils import timezone
 from core.audit import acting_as, api_key_label, source_label
 from customers.models import Customer
 from customers.services.identity import resolve_identity
-from customers.services.profiles import apply_traits
+from tests.calls import call
 
 
 def test_admin_change_is_attributed_to_the_user(admin_client, customer):
@@ -26,28 +26,16 @@ def test_admin_change_is_attributed_to_the_user(admin_client, customer):
     )
 
 
-def test_changes_inside_acting_as_are_attributed_to_that_actor(customer):
+def test_changes_inside_acting_as_are_attributed_to_that_actor(customer, source):
     with acting_as(api_key_label("crm-sync")):
-        apply_traits(
-            customer=customer,
-            core={"city": "Oslo"},
-            traits={},
-            source_id=None,
-            observed_at=timezone.now(),
-        )
-    apply_traits(
-        customer=customer,
-        core={"city": "Bergen"},
-        traits={},
-        source_id=None,
-        observed_at=timezone.now(),
-    )
+        call(source, at=timezone.now(), traits={"city": "Oslo", "email": "ann@example.com"})
+    call(source, at=timezone.now(), traits={"city": "Bergen", "email": "ann@example.com"})
     actors = list(
         Customer.history.filter(id=customer.pk)
         .order_by("history_id")
         .values_list("city", "history_actor")
     )
-    assert actors[-2:] == [("Oslo", "api_key:crm-sync"), ("Bergen", "system")]
+    assert actors[-2:] == [("Oslo", "api_key:crm-sync"), ("Bergen", f"source:{source.pk}")]
 
 
 def test_profile_created_during_ingestion_is_attributed_to_the_source(source):
@@ -95,13 +83,7 @@ def test_profile_history_page_shows_who_changed_it(admin_client, source):
 
     customer = process_message(message(source, user_id="u-7", traits={"firstName": "Di"})).customer
     with acting_as(api_key_label("billing")):
-        apply_traits(
-            customer=customer,
-            core={"city": "Turku"},
-            traits={},
-            source_id=None,
-            observed_at=timezone.now(),
-        )
+        call(source, at=timezone.now(), traits={"city": "Turku"}, user_id="u-7")
     page = admin_client.get(f"/admin/customers/customer/{customer.pk}/history/")
     assert page.status_code == 200
     assert f"source:{source.pk}".encode() in page.content

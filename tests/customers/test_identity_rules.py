@@ -2,6 +2,7 @@ import pytest
 from django.test import override_settings
 
 from customers.models import Customer, DataQualityIssue, IdentifierType, Identity, Merge
+from tests.calls import call
 
 
 def identities(customer):
@@ -127,20 +128,15 @@ def test_one_message_never_absorbs_more_than_the_configured_number(resolve):
 
 
 def test_merging_three_profiles_at_once_keeps_one_with_everything(resolve, source):
-    from customers.services.profiles import record_event
-
     people = [resolve(("anonymous_id", f"dev-{i}")).customer for i in range(3)]
     for i, person in enumerate(people):
-        record_event(
-            customer=person,
-            source_id=source.pk,
+        call(
+            source,
+            at=person.first_seen,
             type="track",
-            name=f"E{i}",
-            properties={},
-            context={},
-            timestamp=person.first_seen,
-            received_at=person.first_seen,
+            event=f"E{i}",
             message_id=f"m-{i}",
+            anonymous_id=f"dev-{i}",
         )
     result = resolve(("user_id", "u-1"), *[("anonymous_id", f"dev-{i}") for i in range(3)])
     survivor = result.customer

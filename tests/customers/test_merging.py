@@ -13,8 +13,8 @@ from customers.models import (
 )
 from customers.services.merging import MergeError, merge_customers, merge_manually, unmerge
 from customers.services.normalize import Issue
-from customers.services.profiles import apply_traits, record_event
 from customers.services.quality import record_issues
+from tests.calls import call
 
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
 FEB = datetime(2026, 2, 1, tzinfo=UTC)
@@ -22,12 +22,10 @@ MAR = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def person(resolve, identifier, *, source, at, core=None, traits=None):
-    customer = resolve(identifier).customer
-    apply_traits(
-        customer=customer, core=core or {}, traits=traits or {}, source_id=source.pk, observed_at=at
-    )
-    customer.refresh_from_db()
-    return customer
+    """A profile made by an identify call of ``source`` at ``at``, with these values."""
+    type_name, value = identifier
+    sent = {k: v.isoformat() if isinstance(v, date) else v for k, v in (core or {}).items()}
+    return call(source, at=at, traits={**sent, **(traits or {})}, **{type_name: value}).customer
 
 
 def snapshot(customer):
@@ -87,17 +85,8 @@ def test_trusted_source_beats_a_newer_value_from_another_source(resolve, source)
 def test_merge_moves_events_identities_and_rows_pointing_at_the_profile(resolve, source):
     ann = resolve(("user_id", "u-1")).customer
     dup = resolve(("anonymous_id", "d-1")).customer
-    event, _ = record_event(
-        customer=dup,
-        source_id=source.pk,
-        type="track",
-        name="Signed Up",
-        properties={},
-        context={},
-        timestamp=JAN,
-        received_at=JAN,
-        message_id="m-1",
-    )
+    call(source, at=JAN, type="track", event="Signed Up", message_id="m-1", anonymous_id="d-1")
+    event = Event.objects.get(message_id="m-1")
     record_issues(issues=[Issue("email", "x@", "invalid_email", "bad")], customer=dup)
     [merge] = merge_customers(survivor=ann, absorbed=[dup], reason=Merge.Reason.MANUAL)
     assert Event.objects.get(pk=event.pk).customer_id == ann.pk
@@ -125,17 +114,7 @@ def test_unmerge_restores_both_profiles_exactly(resolve, source, steward):
         core={"first_name": "Anne", "city": "Kiel"},
         traits={"plan": "pro", "pet": "dog"},
     )
-    record_event(
-        customer=dup,
-        source_id=source.pk,
-        type="track",
-        name="Viewed",
-        properties={},
-        context={},
-        timestamp=FEB,
-        received_at=FEB,
-        message_id="m-1",
-    )
+    call(source, at=FEB, type="track", event="Viewed", message_id="m-1", anonymous_id="d-1")
     before = {c.pk: snapshot(c) for c in (ann, dup)}
     rows_before = {
         c.pk: (
@@ -164,13 +143,7 @@ def test_unmerge_keeps_what_changed_and_arrived_since_on_the_survivor(resolve, s
     ann = person(resolve, ("user_id", "u-1"), source=source, at=JAN, core={"city": "Berlin"})
     dup = person(resolve, ("anonymous_id", "d-1"), source=source, at=FEB, core={"city": "Kiel"})
     [merge] = merge_customers(survivor=ann, absorbed=[dup], reason=Merge.Reason.MANUAL)
-    apply_traits(
-        customer=Customer.objects.get(pk=ann.pk),
-        core={"city": "Bonn"},
-        traits={},
-        source_id=source.pk,
-        observed_at=MAR,
-    )
+    call(source, at=MAR, traits={"city": "Bonn"}, user_id="u-1")
     later = resolve(("user_id", "u-1"), ("email", "ann@example.com"))
     unmerge(merge=merge)
     ann.refresh_from_db()
