@@ -383,9 +383,6 @@ TRIBUTARY_PROFILE_DOCUMENT_SECONDS = env_int("TRIBUTARY_PROFILE_DOCUMENT_SECONDS
 # (their own tasks then find nothing to do), up to this many per transaction:
 # per-batch costs are shared, 100-call requests are processed 500 at a time.
 TRIBUTARY_INTAKE_BATCH_SIZE = env_int("TRIBUTARY_INTAKE_BATCH_SIZE", 500, minimum=1)
-# File imports on PostgreSQL run this many batches at once, each with its own
-# connection: in threads in a worker task, in processes for import_customers.
-TRIBUTARY_IMPORT_WORKERS = env_int("TRIBUTARY_IMPORT_WORKERS", 2, minimum=1)
 # Uploaded import files (admin and REST API) larger than this are refused
 # before they are parsed; the ASGI server refuses bodies past it (plus room
 # for the form) before reading them. ``import_customers`` is not limited.

@@ -48,8 +48,10 @@ class SourceFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(Customer)
-class CustomerAdmin(HistoryAdmin):
+class CustomerAdminMixin:
+    """The profile list and form; ``backoffice.admin`` composes the one
+    Customer admin from it (on ``HistoryAdmin``), with the other apps' mixins."""
+
     history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = (
         "__str__",
@@ -221,8 +223,9 @@ class IdentifierTypeAdmin(HistoryAdmin):
     list_editable = ("priority", "max_per_profile", "merges")
 
 
-@admin.register(Identity)
-class IdentityAdmin(HistoryAdmin):
+class IdentityAdminMixin:
+    """The identity list; composed in ``backoffice.admin`` (on ``HistoryAdmin``)."""
+
     history_list_display = ("history_actor",)  # who: user, API key or source
     list_display = ("value", "type", "customer", "source", "first_seen")
     list_filter = ("type",)
@@ -247,8 +250,9 @@ class IdentityAdmin(HistoryAdmin):
         bump_versions(owners)
 
 
-@admin.register(Event)
-class EventAdmin(RoleAwareAdmin):
+class EventAdminMixin:
+    """The event list; composed in ``backoffice.admin`` (on ``RoleAwareAdmin``)."""
+
     list_display = ("timestamp", "type", "name", "customer", "source")
     list_filter = ("type", "source", "timestamp")
     list_select_related = ("customer", "source")

@@ -66,8 +66,10 @@ class SegmentForm(forms.ModelForm):
         return cleaned
 
 
-@admin.register(Segment)
-class SegmentAdmin(HistoryAdmin):
+class SegmentAdminMixin:
+    """The rule builder, members and sizes; ``backoffice.admin`` composes the
+    one Segment admin from it (on ``HistoryAdmin``), with sources' exports."""
+
     form = SegmentForm
     change_form_template = "admin/segments/segment/change_form.html"
     list_display = ("name", "kind", "size", "is_active", "personalize", "computed_at")

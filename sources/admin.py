@@ -1,8 +1,6 @@
 from pathlib import Path
 
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -14,18 +12,9 @@ from django.utils.http import content_disposition_header
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.masking import can_see_contact_details
-from consent.models import Purpose
 from consent.services.categories import UNKNOWN_CONSENT_CATEGORY
-from customers.models import Customer, Event, Source
-from segments.models import Segment
+from customers.models import Source
 from sources import admin_exports, admin_intake  # noqa: F401 - register their admins
-from sources.exports.service import (
-    ExportFile,
-    export_customers,
-    export_events,
-    export_segment_members,
-    segment_members,
-)
 from sources.imports.forms import MappingForm, UploadForm
 from sources.imports.jobs import (
     ImportStateError,
@@ -288,124 +277,3 @@ class ImportJobAdmin(RoleAwareAdmin):
         name = f"{Path(job.original_name).stem}-report-{job.pk}.csv"
         response["Content-Disposition"] = content_disposition_header(True, name)
         return response
-
-
-# --- Exports: actions on the customer and event lists ----------------------------
-# The customers app cannot import sources (dependencies point one way), so the
-# export actions are added here, to the admin classes customers registered.
-
-
-def _download(export: ExportFile) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, export.filename)
-    return response
-
-
-class ExportForm(forms.Form):
-    """What an export is for: only customers that purpose may use are written."""
-
-    purpose = forms.ModelChoiceField(
-        queryset=Purpose.objects.filter(is_active=True), to_field_name="code"
-    )
-
-
-def _export_action(file_format: str, exporter, keyword: str):
-    def action(modeladmin, request, queryset):
-        form = ExportForm(request.POST if "purpose" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            export = exporter(
-                **{keyword: queryset},
-                file_format=file_format,
-                purpose=form.cleaned_data["purpose"],
-                actor=request.user,  # checks the permission; viewers get masked files
-            )
-            return _download(export)
-        return TemplateResponse(
-            request,
-            "admin/sources/export_purpose.html",
-            {
-                **modeladmin.admin_site.each_context(request),
-                "title": f"Export to {file_format.upper()}: what is it for?",
-                "opts": modeladmin.model._meta,
-                "form": form,
-                "action_name": request.POST.get("action", ""),
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                "select_across": request.POST.get("select_across", "0"),
-                "count": queryset.count(),
-            },
-        )
-
-    action.__name__ = f"export_{file_format}"
-    what = "members " if keyword == "segments" else ""
-    description = f"Export {what}to {file_format.upper()}…"
-    return admin.action(description=description, permissions=["view"])(action)
-
-
-def _with_exports(model, exporter, keyword: str) -> None:
-    registered = type(admin.site.get_model_admin(model))
-    actions = [
-        *(registered.actions or []),
-        *(_export_action(f, exporter, keyword) for f in ("csv", "xlsx")),
-    ]
-    admin.site.unregister(model)
-    admin.site.register(model, type(registered.__name__, (registered,), {"actions": actions}))
-
-
-def _export_members(segments, file_format: str, purpose: Purpose, actor) -> ExportFile:
-    return export_segment_members(
-        segments=segments, file_format=file_format, purpose=purpose, actor=actor
-    )
-
-
-class SegmentExportForm(ExportForm):
-    file_format = forms.ChoiceField(choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")])
-
-
-def _with_segment_page_export() -> None:
-    """The segment page's "Export members" asks what the file is for, like the actions."""
-    registered = type(admin.site.get_model_admin(Segment))
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.export_members_view)
-        own = path("<int:pk>/export/", view, name="segments_segment_export")
-        return [own, *super(extended, self).get_urls()]
-
-    def export_members_view(self, request, pk: int):
-        segment = get_object_or_404(Segment, pk=pk)
-        if not self.has_view_permission(request, segment):
-            raise PermissionDenied
-        form = SegmentExportForm(request.POST if request.method == "POST" else None)
-        if form.is_bound and form.is_valid():
-            export = export_segment_members(
-                segments=[segment],
-                file_format=form.cleaned_data["file_format"],
-                purpose=form.cleaned_data["purpose"],
-                actor=request.user,  # checks the permissions; viewers get masked files
-            )
-            return _download(export)
-        return TemplateResponse(
-            request,
-            "admin/sources/export_purpose.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": f"Export the members of {segment.name}: what is it for?",
-                "opts": Segment._meta,
-                "original": segment,
-                "form": form,
-                "count": segment_members([segment]).count(),
-            },
-        )
-
-    extended = type(
-        registered.__name__,
-        (registered,),
-        {"get_urls": get_urls, "export_members_view": export_members_view},
-    )
-    admin.site.unregister(Segment)
-    admin.site.register(Segment, extended)
-
-
-_with_exports(Customer, export_customers, "customers")
-_with_exports(Event, export_events, "events")
-_with_exports(Segment, _export_members, "segments")
-_with_segment_page_export()

@@ -73,6 +73,9 @@ class ImportJob(models.Model):
     rows_unchanged = models.PositiveIntegerField(default=0)
     rows_invalid = models.PositiveIntegerField(default=0)
     rows_with_warnings = models.PositiveIntegerField(default=0)
+    # an import's batches run as tasks; the one that brings done to total ends the job
+    batches_total = models.PositiveIntegerField(default=0)
+    batches_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, help_text="Why the job failed as a whole.")
     created_by = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -88,6 +91,10 @@ class ImportJob(models.Model):
                 condition=models.Q(rows_done__lte=models.F("rows_total")),
                 name="importjob_done_within_total",
             ),
+            models.CheckConstraint(
+                condition=models.Q(batches_done__lte=models.F("batches_total")),
+                name="importjob_batches_within_total",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -96,6 +103,23 @@ class ImportJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (self.Status.PREVIEWING, self.Status.QUEUED, self.Status.RUNNING)
+
+
+class ImportBatch(models.Model):
+    """A batch of an import run that has been applied: written in the batch's
+    own transaction, so a batch delivered twice (a worker killed after the
+    commit, before the acknowledgement) is applied and counted once."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="importbatch_once_per_job"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} batch {self.number}"
 
 
 class ImportIssue(models.Model):

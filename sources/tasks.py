@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from sources.imports.batches import import_batch as apply_import_batch
 from sources.imports.jobs import purge_orphan_uploads as purge_uploads
 from sources.imports.runner import run_import
 from sources.services.processing import process_batch
@@ -20,8 +21,15 @@ MAX_RETRIES = 3
 
 @shared_task(name="sources.tasks.run_import_job")
 def run_import_job(job_id: int, dry_run: bool = False) -> str:
-    """Preview (dry run) or import one job; safe to run twice (rows are idempotent)."""
+    """Preview (dry run) one job, or plan it and queue its batches; safe to
+    run twice (a new run of the job; rows already imported are no-ops)."""
     return run_import(job_id=job_id, dry_run=dry_run).status
+
+
+@shared_task(name="sources.tasks.import_batch")
+def import_batch(*, job_id: int, run: str, number: int, plan: dict, rows: list) -> dict | None:
+    """Apply one batch of an import run; safe to run twice (applied once)."""
+    return apply_import_batch(job_id=job_id, run=run, number=number, plan=plan, rows=rows)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, name="sources.tasks.process_intake")

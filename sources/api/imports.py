@@ -57,6 +57,8 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "rows_unchanged",
             "rows_invalid",
             "rows_with_warnings",
+            "batches_total",
+            "batches_done",
             "error",
             "created_at",
             "started_at",

@@ -5,6 +5,7 @@
 for what the columns hold (``cells``: types, date orders) and how many
 records it has (``orders`` groups an order's rows); ``rows`` turns a record
 into a normalized message (``consent_columns`` reads its consent);
-``runner`` runs a job in batches, ``jobs`` is the service the admin, API and
+``runner`` plans a job and queues its batches, ``batches`` applies one batch
+(a Celery task on the ``imports`` queue), ``jobs`` is the service the admin, API and
 command call, ``report`` writes the row-level error report and the mapping.
 """

@@ -47,6 +47,7 @@ def test_upload_imports_the_file_and_the_job_can_be_polled(api):
     assert accepted["mapping"] == {"Email": "email", "Name": "trait.name", "crm": "id.external_id"}
     body = api.get(f"/api/v1/imports/{accepted['id']}/").json()
     assert (body["status"], body["rows_total"], body["rows_done"]) == ("done", 2, 2)
+    assert (body["batches_total"], body["batches_done"]) == (1, 1)
     assert (body["rows_new"], body["rows_invalid"], body["dry_run"]) == (1, 1, False)
     customer = Customer.objects.get()
     assert set(customer.identities.values_list("type__name", "value")) == {

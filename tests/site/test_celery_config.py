@@ -8,6 +8,7 @@ from cdp_site.celery import app
     [
         ("sources.tasks.process_intake_batch", "ingest"),
         ("sources.tasks.run_import_job", "imports"),
+        ("sources.tasks.import_batch", "imports"),
         ("segments.tasks.recompute_segment", "segments"),
         ("destinations.tasks.send_delivery", "deliveries"),
         ("consent.tasks.fulfil_privacy_request", "privacy"),

@@ -1,8 +1,11 @@
 """manage.py import_customers FILE [--source NAME] [--map COLUMN=TARGET …] [--kind events
 [--event NAME]] [--date-order DMY|MDY] [--dry-run] [--report FILE]
 
-Runs inline (not on a worker; on PostgreSQL, ``TRIBUTARY_IMPORT_WORKERS``
-processes share the batches), prints the summary and the mapping it used
+Reads and plans the file in this process; its batches are the same Celery
+tasks an upload's are (``sources.tasks.import_batch``): with a broker,
+workers on the ``imports`` queue run them and the command waits for the
+last, without one they run here, one after the other. Then it prints the
+summary and the mapping it used
 (column → target, two values of each column), and exits non-zero only when
 the file itself cannot be read or the mapping is wrong (the job then ends
 ``failed``); rows with problems are counted and listed, never fatal. A dry
@@ -21,7 +24,7 @@ from sources.imports.jobs import create_import_job, file_source, map_once
 from sources.imports.mapping import MappingError
 from sources.imports.reading import ImportFileError
 from sources.imports.report import mapping_lines, report_lines, summary_lines
-from sources.imports.runner import run_import
+from sources.imports.runner import run_import, wait_for_job
 from sources.models import ImportJob
 
 SHOWN_ISSUES = 20
@@ -109,7 +112,9 @@ class Command(BaseCommand):
             )
         except MappingError as exc:
             raise CommandError(str(exc)) from exc
-        job = run_import(job_id=job.pk, dry_run=options["dry_run"], processes=True)
+        job = run_import(job_id=job.pk, dry_run=options["dry_run"])
+        if job.is_active:  # the batches are on workers
+            job = wait_for_job(job_id=job.pk)
         for line in [*summary_lines(job), *mapping_lines(job)]:
             self.stdout.write(line)
         issues = list(job.issues.all()[:SHOWN_ISSUES])

@@ -1,8 +1,9 @@
-"""The marketer's admin on top of each app's own: the customer 360° page
-(contact details masked for viewers, see ``accounts.admin_roles``).
+"""The Customer and Identity admins: customers' lists and forms, sources'
+export actions and the 360° page (contact details masked for viewers, see
+``accounts.admin_roles``).
 
-The apps' admin classes are extended here, not edited, because the 360° page
-reads every app (consent, segments, sources) and ``customers`` imports none.
+The 360° page is backoffice's own, because it reads every app (consent,
+segments, sources) and ``customers`` imports none.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.admin_roles import MASKED
+from accounts.admin_roles import MASKED, HistoryAdmin
 from accounts.masking import can_see_contact_details
 from backoffice import customer_actions
 from backoffice.customer360 import customer_360
 from backoffice.name_search import matching_names
-from customers.admin import CustomerAdmin, IdentityInline
+from customers.admin import CustomerAdminMixin, IdentityAdminMixin, IdentityInline
 from customers.models import Customer, Identity, Merge
 from customers.services.merging import MergeError, unmerge
+from sources.admin_exports import CustomerExportMixin
 
 
 class MaskedIdentityInline(IdentityInline):
@@ -34,23 +36,15 @@ class MaskedIdentityInline(IdentityInline):
 _SHOWN_BY_360 = {"traits", "trait_provenance", "latest_events", "data_quality"}
 
 
-def _registered(model):
-    """The admin class registered for ``model`` so far (other apps, e.g.
-    sources' export actions, may have extended it), unregistered so that it
-    can be extended once more here."""
-    registered = type(admin.site.get_model_admin(model))
-    admin.site.unregister(model)
-    return registered
-
-
-@admin.register(Customer)
-class Customer360Admin(_registered(Customer)):
+class Customer360Mixin:
     """The customer page reads first (``backoffice/customer_360.html``): the
     summary, timeline, consent, segments and history, with the actions the
     person's role allows; the edit form is behind "Edit" (``?edit=1``)."""
 
     change_form_template = "admin/customers/customer/customer_edit.html"
-    inlines = [MaskedIdentityInline if i is IdentityInline else i for i in CustomerAdmin.inlines]
+    inlines = [
+        MaskedIdentityInline if i is IdentityInline else i for i in CustomerAdminMixin.inlines
+    ]
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = []
@@ -145,8 +139,13 @@ class Customer360Admin(_registered(Customer)):
         return redirect("admin:customers_customer_change", obj.pk)
 
 
+@admin.register(Customer)
+class CustomerAdmin(Customer360Mixin, CustomerExportMixin, CustomerAdminMixin, HistoryAdmin):
+    actions = [*CustomerAdminMixin.actions, *CustomerExportMixin.export_actions]
+
+
 @admin.register(Identity)
-class MaskedIdentityAdmin(_registered(Identity)):
+class IdentityAdmin(IdentityAdminMixin, HistoryAdmin):
     def has_view_permission(self, request, obj=None):
         # An identity's own page is titled with its value: viewers read
         # identities (masked) on the customer's 360 page and the list instead.
