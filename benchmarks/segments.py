@@ -55,8 +55,10 @@ def generate(database_url: str, profiles: int, events: int) -> None:
         conn.execute("SELECT setseed(0.42)")
         conn.execute(
             "INSERT INTO sources_source (name, kind, write_key_prefix, write_key_hash, "
-            "write_key_rotated_at, enabled, description, created_at) "
-            "SELECT 'Bench ' || k, k, 'bench', md5(k) || md5(k), now(), true, '', now() "
+            "write_key_rotated_at, enabled, description, created_at, identity_secret, "
+            "personalization_origins, personalization_traits, require_signed_user_ids) "
+            "SELECT 'Bench ' || k, k, 'bench', md5(k) || md5(k), now(), true, '', now(), '', "
+            "'[]', '[]', false "
             "FROM unnest(ARRAY['website', 'mobile', 'shop', 'crm']) AS k"
         )
         sources = [r[0] for r in conn.execute("SELECT id FROM sources_source ORDER BY id")]
@@ -65,7 +67,7 @@ def generate(database_url: str, profiles: int, events: int) -> None:
             INSERT INTO customers_customer (id, email, phone, first_name, last_name,
                 address_line1, address_line2, city, region, postal_code, country, company,
                 traits, trait_provenance, is_identified, first_seen, last_seen,
-                created_at, updated_at)
+                created_at, updated_at, version)
             SELECT g,
                 CASE WHEN g %% 4 <> 0 THEN 'person' || g || '@'
                     || (ARRAY['gmail.com', 'example.com', 'web.de', 'yahoo.com'])[1 + (g / 4) %% 4]
@@ -81,7 +83,7 @@ def generate(database_url: str, profiles: int, events: int) -> None:
                     'lifetime_value', round((random() * 2500)::numeric, 2)),
                 '{}'::jsonb, g %% 4 <> 0,
                 now() - random() * interval '400 days', now() - random() * interval '60 days',
-                now(), now()
+                now(), now(), 1
             FROM generate_series(1, %(n)s) AS g
             """,
             {"n": profiles, "countries": COUNTRIES},
