@@ -52,9 +52,13 @@ def create_id_table(cursor, table: str, select: str = "", params=()) -> None:
     parallel where ``INSERT … SELECT`` may not, and analyzed once filled.
     """
     cursor.execute(f"DROP TABLE IF EXISTS {table}")
-    if connection.vendor == "postgresql" and select:
-        cursor.execute(f"CREATE TEMPORARY TABLE {table} (customer_id) AS {select}", params)
-        cursor.execute(f"ANALYZE {table}")
+    if connection.vendor == "postgresql":
+        # no index to maintain: statements over these tables are hash joins
+        if select:
+            cursor.execute(f"CREATE TEMPORARY TABLE {table} (customer_id) AS {select}", params)
+            cursor.execute(f"ANALYZE {table}")
+        else:
+            cursor.execute(f"CREATE TEMPORARY TABLE {table} (customer_id bigint)")
         return
     cursor.execute(f"CREATE TEMPORARY TABLE {table} (customer_id bigint PRIMARY KEY)")
     if select:
