@@ -1,7 +1,8 @@
 """Segment compute and live re-evaluation on PostgreSQL at 1M profiles / 10M events.
 
     .venv/bin/python benchmarks/segments.py [--profiles 1000000] \
-        [--events 10000000] [--reuse] [--keep] [--quick] [--json FILE]
+        [--events 10000000] [--reuse] [--keep] [--quick] [--json FILE] \
+        [--only NAME ...] [--statements]
 
 Generates the data with SQL (generate_series, no ORM) into a throwaway
 database (``bench_segments``), then prints two tables:
@@ -11,7 +12,10 @@ database (``bench_segments``), then prints two tables:
 2. live re-evaluation of one changed profile against 50 segments (p50/p95/max).
 
 ``--reuse`` keeps an already generated database (skips generation);
-``--keep`` does not drop it at the end.
+``--keep`` does not drop it at the end; ``--only lapsed`` measures only the
+typical segments whose name contains one of the words (and skips the live
+part); ``--statements`` prints where each compute's time went, per statement
+(the commit, where deferred foreign-key checks run, included).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import random
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,8 +60,10 @@ def generate(database_url: str, profiles: int, events: int) -> None:
         conn.execute("SELECT setseed(0.42)")
         conn.execute(
             "INSERT INTO sources_source (name, kind, write_key_prefix, write_key_hash, "
-            "write_key_rotated_at, enabled, description, created_at) "
-            "SELECT 'Bench ' || k, k, 'bench', md5(k) || md5(k), now(), true, '', now() "
+            "write_key_rotated_at, enabled, description, created_at, identity_secret, "
+            "personalization_origins, personalization_traits, require_signed_user_ids) "
+            "SELECT 'Bench ' || k, k, 'bench', md5(k) || md5(k), now(), true, '', now(), '', "
+            "'[]', '[]', false "
             "FROM unnest(ARRAY['website', 'mobile', 'shop', 'crm']) AS k"
         )
         sources = [r[0] for r in conn.execute("SELECT id FROM sources_source ORDER BY id")]
@@ -65,7 +72,7 @@ def generate(database_url: str, profiles: int, events: int) -> None:
             INSERT INTO customers_customer (id, email, phone, first_name, last_name,
                 address_line1, address_line2, city, region, postal_code, country, company,
                 traits, trait_provenance, is_identified, first_seen, last_seen,
-                created_at, updated_at)
+                created_at, updated_at, version)
             SELECT g,
                 CASE WHEN g %% 4 <> 0 THEN 'person' || g || '@'
                     || (ARRAY['gmail.com', 'example.com', 'web.de', 'yahoo.com'])[1 + (g / 4) %% 4]
@@ -81,7 +88,7 @@ def generate(database_url: str, profiles: int, events: int) -> None:
                     'lifetime_value', round((random() * 2500)::numeric, 2)),
                 '{}'::jsonb, g %% 4 <> 0,
                 now() - random() * interval '400 days', now() - random() * interval '60 days',
-                now(), now()
+                now(), now(), 1
             FROM generate_series(1, %(n)s) AS g
             """,
             {"n": profiles, "countries": COUNTRIES},
@@ -233,6 +240,43 @@ def create_segments(rules: list[tuple[str, dict]]):
     return created
 
 
+@contextmanager
+def statements(into: list[tuple[float, str]]):
+    """Record (seconds, SQL) of every statement run inside, and the commit."""
+    from django.db import connection
+
+    def timed(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            into.append((time.perf_counter() - started, " ".join(sql.split())))
+
+    original_commit = connection.commit
+
+    def commit():
+        started = time.perf_counter()
+        try:
+            original_commit()
+        finally:
+            into.append((time.perf_counter() - started, "COMMIT (deferred foreign-key checks)"))
+
+    connection.commit = commit
+    try:
+        with connection.execute_wrapper(timed):
+            yield
+    finally:
+        del connection.commit
+
+
+def print_statements(steps: dict[str, list[tuple[float, str]]]) -> None:
+    for label, timings in steps.items():
+        total = sum(seconds for seconds, _ in timings)
+        print(f"\n{label}: {total:.3f} s in {len(timings)} statements")
+        for seconds, sql in sorted(timings, reverse=True)[:8]:
+            print(f"  {seconds:8.3f} s  {sql[:100]}")
+
+
 def run(args) -> dict:
     from django.db import connection, transaction
 
@@ -252,13 +296,18 @@ def run(args) -> dict:
         f"{'segment':45} {'members':>9} {'compute+write s':>16} {'recompute s':>12} {'changes':>8}"
     )
     print("-" * 94)
+    if args.only:
+        typical = [(n, r) for n, r in typical if any(word in n for word in args.only)]
+    steps: dict[str, list[tuple[float, str]]] = {}
     for (name, _), segment in zip(typical, create_segments(typical), strict=True):
-        started = time.perf_counter()
-        result = recompute_segment(segment_id=segment.pk)
-        first = time.perf_counter() - started
-        started = time.perf_counter()
-        again = recompute_segment(segment_id=segment.pk)
-        second = time.perf_counter() - started
+        with statements(steps.setdefault(f"{name}: first", [])):
+            started = time.perf_counter()
+            result = recompute_segment(segment_id=segment.pk)
+            first = time.perf_counter() - started
+        with statements(steps.setdefault(f"{name}: again", [])):
+            started = time.perf_counter()
+            again = recompute_segment(segment_id=segment.pk)
+            second = time.perf_counter() - started
         # time-based rules legitimately move a few profiles between the two runs
         changes = again.entered + again.exited
         print(
@@ -266,6 +315,11 @@ def run(args) -> dict:
         )
         figures[f"{name}: members"] = result.size
         figures[f"{name}: compute+write (s)"] = round(first, 3)
+        figures[f"{name}: recompute (s)"] = round(second, 3)
+    if args.statements:
+        print_statements(steps)
+    if args.only:
+        return figures
 
     Segment.objects.all().delete()
     segments = create_segments(fifty_segments(typical))
@@ -319,6 +373,12 @@ def main() -> None:
         help="do not recompute the 50 segments first (re-evaluation starts from empty membership)",
     )
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--only", nargs="+", metavar="WORD", help="only the typical segments named with a word"
+    )
+    parser.add_argument(
+        "--statements", action="store_true", help="print the time of each compute's statements"
+    )
     args = parser.parse_args()
 
     print(f"machine: {machine_description()}")

@@ -53,24 +53,38 @@ def emit_for_customers(
 ) -> int:
     """One entry per customer: ``payload`` plus ``"customer_id"``, in one INSERT … SELECT.
 
-    For bulk changes (a segment recompute entering 100,000 profiles), where
-    building model instances would cost seconds.
+    For changes of many profiles, where building model instances would cost
+    seconds; ``emit_for_selected`` when the ids are in the database already.
     """
     if not customer_ids:
         return 0
+    if connection.vendor == "postgresql":
+        select = "SELECT unnest(%s::bigint[]) AS customer_id"
+        ids: object = list(customer_ids)
+    else:
+        select = "SELECT CAST(value AS INTEGER) AS customer_id FROM json_each(%s)"
+        ids = json.dumps(list(customer_ids))
+    return emit_for_selected(
+        topic=topic, select=select, params=[ids], payload=payload, created_at=created_at
+    )
+
+
+def emit_for_selected(
+    *, topic: str, select: str, params=(), payload: dict, created_at: datetime
+) -> int:
+    """One entry per customer id that ``select`` (one column, ``customer_id``)
+    yields, in id order: ``payload`` plus ``"customer_id"``. The ids never
+    leave the database (a segment recompute entering 400,000 profiles)."""
     table = connection.ops.quote_name(OutboxEntry._meta.db_table)
     if connection.vendor == "postgresql":
-        ids = "SELECT unnest(%s::bigint[]) AS id"
-        body = "(%s::jsonb || jsonb_build_object('customer_id', ids.id))"
-        id_param: object = list(customer_ids)
+        body = "(%s::jsonb || jsonb_build_object('customer_id', ids.customer_id))"
     else:
-        ids = "SELECT CAST(value AS INTEGER) AS id FROM json_each(%s)"
-        body = "json_set(%s, '$.customer_id', ids.id)"
-        id_param = json.dumps(list(customer_ids))
+        body = "json_set(%s, '$.customer_id', ids.customer_id)"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (topic, customer_id, payload, created_at) "  # noqa: S608
-            f"SELECT %s, ids.id, {body}, %s FROM ({ids}) AS ids",
-            [topic, json.dumps(payload), created_at, id_param],
+            f"SELECT %s, ids.customer_id, {body}, %s FROM ({select}) AS ids "
+            "ORDER BY ids.customer_id",
+            [topic, json.dumps(payload), created_at, *params],
         )
-    return len(customer_ids)
+        return cursor.rowcount

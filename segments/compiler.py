@@ -305,9 +305,9 @@ def _event(node: dict, ctx: Context) -> Q:
     ids = events.values("customer_id")
     if not node.get("performed", True):
         return ~Q(pk__in=ids)
-    result = Q(pk__in=ids)
+    parts = []
     if "count" in node:
-        result = _count_q(events, *next(iter(node["count"].items())))
+        parts.append(_count_q(events, *next(iter(node["count"].items()))))
     for key, aggregate in (("first", Min), ("last", Max)):
         if key in node:
             when = node[key]
@@ -317,7 +317,12 @@ def _event(node: dict, ctx: Context) -> Q:
                 .filter(time_q("at", when["op"], when["value"], ctx.now, datetimes=True))
                 .values("customer_id")
             )
-            result &= Q(pk__in=grouped)
+            parts.append(Q(pk__in=grouped))
+    if not parts:  # a count decides alone; a first or last occurrence implies the event
+        parts.append(Q(pk__in=ids))
+    result = parts[0]
+    for part in parts[1:]:
+        result &= part
     return result
 
 

@@ -22,7 +22,7 @@ from consent.registry import ConsentChange
 from core.outbox import Topic, emit_for_customers
 from customers.models import Customer
 from customers.services.versions import bump_versions
-from segments import evaluation
+from segments import evaluation, membership
 from segments.compiler import compile_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
 from segments.rules import dependencies, validate_rule
@@ -119,18 +119,15 @@ def _uses_computed_trait(node: object, name: str) -> bool:
 def recompute_segment(
     *, segment_id: int, now: datetime | None = None, actor=None
 ) -> RecomputeResult:
-    """Bring a segment's membership in line with its rule, as a set difference in SQL.
-
-    The matching ids land in a temporary table once; entering is "matching
-    and not a member", exiting "a member and not matching". Static segments
-    keep their list and only get their size recorded. ``actor``: the person
+    """Bring a segment's membership in line with its rule, as a set difference
+    in SQL (``segments.membership``). Static segments keep their list and only
+    get their size recorded. ``actor``: the person
     asking (admin action), who needs ``segments.change_segment``.
     """
     require_permissions(actor, "segments.change_segment", what="recompute segments")
     now = now or timezone.now()
     segment = Segment.objects.select_for_update().get(pk=segment_id)
-    entered: list[int] = []
-    exited: list[int] = []
+    entered = exited = 0
     if segment.kind == Segment.Kind.DYNAMIC and segment.is_active:
         matching = (
             Customer.objects.active()
@@ -139,10 +136,11 @@ def recompute_segment(
             .values("pk")
         )
         sql, params = matching.query.sql_with_params()
-        entered, exited = _apply_matching(segment.pk, sql, params, now)
-        _emit(segment, entered=entered, exited=exited, now=now)
+        entered, exited = membership.apply_matching(
+            segment=segment, sql=sql, params=params, now=now
+        )
     size = _record_size(segment, now)
-    return RecomputeResult(segment.pk, len(entered), len(exited), size)
+    return RecomputeResult(segment.pk, entered, exited, size)
 
 
 def recompute_all_segments(*, now: datetime | None = None) -> list[RecomputeResult]:
@@ -150,58 +148,6 @@ def recompute_all_segments(*, now: datetime | None = None) -> list[RecomputeResu
     now = now or timezone.now()
     ids = Segment.objects.filter(is_active=True).order_by("kind", "pk").values_list("pk", flat=True)
     return [recompute_segment(segment_id=pk, now=now) for pk in ids]
-
-
-def _apply_matching(segment_id: int, sql: str, params, now: datetime):
-    qn = connection.ops.quote_name
-    table = qn(MEMBERSHIP)
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS segment_match")
-        _create_matching(cursor, sql, params)
-        cursor.execute(
-            f"INSERT INTO {table} (segment_id, customer_id, entered_at) "  # noqa: S608
-            "SELECT %s, m.customer_id, %s FROM segment_match m "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} s WHERE s.segment_id = %s "
-            "AND s.customer_id = m.customer_id AND s.exited_at IS NULL) "
-            "ON CONFLICT DO NOTHING RETURNING customer_id",
-            [segment_id, now, segment_id],
-        )
-        entered = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s "  # noqa: S608
-            "AND exited_at IS NULL AND NOT EXISTS (SELECT 1 FROM segment_match m "
-            f"WHERE m.customer_id = {table}.customer_id) RETURNING customer_id",
-            [now, segment_id],
-        )
-        exited = [row[0] for row in cursor.fetchall()]
-        cursor.execute("DROP TABLE segment_match")
-    return entered, exited
-
-
-def _create_matching(cursor, sql: str, params) -> None:
-    """Fill the temporary table segment_match with the matching profile ids.
-
-    On PostgreSQL, as the bulk job it is: JSON conditions defeat row
-    estimates (the planner then expects one profile and picks nested loops
-    over hundreds of thousands), so hash joins, memory for the aggregates
-    and no JIT for this one statement; and ``CREATE TABLE AS``, which may
-    scan in parallel where ``INSERT … SELECT`` may not (1.5 s instead of
-    2.0 s for the benchmark's headline segment over 1M profiles).
-    """
-    if connection.vendor != "postgresql":
-        cursor.execute("CREATE TEMPORARY TABLE segment_match (customer_id bigint PRIMARY KEY)")
-        cursor.execute(f"INSERT INTO segment_match (customer_id) {sql}", params)
-        return
-    cursor.execute("SET enable_nestloop = off")
-    cursor.execute("SET work_mem = '64MB'")
-    cursor.execute("SET jit = off")
-    try:
-        cursor.execute(f"CREATE TEMPORARY TABLE segment_match (customer_id) AS {sql}", params)
-    finally:
-        cursor.execute("RESET enable_nestloop")
-        cursor.execute("RESET work_mem")
-        cursor.execute("RESET jit")
-    cursor.execute("ANALYZE segment_match")
 
 
 def _record_size(segment: Segment, now: datetime) -> int:
@@ -215,7 +161,7 @@ def _record_size(segment: Segment, now: datetime) -> int:
 
 
 def _emit(segment: Segment, *, entered: Sequence[int], exited: Sequence[int], now: datetime):
-    payload = {"segment_id": segment.pk, "segment": segment.name, "at": now.isoformat()}
+    payload = membership.transition_payload(segment, now)
     bump_versions([*entered, *exited])  # the profiles' documents list their segments
     for topic, ids in ((Topic.SEGMENT_ENTERED, entered), (Topic.SEGMENT_EXITED, exited)):
         emit_for_customers(topic=topic, customer_ids=list(ids), payload=payload, created_at=now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from customers.models import Customer
@@ -38,3 +38,26 @@ def bump_versions(customer_ids: Iterable[int | None]) -> None:
             .values_list("pk", flat=True)
         )
         Customer.objects.filter(pk__in=locked).update(version=F("version") + 1)
+
+
+def bump_versions_selected(*, select: str, params=()) -> int:
+    """``bump_versions`` for the profile ids ``select`` (one column,
+    ``customer_id``) yields, when they are in the database already (a segment
+    recompute moving 400,000 profiles): one statement, rows locked in id
+    order as ``bump_versions`` locks them. Returns how many were bumped."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET version = {table}.version + 1 FROM "  # noqa: S608
+                f"(SELECT id FROM {table} WHERE id IN (SELECT customer_id FROM ({select}) AS s) "
+                f"ORDER BY id FOR UPDATE) AS locked WHERE {table}.id = locked.id",
+                params,
+            )
+        else:  # SQLite: writers are serialised already
+            cursor.execute(
+                f"UPDATE {table} SET version = version + 1 "  # noqa: S608
+                f"WHERE id IN (SELECT customer_id FROM ({select}) AS s)",
+                params,
+            )
+        return cursor.rowcount

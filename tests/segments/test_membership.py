@@ -94,6 +94,53 @@ def test_recompute_without_changes_writes_nothing_new(make_customer):
     assert list(SegmentSize.objects.order_by("day").values_list("size", flat=True)) == [1, 1]
 
 
+def versions() -> dict[int, int]:
+    return dict(Customer.objects.values_list("pk", "version"))
+
+
+def test_recompute_bumps_the_versions_of_exactly_the_profiles_it_moves(make_customer):
+    stays, leaves, joins, outsider = (
+        make_customer(country=c, first_name=n)
+        for c, n in (("DE", "Jürgen"), ("DE", "Zoé"), ("FR", "Ann"), ("FR", "Åsa"))
+    )
+    segment = save_segment(name="Germans", rule=GERMANS)
+    recompute_segment(segment_id=segment.pk, now=NOW)
+    Customer.objects.filter(pk=leaves.pk).update(country="AT")
+    Customer.objects.filter(pk=joins.pk).update(country="DE")
+    before = versions()
+
+    result = recompute_segment(segment_id=segment.pk, now=NOW + timedelta(hours=1))
+
+    assert (result.entered, result.exited, result.size) == (1, 1, 2)
+    after = versions()
+    assert {pk: after[pk] - before[pk] for pk in before} == {
+        stays.pk: 0,
+        leaves.pk: 1,
+        joins.pk: 1,
+        outsider.pk: 0,
+    }
+    assert [p["customer_id"] for p in outbox("segment.entered")] == [
+        *sorted([stays.pk, leaves.pk]),
+        joins.pk,
+    ]
+    assert [p["customer_id"] for p in outbox("segment.exited")] == [leaves.pk]
+
+
+def test_recompute_enters_many_profiles_in_id_order_once_each(make_customer):
+    people = [make_customer(country="DE", first_name=f"Person {n}") for n in range(40)]
+    segment = save_segment(name="Germans", rule=GERMANS)
+    # one of them already entered live, before the recompute
+    reevaluate_customers(customer_ids=[people[7].pk], changes=["field:country"], now=NOW)
+
+    result = recompute_segment(segment_id=segment.pk, now=NOW)
+
+    assert (result.entered, result.exited, result.size) == (39, 0, 40)
+    entered = [p["customer_id"] for p in outbox("segment.entered")]
+    assert entered[0] == people[7].pk
+    assert entered[1:] == sorted(p.pk for p in people if p != people[7])
+    assert SegmentMembership.objects.filter(segment=segment).count() == 40
+
+
 def test_time_based_rule_lets_members_age_out_on_recompute(make_customer, make_event):
     ann = make_customer()
     make_event(ann, "Order Completed", days_ago=29)
