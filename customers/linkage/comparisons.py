@@ -4,8 +4,10 @@ Each comparison returns a level index into its ``LEVELS`` (0 = different,
 higher = closer) or ``None`` when either side is missing (missing values
 are neutral: they add no weight either way).
 
-- names: exact (nicknames mapped first), Jaro-Winkler ≥ 0.92 (one typo,
-  an OCR slip), ≥ 0.80 (a phonetic respelling), an initial that matches
+- names: exact (nicknames mapped first), Jaro-Winkler ≥ 0.92 or one
+  edit apart (one typo, an OCR slip; a short name like ``Rey``/``Rcy`` or
+  ``Luz``/``Lzu`` is one edit apart but far apart by Jaro-Winkler),
+  ≥ 0.80 (a phonetic respelling), an initial that matches
   (``J.`` for ``Johanna``); first and last names are compared crosswise
   too, so swapped names compare as agreeing;
 - email: exact; same mailbox at another domain, or one edit apart;
@@ -45,7 +47,7 @@ def name_level(a: str, b: str) -> int | None:
     if a == b:
         return 4
     similarity = JaroWinkler.similarity(a, b)
-    if similarity >= 0.92:
+    if similarity >= 0.92 or (min(len(a), len(b)) >= 3 and DamerauLevenshtein.distance(a, b) <= 1):
         return 3
     if similarity >= 0.80:
         return 2

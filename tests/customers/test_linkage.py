@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 from customers.linkage.clusters import plan_clusters
-from customers.linkage.comparisons import compare
+from customers.linkage.comparisons import NAME_LEVELS, compare
 from customers.linkage.model import DEFAULT_M, estimate
 from customers.linkage.records import Record
 from customers.linkage.scoring import score_records
@@ -196,3 +196,14 @@ def test_upgrade_marks_old_suggestions_stale_and_the_next_run_explains_them():
     suggestion = DuplicateSuggestion.objects.get()
     assert suggestion.status == "pending"
     assert suggestion.comparison["fields"]["email"] == {"level": "missing", "weight": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("left", "right"), [("Rey", "Rcy"), ("Luz", "Lzu"), ("Mcmahon", "Mkmahon")]
+)
+def test_short_names_one_edit_apart_are_close(left, right):
+    # Jaro-Winkler puts three-letter names one typo apart below 0.8
+    # ("different", the strongest evidence against a match)
+    a = Record.build(1, first_name="Anabel", last_name=left)
+    b = Record.build(2, first_name="Anabel", last_name=right)
+    assert NAME_LEVELS[compare(a, b)[1]] == "close"
