@@ -39,6 +39,19 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "address": ("different", "same postcode or city", "same postcode and city", "same street"),
 }
 COMPARED = tuple(LEVELS)
+# the levels that count as full agreement (the phone's shared landline is one)
+AGREED = {name: {levels[-1]} for name, levels in LEVELS.items()}
+AGREED["phone"] = {"exact", "exact, shared address"}
+
+
+def outcome(name: str, level: str) -> str:
+    """What a steward reads for a stored level: agreed, partly agreed,
+    disagreed or missing."""
+    if level == "missing" or name not in LEVELS:
+        return "missing"
+    if level in AGREED[name]:
+        return "agreed"
+    return "disagreed" if level == LEVELS[name][0] else "partly agreed"
 
 
 def name_level(a: str, b: str) -> int | None:
