@@ -148,6 +148,12 @@ class Generator:
         self.preset = preset
         self.fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "sv_SE"])
         self.fake.seed_instance(seed)
+        # what happened to each generated row, for error analysis: the
+        # corruptions of a copy ("typo:email", "missing:phone", ...) and the
+        # person an original was made a relative or namesake of
+        self.causes: dict[int, tuple[str, ...]] = {}
+        self.related: dict[int, tuple[str, int]] = {}
+        self._applied: list[str] = []
 
     def email(self, first: str, last: str) -> str:
         rng = self.rng
@@ -184,11 +190,19 @@ class Generator:
             copy["phone"] = self.phone()
         kinds, weights = zip(*preset.corruptions.items(), strict=True)
         chosen = rng.choices(kinds, weights, k=rng.randint(1, preset.max_corruptions))
+        self._applied = []
+        if copy["email"] != original["email"]:
+            self._applied.append("other:email")
+        if copy["phone"] != original["phone"]:
+            self._applied.append("other:phone")
         for kind in dict.fromkeys(chosen):
             self.apply(kind, copy)
         for name in CONTACT_FIELDS:
             if rng.random() < preset.missing:
+                if copy[name]:
+                    self._applied.append(f"missing:{name}")
                 copy[name] = ""
+        self.causes[id(copy)] = tuple(self._applied)
         return copy
 
     def apply(self, kind: str, copy: dict) -> None:
@@ -198,15 +212,21 @@ class Generator:
             name = rng.choice(text_fields if kind == "typo" else text_fields[:4])
             if not copy[name]:
                 return
+            self._applied.append(f"{kind}:{name}")
             if kind == "typo":
                 copy[name] = typo(rng, copy[name])
             else:
                 copy[name] = _substitute(rng, copy[name], OCR if kind == "ocr" else PHONETIC)
         elif kind == "nickname":
+            before = dict(copy)
             _abbreviate(rng, copy)
+            changed = [name for name in copy if copy[name] != before[name]]
+            self._applied += [f"nickname:{name}" for name in changed]
         elif kind == "name_swap":
+            self._applied.append("name_swap")
             copy["first_name"], copy["last_name"] = copy["last_name"], copy["first_name"]
         elif kind == "day_month_swap" and copy["birthday"]:
+            self._applied.append("day_month_swap")
             day = date.fromisoformat(copy["birthday"])
             if day.day <= 12 and day.day != day.month:
                 copy["birthday"] = date(day.year, day.day, day.month).isoformat()
@@ -214,15 +234,18 @@ class Generator:
                 copy["birthday"] = copy["birthday"][:8] + copy["birthday"][9] + copy["birthday"][8]
                 copy["birthday"] = _valid_date(copy["birthday"], original=day)
         elif kind == "moved":
+            self._applied.append("moved")
             moved = self.person()
             copy["address_line1"] = moved["address_line1"]
             copy["postal_code"] = moved["postal_code"]
             copy["city"] = moved["city"] if rng.random() < 0.7 else copy["city"]
 
     def generate(self, people: int) -> list[tuple[int, dict]]:
-        """(person id, raw values) rows, shuffled."""
+        """(person id, raw values) rows, shuffled; ``causes(raw)`` says what
+        was done to a row."""
         rng, preset = self.rng, self.preset
         originals: list[dict] = []
+        index_of: dict[int, int] = {}
         for _ in range(people):
             roll = rng.random()
             if originals and roll < preset.relatives:
@@ -232,11 +255,14 @@ class Generator:
                     person[name] = relative[name]
                 if rng.random() < 0.5:
                     person["phone"] = relative["phone"]
+                self.related[len(originals)] = ("relative", index_of[id(relative)])
             elif originals and roll < preset.relatives + preset.namesakes:
                 twin = rng.choice(originals)
                 person = self.person(twin["first_name"], twin["last_name"])
+                self.related[len(originals)] = ("namesake", index_of[id(twin)])
             else:
                 person = self.person()
+            index_of[id(person)] = len(originals)
             originals.append(person)
         rows = []
         for person_id, person in enumerate(originals):
@@ -248,6 +274,10 @@ class Generator:
         rng.shuffle(rows)
         return rows
 
+    def causes_of(self, raw: dict) -> tuple[str, ...]:
+        """The corruptions of a generated copy (empty for an original)."""
+        return self.causes.get(id(raw), ())
+
 
 def _valid_date(text: str, *, original: date) -> str:
     """A transposed-digit day that is still a date (else the original)."""
@@ -257,8 +287,12 @@ def _valid_date(text: str, *, original: date) -> str:
         return original.isoformat()
 
 
-def generate(*, people: int, seed: int, preset: str = "heavy", max_copies: int | None = None):
+def generator(*, seed: int, preset: str = "heavy", max_copies: int | None = None) -> Generator:
     chosen = PRESETS[preset]
     if max_copies is not None:
         chosen = Preset(**{**chosen.__dict__, "max_copies": max_copies})
-    return Generator(seed, chosen).generate(people)
+    return Generator(seed, chosen)
+
+
+def generate(*, people: int, seed: int, preset: str = "heavy", max_copies: int | None = None):
+    return generator(seed=seed, preset=preset, max_copies=max_copies).generate(people)

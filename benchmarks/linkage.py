@@ -1,7 +1,8 @@
 """Duplicate detection on heavily corrupted copies (issue 22): quality, calibration, time.
 
     nice -n 10 .venv/bin/python benchmarks/linkage.py [--people 3000] [--copies 1 5] \
-        [--seed 7] [--merge-above 0.9] [--load import|bulk] [--json PATH] [--details PATH]
+        [--seed 7] [--merge-above 0.9] [--load import|bulk] [--merge-cap N] [--json PATH] \
+        [--details PATH]
 
 For each ``--copies`` value a throwaway PostgreSQL database
 (bench_linkage_<copies>) is filled with people from ``corruption.py``'s
@@ -10,7 +11,11 @@ through ``manage.py import_customers`` exactly as a customer would (a
 ``record`` column keeps the truth as a non-merging identifier), so the
 pipeline's own identifier matches (same email or phone) happen first.
 ``--load bulk`` writes the cleansed rows with ``bulk_create`` instead,
-for the scale runs (100k, 1M profiles) where the import would dominate.
+for the scale runs (100k, 1M profiles) where the import would dominate,
+and to measure ``find_duplicates`` on its own (no identifier matches by
+the import first). ``--merge-cap`` sets ``TRIBUTARY_MAX_MERGE_PROFILES``
+for the run: the preset gives a person up to six rows (the original and
+five copies), more than the default cap of five.
 
 Then: the blocking alone (pair completeness: share of the true duplicate
 pairs among active profiles that blocking puts up for comparison), every
@@ -242,6 +247,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--merge-above", type=float, default=0.9)
     parser.add_argument("--load", choices=["import", "bulk"], default="import")
+    parser.add_argument("--merge-cap", type=int, help="TRIBUTARY_MAX_MERGE_PROFILES for the run")
     parser.add_argument("--json", type=Path, help="write the headline figures here")
     parser.add_argument("--details", type=Path, help="write every figure here")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -255,6 +261,8 @@ def main() -> None:
         url = BASE_URL.format(copies=copies)
         recreate_database(url)
         env = bench_env(url)
+        if args.merge_cap:
+            env["TRIBUTARY_MAX_MERGE_PROFILES"] = str(args.merge_cap)
         manage(env, "migrate", "--noinput")
         child = subprocess.run(
             [
@@ -289,7 +297,8 @@ def main() -> None:
 def print_tables(results: dict, args) -> None:
     print(
         f"heavy preset, {args.people} people, seed {args.seed}, load by {args.load}, "
-        f"find_duplicates --merge-above {args.merge_above}, PostgreSQL"
+        f"find_duplicates --merge-above {args.merge_above}, "
+        f"merge cap {args.merge_cap or 'default (5)'}, PostgreSQL"
     )
     print(f"machine: {machine_description()}; load average {os.getloadavg()}")
     print(

@@ -4,8 +4,10 @@ Each comparison returns a level index into its ``LEVELS`` (0 = different,
 higher = closer) or ``None`` when either side is missing (missing values
 are neutral: they add no weight either way).
 
-- names: exact (nicknames mapped first), Jaro-Winkler ≥ 0.92 (one typo,
-  an OCR slip), ≥ 0.80 (a phonetic respelling), an initial that matches
+- names: exact (nicknames mapped first), Jaro-Winkler ≥ 0.92 or one
+  edit apart (one typo, an OCR slip; a short name like ``Rey``/``Rcy`` or
+  ``Luz``/``Lzu`` is one edit apart but far apart by Jaro-Winkler),
+  ≥ 0.80 (a phonetic respelling), an initial that matches
   (``J.`` for ``Johanna``); first and last names are compared crosswise
   too, so swapped names compare as agreeing;
 - email: exact; same mailbox at another domain, or one edit apart;
@@ -37,6 +39,19 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "address": ("different", "same postcode or city", "same postcode and city", "same street"),
 }
 COMPARED = tuple(LEVELS)
+# the levels that count as full agreement (the phone's shared landline is one)
+AGREED = {name: {levels[-1]} for name, levels in LEVELS.items()}
+AGREED["phone"] = {"exact", "exact, shared address"}
+
+
+def outcome(name: str, level: str) -> str:
+    """What a steward reads for a stored level: agreed, partly agreed,
+    disagreed or missing."""
+    if level == "missing" or name not in LEVELS:
+        return "missing"
+    if level in AGREED[name]:
+        return "agreed"
+    return "disagreed" if level == LEVELS[name][0] else "partly agreed"
 
 
 def name_level(a: str, b: str) -> int | None:
@@ -45,7 +60,7 @@ def name_level(a: str, b: str) -> int | None:
     if a == b:
         return 4
     similarity = JaroWinkler.similarity(a, b)
-    if similarity >= 0.92:
+    if similarity >= 0.92 or (min(len(a), len(b)) >= 3 and DamerauLevenshtein.distance(a, b) <= 1):
         return 3
     if similarity >= 0.80:
         return 2

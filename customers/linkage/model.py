@@ -64,6 +64,20 @@ MAX_SHARE = 0.5
 # different people agree) belongs to the population and is learned freely.
 PRIOR_M_PAIRS = 200.0
 PRIOR_U_PAIRS = 20.0
+# The latent "match" class of EM can drift to "same household" (relatives
+# share a last name, an address and a landline: many pairs, all alike),
+# where a first name or birthday that differs is common. A person's own
+# copies rarely disagree on those (a typo makes them close, not different),
+# so m of "different" is bounded there; u stays free.
+MAX_M_DIFFERENT = {"first_name": 0.05, "last_name": 0.1, "birthday": 0.01}
+# The strongest level of each field: no level is stronger evidence than it
+# (the phone's "exact, shared address" is a weaker kind of exact).
+STRONGEST = {name: len(levels) - 1 for name, levels in LEVELS.items()}
+STRONGEST["phone"] = LEVELS["phone"].index("exact")
+# A phone shared by two profiles at the same address is what relatives on
+# one landline look like as much as one person twice: the address already
+# counts, so the phone adds at most this much to it.
+SHARED_PHONE_MAX_BITS = 1.0
 ITERATIONS = 60
 TF_FIELDS = {"first_name": "first", "last_name": "last"}
 TF_BOUND = 20.0
@@ -143,7 +157,10 @@ class Model:
         for name in COMPARED:
             bits = [math.log2(m / u) for m, u in zip(self.m[name], self.u[name], strict=True)]
             # no level is stronger evidence than an exact agreement
-            bits = [min(value, bits[-1]) for value in bits]
+            bits = [min(value, bits[STRONGEST[name]]) for value in bits]
+            if name == "phone":
+                shared = LEVELS["phone"].index("exact, shared address")
+                bits[shared] = min(bits[shared], SHARED_PHONE_MAX_BITS)
             self.table[name] = bits
         self.frequencies = {name: Counter() for name in TF_FIELDS}
         for record in records:
@@ -157,6 +174,14 @@ class Model:
             self.tf_total[name] = total
             self.tf_mean[name] = cubes / squares if squares else 1.0
         return self
+
+
+def _bounded_first(probabilities: list[float], bound: float) -> list[float]:
+    """``probabilities`` with the first at most ``bound``, the rest rescaled."""
+    if probabilities[0] <= bound:
+        return probabilities
+    rest = sum(probabilities[1:])
+    return [bound] + [value * (1 - bound) / rest for value in probabilities[1:]]
 
 
 def default_model() -> Model:
@@ -197,10 +222,15 @@ def estimate(codes: array | list[int]) -> Model:
                 (sums_u[name], model.u[name], DEFAULT_U[name], PRIOR_U_PAIRS),
             ):
                 seen = sum(sums) + strength
-                for level, value in enumerate(sums):
-                    new = max((value + strength * prior[level]) / seen, _FLOOR)
-                    change = max(change, abs(new - probabilities[level]))
-                    probabilities[level] = new
+                new = [
+                    max((value + strength * prior[level]) / seen, _FLOOR)
+                    for level, value in enumerate(sums)
+                ]
+                if probabilities is model.m[name] and name in MAX_M_DIFFERENT:
+                    new = _bounded_first(new, MAX_M_DIFFERENT[name])
+                for level, value in enumerate(new):
+                    change = max(change, abs(value - probabilities[level]))
+                    probabilities[level] = value
         model.iterations = iteration + 1
         if change < 1e-5:
             break

@@ -6,7 +6,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from customers.linkage.blocking import candidate_pairs
+from customers.linkage.blocking import candidate_arrays
 from customers.linkage.comparisons import compare
 from customers.linkage.model import Model, decode, default_model, encode, estimate
 from customers.linkage.records import Record
@@ -40,11 +40,12 @@ class Scored:
 
 
 def score_records(records: Sequence[Record]) -> Scored:
-    left, right, codes = array("i"), array("i"), array("i")
-    for i, j in candidate_pairs(records):
-        left.append(i)
-        right.append(j)
-        codes.append(encode(compare(records[i], records[j])))
+    pairs_left, pairs_right = candidate_arrays(records)
+    left, right = array("i", pairs_left.tolist()), array("i", pairs_right.tolist())
+    del pairs_left, pairs_right
+    codes = array(
+        "i", (encode(compare(records[i], records[j])) for i, j in zip(left, right, strict=True))
+    )
     model = estimate(codes).finish(records)
     return Scored(records=records, left=left, right=right, codes=codes, model=model)
 

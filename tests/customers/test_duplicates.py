@@ -2,6 +2,7 @@ from datetime import date
 
 import pytest
 from django.core.management import call_command
+from faker import Faker
 
 from customers.linkage.blocking import WINDOW, candidate_pairs
 from customers.linkage.records import Record
@@ -102,11 +103,52 @@ def test_blocking_survives_corruption_of_any_single_field(changes):
     assert (0, len(records) - 1) in candidate_pairs(records)
 
 
-def test_blocking_does_not_compare_everyone():
-    records = [
-        Record.build(n, first_name=f"Name{n:03d}", last_name=f"Family{n:03d}") for n in range(200)
+FILLERS = [("Otto", "Weber"), ("Mia", "Kurz"), ("Paul", "Davis"), ("Lea", "Davies")]
+FILLERS += [("Ida", "Davila"), ("Tim", "Davin"), ("Eva", "Dawes"), ("Ole", "Rasmussen")]
+FILLERS += [("Ulla", "Petersen"), ("Sven", "Nilsson"), ("Vera", "Schulz")]
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        # one letter off in a way Soundex does not forgive (v -> w), first
+        # name reduced to an initial, no birthday, moved, other email
+        (
+            {"first_name": "Norman", "last_name": "Davidson", "birthday": date(1987, 10, 11)},
+            {"first_name": "N.", "last_name": "Dawidson", "postal_code": "56843"},
+        ),
+        # a first name cleansing refused (an OCR digit), other mailbox number
+        (
+            {"first_name": "Miroslawa", "last_name": "Zorbach", "email": "zorbachmi975@yahoo.com"},
+            {"last_name": "Zorbach", "email": "zorbachmi384@gmx.de", "postal_code": "44793"},
+        ),
+    ],
+)
+def test_blocking_finds_names_one_letter_off_and_records_with_one_name(pair):
+    others = [
+        Record.build(10 + n, first_name=first, last_name=last, birthday=date(1950 + n, 2, 2))
+        for n, (first, last) in enumerate(FILLERS)
     ]
-    assert len(candidate_pairs(records)) < 200 * WINDOW
+    records = [Record.build(1, **pair[0]), *others, Record.build(2, **pair[1])]
+    assert (0, len(records) - 1) in candidate_pairs(records)
+
+
+def test_blocking_does_not_compare_everyone():
+    # realistic distinct people (names one typo apart are candidates on
+    # purpose, so "Name001" / "Name002" would all be compared)
+    fake = Faker(["de_DE", "fr_FR", "en_US"])
+    fake.seed_instance(3)
+    records = [
+        Record.build(
+            n,
+            first_name=fake.first_name(),
+            last_name=fake.last_name(),
+            birthday=fake.date_of_birth(),
+            postal_code=fake.postcode(),
+        )
+        for n in range(2000)
+    ]
+    assert len(candidate_pairs(records)) < 2000 * WINDOW
 
 
 def make(**values):

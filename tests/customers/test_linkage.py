@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 from customers.linkage.clusters import plan_clusters
-from customers.linkage.comparisons import compare
+from customers.linkage.comparisons import NAME_LEVELS, compare
 from customers.linkage.model import DEFAULT_M, estimate
 from customers.linkage.records import Record
 from customers.linkage.scoring import score_records
@@ -196,3 +196,52 @@ def test_upgrade_marks_old_suggestions_stale_and_the_next_run_explains_them():
     suggestion = DuplicateSuggestion.objects.get()
     assert suggestion.status == "pending"
     assert suggestion.comparison["fields"]["email"] == {"level": "missing", "weight": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("left", "right"), [("Rey", "Rcy"), ("Luz", "Lzu"), ("Mcmahon", "Mkmahon")]
+)
+def test_short_names_one_edit_apart_are_close(left, right):
+    # Jaro-Winkler puts three-letter names one typo apart below 0.8
+    # ("different", the strongest evidence against a match)
+    a = Record.build(1, first_name="Anabel", last_name=left)
+    b = Record.build(2, first_name="Anabel", last_name=right)
+    assert NAME_LEVELS[compare(a, b)[1]] == "close"
+
+
+def test_em_does_not_learn_households_as_one_person():
+    # many households (relatives: one last name, address and landline,
+    # their own first names and birthdays) and a few real duplicates: EM
+    # must not make "same household" its match class
+    first_names = ["Jonas", "Marta", "Ilse", "Pedro", "Sofie", "Karl", "Lucia", "Tove"]
+    records = []
+    for house in range(80):
+        for member in range(3):
+            records.append(
+                Record.build(
+                    len(records),
+                    first_name=first_names[(house + member * 3) % len(first_names)],
+                    last_name=f"Family{chr(65 + house % 26)}{house}",
+                    phone=f"+49301234{house:04d}",
+                    birthday=date(1940 + member * 20 + house % 15, 1 + member, 3 + house % 20),
+                    address_line1=f"Hauptstraße {house + 1}",
+                    postal_code=f"{10115 + house}",
+                    city="Berlin",
+                )
+            )
+    for n in range(20):
+        values = {
+            "first_name": f"Single{n}",
+            "last_name": f"Person{n}",
+            "birthday": date(1970, 1, 1 + n),
+        }
+        records.append(Record.build(len(records), **values, email=f"s{n}@example.com"))
+        records.append(Record.build(len(records), **values))
+    scored = score_records(records)
+    household = [
+        value
+        for value, i, j, _ in scored.scores()
+        if records[i].last == records[j].last and records[i].last.startswith("family")
+    ]
+    assert household
+    assert max(household) < DEFAULT_MERGE_ABOVE
