@@ -257,6 +257,8 @@ def _load_copy(sim: Simulation, *, source_id: int) -> list[int]:
                 }
             )
             _copy(cursor, "customers_event", events)
+        # index builds sort in memory instead of in many passes over temporary files
+        cursor.execute("SET maintenance_work_mem = '512MB'")
         for _, definition in indexes:
             # a partitioned index shows as "ON ONLY parent": build it on every partition
             cursor.execute(definition.replace(" ON ONLY ", " ON "))

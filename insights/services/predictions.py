@@ -44,7 +44,7 @@ from insights import traits
 from insights.models import InsightPolicy, PredictiveModel
 from insights.services import features
 from insights.services.bulk import bulk_reads
-from segments.stored import replace_stored_rows
+from segments.stored import replace_stored_traits
 
 log = logging.getLogger(__name__)
 MIN_GAIN = 0.03
@@ -343,19 +343,18 @@ def score_published(
     }
     explanations = _explanations(model.params, frame, why)
     with transaction.atomic():
-        replace_stored_rows(
-            name=trait,
-            rows=zip(
-                ids,
-                [round(score, digits) for score in scores.tolist()],
-                explanations,
-                strict=True,
-            ),
-            computed_at=now,
-        )
-        replace_stored_rows(
-            name=traits.percentile_name(trait),
-            rows=((cid, int(p), "{}") for cid, p in zip(ids, percentiles.tolist(), strict=True)),
+        replace_stored_traits(
+            traits={
+                trait: zip(
+                    ids,
+                    [round(score, digits) for score in scores.tolist()],
+                    explanations,
+                    strict=True,
+                ),
+                traits.percentile_name(trait): (
+                    (cid, int(p), "{}") for cid, p in zip(ids, percentiles.tolist(), strict=True)
+                ),
+            },
             computed_at=now,
         )
         PredictiveModel.objects.filter(pk=model.pk).update(scored_at=now, scored_profiles=len(ids))
