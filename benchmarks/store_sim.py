@@ -207,6 +207,7 @@ def _load_copy(sim: Simulation, *, source_id: int) -> list[int]:
                 "last_seen": str(sim.end),
                 "created_at": str(sim.end),
                 "updated_at": str(sim.end),
+                "version": 1,
             }
         )
         for column in (
