@@ -135,8 +135,9 @@ def replace_stored_traits(
     changed ones updated and new ones inserted. A value whose number, text
     and explanation did not change is left alone: its ``computed_at`` is when
     it last changed. Updating in place also spares the foreign-key checks an
-    insert pays on every row. Only profiles whose values changed get a new
-    version (their documents list them), once for all the traits.
+    insert pays on every row. Only profiles whose values changed (gained,
+    lost, or a new value; not a new explanation alone) get a new version —
+    their documents list the values — once for all the traits.
     """
     changed: set[int] = set()
     counts = {name: _replace(name, rows, computed_at, changed) for name, rows in traits.items()}
@@ -169,16 +170,20 @@ def _replace(name: str, rows, computed_at: datetime, changed: set[int]) -> int:
             [trait.pk],
         )
         changed.update(row[0] for row in cursor.fetchall())
-        cursor.execute(
+        # Profile documents show values, not explanations: a new value moves
+        # the profile's version, a new explanation alone does not.
+        assign = (
             f"UPDATE {table} SET number = i.number, text = i.text, value = i.value, "  # noqa: S608
             f"explanation = i.explanation, computed_at = %s FROM {_INCOMING} i "
             f"WHERE {table}.trait_id = %s AND {table}.customer_id = i.customer_id AND "
-            f"({table}.number {differs} i.number OR {table}.text <> i.text OR "
-            f"{table}.value {differs} i.value OR {table}.explanation <> i.explanation) "
-            f"RETURNING {table}.customer_id",
+        )
+        cursor.execute(
+            f"{assign} ({table}.number {differs} i.number OR {table}.text <> i.text OR "
+            f"{table}.value {differs} i.value) RETURNING {table}.customer_id",
             [computed_at, trait.pk],
         )
         changed.update(row[0] for row in cursor.fetchall())
+        cursor.execute(f"{assign} {table}.explanation <> i.explanation", [computed_at, trait.pk])
         # What is left to insert is what the table does not hold yet. (An
         # INSERT that anti-joins the table it fills scans its own new rows
         # once per row: quadratic.)

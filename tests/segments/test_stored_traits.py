@@ -226,6 +226,13 @@ def test_replacing_values_moves_only_the_versions_of_changed_profiles(stored):
         computed_at=NOW + timedelta(days=1),
     )
     assert versions(stored) == [before[0], before[1] + 1, before[2], before[3] + 1]
+    # a new explanation alone is written, but documents show values: no new version
+    replace_stored_traits(
+        traits={"rfm_recency": [(ann.pk, 5, '{"days":2}'), (bob.pk, 2, "{}"), (cem.pk, 3, "{}")]},
+        computed_at=NOW,
+    )
+    assert versions(stored) == [before[0], before[1] + 1, before[2], before[3] + 1]
+    assert stored_trait_values(ann.pk, names=["rfm_recency"])[0].explanation == {"days": 2}
     replace_stored_traits(traits={"rfm_recency": [(bob.pk, 2, "{}")]}, computed_at=NOW)
     # Ann and Cem lost their value
     assert versions(stored) == [before[0] + 1, before[1] + 1, before[2] + 1, before[3] + 1]
