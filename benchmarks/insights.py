@@ -27,27 +27,38 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
 from harness import bench_env, machine_description, manage, recreate_database  # noqa: E402
+from insights_profile import BackendCpu  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_insights"
 
 
 def run_child(env: dict, *args: str) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (GB) and output of ``manage.py ARGS``."""
+    """Wall seconds, peak RSS (GB) and output of ``manage.py ARGS``; the
+    output ends with the CPU seconds of the child and of its database
+    backends, and the load average before and after."""
+    load = os.getloadavg()
     started = time.monotonic()
-    child = subprocess.Popen(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = child.stdout.read()
-    _pid, status, usage = os.wait4(child.pid, 0)
+    with BackendCpu(env["DATABASE_URL"]) as backends:
+        child = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        output = child.stdout.read()
+        _pid, status, usage = os.wait4(child.pid, 0)
+    wall = time.monotonic() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{output[-3000:]}")
-    return time.monotonic() - started, usage.ru_maxrss / 1024 / 1024, output
+    cpu = usage.ru_utime + usage.ru_stime
+    output += (
+        f"{' '.join(args)}: wall {wall:.0f} s, CPU {cpu:.0f} s (Python) + "
+        f"{backends.seconds:.0f} s (PostgreSQL backends), load {load} → {os.getloadavg()}\n"
+    )
+    return wall, usage.ru_maxrss / 1024 / 1024, output
 
 
 def main() -> None:
@@ -63,6 +74,19 @@ def main() -> None:
     )
     parser.add_argument(
         "--load-only", action="store_true", help="simulate and load, then stop (implies --keep)"
+    )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="with --reuse: first remove what insights computed before (models, RFM runs, "
+        "stored values), so the timed steps write every value for the first time",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run training and the daily run in this process and print, per stage, wall "
+        "time next to the CPU time of Python and of the PostgreSQL backend, and the "
+        "slowest statements (diagnosis; the timed figures come from the default mode)",
     )
     options = parser.parse_args()
     options.keep = options.keep or options.load_only
@@ -118,11 +142,19 @@ def main() -> None:
         )
     if options.load_only:
         return
+    if options.reuse and options.reset:
+        reset_insights()
 
-    train_s, train_gb, train_out = run_child(env, "train_models")
-    print(train_out, flush=True)
-    score_s, score_gb, score_out = run_child(env, "compute_insights")
-    print(score_out, flush=True)
+    print(f"load average before the timed steps: {os.getloadavg()}", flush=True)
+    if options.profile:
+        from insights_profile import profile_insights
+
+        train_s, train_gb, score_s, score_gb = profile_insights()
+    else:
+        train_s, train_gb, train_out = run_child(env, "train_models")
+        print(train_out, flush=True)
+        score_s, score_gb, score_out = run_child(env, "compute_insights")
+        print(score_out, flush=True)
     print(f"train {train_s:.0f} s / {train_gb:.2f} GB, compute {score_s:.0f} s / {score_gb:.2f} GB")
     print(f"load average after the timed steps: {os.getloadavg()}", flush=True)
     if sim is None:
@@ -178,6 +210,23 @@ def main() -> None:
     if not options.keep:
         connection.close()
         recreate_database(options.database_url)
+
+
+def reset_insights() -> None:
+    """Remove what a previous run computed (not timed)."""
+    from django.db import connection
+
+    from insights.models import PredictiveModel, RfmRun
+    from segments.models import StoredTraitValue
+
+    StoredTraitValue.objects.filter(trait__producer="insights").delete()
+    PredictiveModel.objects.all().delete()
+    RfmRun.objects.all().delete()
+    connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE segments_storedtraitvalue")
+        cursor.execute("VACUUM ANALYZE customers_customer")
+    connection.close()
 
 
 def check_rfm(sim, ids) -> bool:

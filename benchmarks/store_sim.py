@@ -207,6 +207,7 @@ def _load_copy(sim: Simulation, *, source_id: int) -> list[int]:
                 "last_seen": str(sim.end),
                 "created_at": str(sim.end),
                 "updated_at": str(sim.end),
+                "version": 1,
             }
         )
         for column in (
@@ -257,6 +258,8 @@ def _load_copy(sim: Simulation, *, source_id: int) -> list[int]:
                 }
             )
             _copy(cursor, "customers_event", events)
+        # index builds sort in memory instead of in many passes over temporary files
+        cursor.execute("SET maintenance_work_mem = '512MB'")
         for _, definition in indexes:
             # a partitioned index shows as "ON ONLY parent": build it on every partition
             cursor.execute(definition.replace(" ON ONLY ", " ON "))

@@ -14,7 +14,7 @@ replacement (a task; inline without a broker).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -118,15 +118,36 @@ def replace_stored_rows(
 ) -> int:
     """``replace_stored_values`` for producers of many values: each row is
     ``(customer_id, value, explanation as JSON text)``, rendered by the
-    producer without a dict per profile.
+    producer without a dict per profile."""
+    return replace_stored_traits(traits={name: rows}, computed_at=computed_at)[name]
 
-    The rows go to a temporary table (``COPY`` on PostgreSQL); then, in
-    set-based statements, values of profiles not in it are deleted, changed
-    ones updated and new ones inserted. A value whose number, text
+
+@transaction.atomic
+def replace_stored_traits(
+    *, traits: Mapping[str, Iterable[tuple[int, object, str]]], computed_at: datetime
+) -> dict[str, int]:
+    """Replace every value of several traits in one transaction (rows as in
+    ``replace_stored_rows``, consumed one trait after the other); returns the
+    number of values of each.
+
+    Each trait's rows go to a temporary table (``COPY`` on PostgreSQL); then,
+    in set-based statements, values of profiles not in it are deleted,
+    changed ones updated and new ones inserted. A value whose number, text
     and explanation did not change is left alone: its ``computed_at`` is when
     it last changed. Updating in place also spares the foreign-key checks an
-    insert pays on every row (a daily run rewrote a million rows).
+    insert pays on every row. Only profiles whose values changed (gained,
+    lost, or a new value; not a new explanation alone) get a new version —
+    their documents list the values — once for all the traits.
     """
+    changed: set[int] = set()
+    counts = {name: _replace(name, rows, computed_at, changed) for name, rows in traits.items()}
+    bump_versions(changed)
+    for name in traits:
+        _recompute_dependents(name)
+    return counts
+
+
+def _replace(name: str, rows, computed_at: datetime, changed: set[int]) -> int:
     trait = StoredTrait.objects.select_for_update().get(name=name)
     table = connection.ops.quote_name(StoredTraitValue._meta.db_table)
     postgres = connection.vendor == "postgresql"
@@ -142,26 +163,27 @@ def replace_stored_rows(
         count = _load_incoming(cursor, trait, rows)
         if postgres:
             cursor.execute(f"ANALYZE {_INCOMING}")
-        # profiles losing, keeping or gaining a value: their documents list it
-        cursor.execute(
-            f"SELECT customer_id FROM {table} WHERE trait_id = %s "  # noqa: S608
-            f"UNION SELECT customer_id FROM {_INCOMING}",
-            [trait.pk],
-        )
-        touched = [row[0] for row in cursor.fetchall()]
         cursor.execute(
             f"DELETE FROM {table} WHERE trait_id = %s AND NOT EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {_INCOMING} i WHERE i.customer_id = {table}.customer_id)",
+            f"(SELECT 1 FROM {_INCOMING} i WHERE i.customer_id = {table}.customer_id) "
+            "RETURNING customer_id",
             [trait.pk],
         )
-        cursor.execute(
+        changed.update(row[0] for row in cursor.fetchall())
+        # Profile documents show values, not explanations: a new value moves
+        # the profile's version, a new explanation alone does not.
+        assign = (
             f"UPDATE {table} SET number = i.number, text = i.text, value = i.value, "  # noqa: S608
             f"explanation = i.explanation, computed_at = %s FROM {_INCOMING} i "
             f"WHERE {table}.trait_id = %s AND {table}.customer_id = i.customer_id AND "
-            f"({table}.number {differs} i.number OR {table}.text <> i.text OR "
-            f"{table}.value {differs} i.value OR {table}.explanation <> i.explanation)",
+        )
+        cursor.execute(
+            f"{assign} ({table}.number {differs} i.number OR {table}.text <> i.text OR "
+            f"{table}.value {differs} i.value) RETURNING {table}.customer_id",
             [computed_at, trait.pk],
         )
+        changed.update(row[0] for row in cursor.fetchall())
+        cursor.execute(f"{assign} {table}.explanation <> i.explanation", [computed_at, trait.pk])
         # What is left to insert is what the table does not hold yet. (An
         # INSERT that anti-joins the table it fills scans its own new rows
         # once per row: quadratic.)
@@ -172,12 +194,12 @@ def replace_stored_rows(
         )
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(_COLUMNS)}) "  # noqa: S608
-            f"SELECT %s, customer_id, number, text, value, explanation, %s FROM {_INCOMING}",
+            f"SELECT %s, customer_id, number, text, value, explanation, %s FROM {_INCOMING} "
+            "RETURNING customer_id",
             [trait.pk, computed_at],
         )
+        changed.update(row[0] for row in cursor.fetchall())
         cursor.execute(f"DROP TABLE {_INCOMING}")
-    bump_versions(touched)
-    _recompute_dependents(name)
     return count
 
 

@@ -1,12 +1,8 @@
 """Features of every profile as of a moment, and what happened in the window after it.
 
-Read with a few grouped SQL queries (nothing per profile), into pandas.
-Results are fetched whole, not through server-side cursors: PostgreSQL
-plans a cursor for its first rows (nested loops), which made the grouped
-queries many times slower; and as plain rows (``_frame``), without the
-ORM's per-value converters (a third of the read time at a million rows).
-A training or a daily run reads the same moments for several targets:
-``Reader`` reads each once.
+Read with a few grouped SQL queries (nothing per profile), into pandas
+(``frames.read_frame``). A training or a daily run reads the same moments
+for several targets: ``Reader`` reads each once.
 Everything is measured strictly before ``as_of``; labels strictly from
 ``as_of`` on, so a snapshot never sees its own future.
 
@@ -20,17 +16,16 @@ Everything is measured strictly before ``as_of``; labels strictly from
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db import connection
-from django.db.models import Count, FloatField, Func, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 
 from consent.selectors import allowed_q
 from customers.models import Customer, Event
+from insights.services.frames import Epoch, read_frame
 from segments.purchases import purchase_event, revenue_expression
 
 PURPOSE = "analytics"
@@ -38,35 +33,6 @@ BEHAVIOUR_WINDOWS = (7, 30, 90)
 BEHAVIOUR_EVENTS = 6
 NEVER_DAYS = 730.0
 RFM_FEATURES = ("days_since_last_purchase", "purchases_365d", "revenue_365d")
-
-
-def _frame(queryset, *, texts: Sequence[str] = ()) -> pd.DataFrame:
-    """The rows of a ``values`` query, named by its columns (in the order SQL
-    returns them), without the ORM's converters: only for numbers, ids,
-    ``Epoch`` seconds and the ``texts`` columns, which need none."""
-    query = queryset.query
-    columns = [*query.extra_select, *query.values_select, *query.annotation_select]
-    sql, params = query.sql_with_params()
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.execute(sql, params)
-            return pd.DataFrame(cursor.fetchall(), columns=columns)
-        # COPY sends a million rows as one CSV stream that pandas parses in C.
-        buffer = io.BytesIO()
-        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
-            for data in copy:
-                buffer.write(data)
-    buffer.seek(0)
-    if not buffer.getbuffer().nbytes:
-        return pd.DataFrame(columns=columns)
-    return pd.read_csv(
-        buffer,
-        header=None,
-        names=columns,
-        dtype=dict.fromkeys(texts, str),
-        keep_default_na=False,
-        na_values={column: [""] for column in columns if column not in texts},
-    )
 
 
 def population(*, as_of: datetime) -> pd.DataFrame:
@@ -79,7 +45,7 @@ def population(*, as_of: datetime) -> pd.DataFrame:
         .annotate(seen=Epoch("first_seen"))
         .values("pk", "seen")
     )
-    found = _frame(rows)
+    found = read_frame(rows)
     frame = pd.DataFrame(
         {"tenure_days": _days(as_of, found["seen"])},
         index=pd.Index(found["pk"].to_numpy(dtype=np.int64), name="customer_id"),
@@ -100,21 +66,6 @@ def behaviour_event_names(*, as_of: datetime, limit: int = BEHAVIOUR_EVENTS) -> 
         .order_by("-n", "name")[:limit]
     )
     return [row["name"] for row in rows]
-
-
-class Epoch(Func):
-    """A datetime as seconds since 1970 (a double): cheap to fetch in bulk,
-    where loading a million datetime objects costs seconds."""
-
-    output_field = FloatField()
-
-    def as_postgresql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"EXTRACT(EPOCH FROM {sql})::double precision", params
-
-    def as_sqlite(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"((julianday({sql}) - 2440587.5) * 86400.0)", params
 
 
 def _days(as_of: datetime, moments: pd.Series) -> np.ndarray:
@@ -141,7 +92,7 @@ def _purchase_features(as_of: datetime) -> pd.DataFrame:
         .annotate(**aggregates)
     )
     columns = ["customer_id", *aggregates]
-    frame = _frame(rows, texts=["name"])[columns].set_index("customer_id")
+    frame = read_frame(rows, texts=["name"])[columns].set_index("customer_id")
     out = pd.DataFrame(index=frame.index)
     out["days_since_last_purchase"] = _days(as_of, frame["last"])
     out["days_since_first_purchase"] = _days(as_of, frame["first"])
@@ -164,7 +115,7 @@ def _behaviour_features(as_of: datetime, names: Sequence[str]) -> pd.DataFrame:
         )
     )
     columns = ["customer_id", "name", "last", *(f"n{d}" for d in BEHAVIOUR_WINDOWS)]
-    frame = _frame(rows, texts=["name"])[columns]
+    frame = read_frame(rows, texts=["name"])[columns]
     out = pd.DataFrame(index=pd.Index(frame["customer_id"].unique(), name="customer_id"))
     if frame.empty:
         out["days_since_last_event"] = pd.Series(dtype=float)
@@ -233,7 +184,7 @@ def outcomes(*, start: datetime, days: int) -> pd.DataFrame:
         .values("customer_id")
         .annotate(purchases=Count("pk"), revenue=Sum(revenue_expression()))
     )
-    frame = _frame(rows)[["customer_id", "purchases", "revenue"]]
+    frame = read_frame(rows)[["customer_id", "purchases", "revenue"]]
     return frame.set_index("customer_id").astype(float)
 
 

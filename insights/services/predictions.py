@@ -25,9 +25,11 @@ explanation is the features that moved its score most.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,7 +46,7 @@ from insights import traits
 from insights.models import InsightPolicy, PredictiveModel
 from insights.services import features
 from insights.services.bulk import bulk_reads
-from segments.stored import replace_stored_rows
+from segments.stored import replace_stored_traits
 
 log = logging.getLogger(__name__)
 MIN_GAIN = 0.03
@@ -186,9 +188,14 @@ class TrainingReport:
 
 
 def train_model(
-    *, target: str, now: datetime | None = None, reader: features.Reader | None = None
+    *,
+    target: str,
+    now: datetime | None = None,
+    reader: features.Reader | None = None,
+    score: bool = True,
 ) -> TrainingReport:
-    """Fit, validate against the baseline, record, and publish (and score) if it passes."""
+    """Fit, validate against the baseline, record, and publish (and, with
+    ``score``, score) if it passes."""
     started = time.monotonic()
     now = now or timezone.now()
     reader = reader or features.Reader()
@@ -225,7 +232,8 @@ def train_model(
         reason = _gate(record, policy)
     published = not reason
     record.reason = reason or "beats the RFM-only baseline and the floor"
-    scored = _record(record, published=published, now=now, reader=reader)
+    _record(record, published=published, now=now)
+    scored = score_published(target=target, now=now, reader=reader) if published and score else 0
     report = TrainingReport(
         model_id=record.pk,
         target=target,
@@ -263,9 +271,7 @@ def _gate(record: PredictiveModel, policy: InsightPolicy) -> str:
     return ""
 
 
-def _record(
-    record: PredictiveModel, *, published: bool, now: datetime, reader: features.Reader
-) -> int:
+def _record(record: PredictiveModel, *, published: bool, now: datetime) -> None:
     with transaction.atomic():
         if published:
             PredictiveModel.objects.filter(
@@ -275,15 +281,20 @@ def _record(
         else:
             record.status = PredictiveModel.Status.REJECTED
         record.save()
-    if not published:
-        return 0
-    return score_published(target=record.target, now=now, reader=reader)
 
 
 def train_all(*, now: datetime | None = None) -> list[TrainingReport]:
+    """Train every target, then score the published models together (one write)."""
     now = now or timezone.now()
     reader = features.Reader()
-    return [train_model(target=target, now=now, reader=reader) for target in Target.values]
+    reports = [
+        train_model(target=target, now=now, reader=reader, score=False) for target in Target.values
+    ]
+    scored = score_all(now=now, reader=reader)
+    return [
+        dataclasses.replace(report, scored=scored[report.target] if report.published else 0)
+        for report in reports
+    ]
 
 
 # --- scoring ----------------------------------------------------------------------
@@ -317,54 +328,74 @@ def _explanations(params: dict, frame: pd.DataFrame, why: dict) -> list[str]:
     return out
 
 
+def _score_rows(
+    model: PredictiveModel, frame: pd.DataFrame
+) -> tuple[int, dict[str, Iterator[tuple[int, object, str]]]]:
+    """How many profiles ``model`` scores in ``frame`` (a snapshot of now), and
+    the rows of its trait and percentile; explanations are rendered only
+    when the rows are read (one target's at a time in memory)."""
+    frame = _eligible(model.target, frame)
+    scores = predict(model.params, frame)
+    percentiles = np.floor(pd.Series(scores).rank(pct=True, method="max").to_numpy() * 100)
+    trait, _description = traits.PREDICTION_TRAITS[model.target]
+    ids = frame.index.to_numpy().tolist()
+    digits = 2 if model.target == Target.REVENUE_90D else 4
+    why = {
+        "model": model.pk,
+        "auc": round(model.auc or 0, 3),
+        "trained_at": model.trained_at.isoformat(),
+    }
+
+    def values() -> Iterator[tuple[int, object, str]]:
+        explanations = _explanations(model.params, frame, why)
+        rounded = [round(score, digits) for score in scores.tolist()]
+        yield from zip(ids, rounded, explanations, strict=True)
+
+    def ranks() -> Iterator[tuple[int, object, str]]:
+        for cid, p in zip(ids, percentiles.tolist(), strict=True):
+            yield cid, int(p), "{}"
+
+    return len(ids), {trait: values(), traits.percentile_name(trait): ranks()}
+
+
+def _publish_scores(
+    targets: Iterable[str], *, now: datetime, reader: features.Reader
+) -> dict[str, int]:
+    """Score every eligible profile with the published model of each target
+    and replace the traits and their percentiles, all in one write (a
+    profile whose values change gets one new version)."""
+    models = [m for m in (published_model(t) for t in targets) if m is not None]
+    counts = dict.fromkeys(targets, 0)
+    if not models:
+        return counts
+    traits.declare_fixed_traits()
+    rows: dict[str, Iterator[tuple[int, object, str]]] = {}
+    with transaction.atomic():
+        for model in models:
+            with bulk_reads():
+                frame = reader.snapshot(as_of=now, names=model.params["event_names"])
+            counts[model.target], own = _score_rows(model, frame)
+            rows.update(own)
+        replace_stored_traits(traits=rows, computed_at=now)
+        for model in models:
+            PredictiveModel.objects.filter(pk=model.pk).update(
+                scored_at=now, scored_profiles=counts[model.target]
+            )
+    return counts
+
+
 def score_published(
     *, target: str, now: datetime | None = None, reader: features.Reader | None = None
 ) -> int:
     """Score every eligible profile with the published model of ``target`` and
     publish the trait and its percentile (replacing the previous values)."""
     now = now or timezone.now()
-    model = published_model(target)
-    if model is None:
-        return 0
-    traits.declare_fixed_traits()
-    reader = reader or features.Reader()
-    with bulk_reads():
-        frame = reader.snapshot(as_of=now, names=model.params["event_names"])
-    frame = _eligible(target, frame)
-    scores = predict(model.params, frame)
-    percentiles = np.floor(pd.Series(scores).rank(pct=True, method="max").to_numpy() * 100)
-    trait, _description = traits.PREDICTION_TRAITS[target]
-    ids = frame.index.to_numpy().tolist()
-    digits = 2 if target == Target.REVENUE_90D else 4
-    why = {
-        "model": model.pk,
-        "auc": round(model.auc or 0, 3),
-        "trained_at": model.trained_at.isoformat(),
-    }
-    explanations = _explanations(model.params, frame, why)
-    with transaction.atomic():
-        replace_stored_rows(
-            name=trait,
-            rows=zip(
-                ids,
-                [round(score, digits) for score in scores.tolist()],
-                explanations,
-                strict=True,
-            ),
-            computed_at=now,
-        )
-        replace_stored_rows(
-            name=traits.percentile_name(trait),
-            rows=((cid, int(p), "{}") for cid, p in zip(ids, percentiles.tolist(), strict=True)),
-            computed_at=now,
-        )
-        PredictiveModel.objects.filter(pk=model.pk).update(scored_at=now, scored_profiles=len(ids))
-    return len(ids)
+    return _publish_scores([target], now=now, reader=reader or features.Reader())[target]
 
 
-def score_all(*, now: datetime | None = None) -> dict[str, int]:
+def score_all(
+    *, now: datetime | None = None, reader: features.Reader | None = None
+) -> dict[str, int]:
+    """``score_published`` for every target, in one write."""
     now = now or timezone.now()
-    reader = features.Reader()
-    return {
-        target: score_published(target=target, now=now, reader=reader) for target in Target.values
-    }
+    return _publish_scores(Target.values, now=now, reader=reader or features.Reader())

@@ -15,17 +15,22 @@ Over the buyers of the window (``InsightPolicy.rfm_window_days``, default
 
 ``compute_rfm`` replaces every value and records the quintile boundaries;
 ``refresh_customers`` places a few profiles (after a purchase) against the
-last recorded boundaries, without moving anyone else.
+last recorded boundaries, without moving anyone else. Both read the buyers
+into one frame (``buyer_frame``) and render values and explanations from
+its columns (``rfm_rows``, ``lifecycle_rows``): nothing per profile but a
+line of JSON text, so the daily run costs little more than its writes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 from django.db import transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
@@ -35,11 +40,12 @@ from customers.models import Customer, Event
 from insights import traits
 from insights.models import InsightPolicy, RfmRun
 from insights.services.bulk import bulk_reads
+from insights.services.frames import EpochMicros, read_frame
 from segments.purchases import purchase_event, revenue_expression
 from segments.stored import (
     StoredValue,
     delete_stored_values,
-    replace_stored_values,
+    replace_stored_traits,
     write_stored_values,
 )
 
@@ -52,6 +58,9 @@ RFM_TRAITS = {
     "monetary": traits.RFM_MONETARY,
 }
 ALL_TRAITS = (*RFM_TRAITS.values(), traits.RFM_SEGMENT, traits.LIFECYCLE_STAGE)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_US = 86_400_000_000
+STAGES = ("new", "active", "at risk", "lapsed", "churned")
 
 # (name, R scores, F scores), from the issue's table; every (R, F) pair has one.
 SEGMENT_TABLE = (
@@ -80,20 +89,43 @@ def _span(scores: tuple[int, ...]) -> str:
     return str(scores[0]) if len(scores) == 1 else f"{scores[0]}-{scores[-1]}"
 
 
+def lifecycle_stages(
+    *, days_since_first: np.ndarray, days_since_last: np.ndarray, policy: InsightPolicy
+) -> np.ndarray:
+    """Each buyer's stage, as an index into ``STAGES``."""
+    return np.select(
+        [
+            days_since_first <= policy.new_days,
+            days_since_last <= policy.active_days,
+            days_since_last <= policy.at_risk_days,
+            days_since_last <= policy.lapsed_days,
+        ],
+        [0, 1, 2, 3],
+        default=4,
+    )
+
+
+def stage_rules(policy: InsightPolicy) -> tuple[str, ...]:
+    """The threshold that places a buyer in each of ``STAGES``."""
+    return (
+        f"first purchase within {policy.new_days} days",
+        f"last purchase within {policy.active_days} days",
+        f"last purchase within {policy.at_risk_days} days",
+        f"last purchase within {policy.lapsed_days} days",
+        f"no purchase for more than {policy.lapsed_days} days",
+    )
+
+
 def lifecycle_stage(
     *, days_since_first: float, days_since_last: float, policy: InsightPolicy
 ) -> tuple[str, str]:
-    """The buyer's stage and the threshold that placed it."""
-    if days_since_first <= policy.new_days:
-        return "new", f"first purchase within {policy.new_days} days"
-    for stage, limit in (
-        ("active", policy.active_days),
-        ("at risk", policy.at_risk_days),
-        ("lapsed", policy.lapsed_days),
-    ):
-        if days_since_last <= limit:
-            return stage, f"last purchase within {limit} days"
-    return "churned", f"no purchase for more than {policy.lapsed_days} days"
+    """One buyer's stage and the threshold that placed it."""
+    (index,) = lifecycle_stages(
+        days_since_first=np.array([days_since_first]),
+        days_since_last=np.array([days_since_last]),
+        policy=policy,
+    )
+    return STAGES[index], stage_rules(policy)[index]
 
 
 def ntile5(n: int) -> np.ndarray:
@@ -103,24 +135,19 @@ def ntile5(n: int) -> np.ndarray:
     return np.repeat(np.arange(1, 6), sizes)
 
 
-@dataclass(frozen=True)
-class Purchases:
-    """One profile's purchases: all time (lifecycle) and in the RFM window."""
-
-    customer_id: int
-    first_at: datetime
-    last_at: datetime
-    window_last_at: datetime | None
-    window_count: int
-    window_revenue: float
+def micros(moment: datetime) -> int:
+    """An aware datetime as whole microseconds since 1970 (as ``EpochMicros``)."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
 
 
-def purchase_summaries(
+def buyer_frame(
     *, now: datetime, window_days: int, customer_ids: Sequence[int] | None = None
-) -> list[Purchases]:
-    """Purchases up to ``now`` of profiles the analytics purpose may use."""
-    start = now - timedelta(days=window_days)
-    in_window = Q(timestamp__gte=start)
+) -> pd.DataFrame:
+    """Purchases up to ``now`` of profiles the analytics purpose may use, one
+    row per profile (indexed by id): first and last purchase of all time and
+    last of the window (``*_us``: microseconds since 1970), purchases and
+    revenue (rounded to cents) of the window."""
+    in_window = Q(timestamp__gte=now - timedelta(days=window_days))
     events = Event.objects.order_by().filter(name=purchase_event(), timestamp__lte=now)
     if customer_ids is not None:
         events = events.filter(customer_id__in=list(customer_ids))
@@ -128,34 +155,27 @@ def purchase_summaries(
         customer_id__in=Customer.objects.active().filter(allowed_q(PURPOSE)).values("pk")
     )
     rows = events.values("customer_id").annotate(
-        first_at=Min("timestamp"),
-        last_at=Max("timestamp"),
-        window_last_at=Max("timestamp", filter=in_window),
+        first_us=EpochMicros(Min("timestamp")),
+        last_us=EpochMicros(Max("timestamp")),
+        window_last_us=EpochMicros(Max("timestamp", filter=in_window)),
         window_count=Count("pk", filter=in_window),
         window_revenue=Sum(revenue_expression(), filter=in_window),
     )
-    return [
-        Purchases(
-            customer_id=row["customer_id"],
-            first_at=row["first_at"],
-            last_at=row["last_at"],
-            window_last_at=row["window_last_at"],
-            window_count=row["window_count"],
-            window_revenue=round(float(row["window_revenue"] or 0.0), 2),
-        )
-        for row in rows
-    ]
+    frame = read_frame(rows)
+    frame = frame.set_index(frame["customer_id"].astype(np.int64)).drop(columns="customer_id")
+    frame["window_count"] = frame["window_count"].astype(np.int64)
+    revenue = pd.to_numeric(frame["window_revenue"]).fillna(0.0).astype(float)
+    frame["window_revenue"] = [round(value, 2) for value in revenue.tolist()]
+    for column in ("first_us", "last_us", "window_last_us"):
+        frame[column] = pd.to_numeric(frame[column]).astype(float)
+    return frame.sort_index()
 
 
-def _days(delta: timedelta) -> int:
-    return max(delta.days, 0)
-
-
-def _metric_values(buyers: list[Purchases]) -> dict[str, np.ndarray]:
+def _metric_values(buyers: pd.DataFrame) -> dict[str, np.ndarray]:
     return {
-        "recency": np.array([b.window_last_at.timestamp() for b in buyers], dtype=float),
-        "frequency": np.array([b.window_count for b in buyers], dtype=float),
-        "monetary": np.array([b.window_revenue for b in buyers], dtype=float),
+        "recency": buyers["window_last_us"].to_numpy(dtype=float),
+        "frequency": buyers["window_count"].to_numpy(dtype=float),
+        "monetary": buyers["window_revenue"].to_numpy(dtype=float),
     }
 
 
@@ -173,76 +193,123 @@ def quintiles(values: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, list[flo
     return scores, bounds
 
 
-def _score_against(value: float, bounds: Sequence[float]) -> int:
-    """A later value's quintile: the lowest one whose values reach it (ties go low)."""
-    return 1 + sum(1 for bound in bounds if value > bound)
+def scores_against(values: np.ndarray, bounds: Sequence[float]) -> np.ndarray:
+    """Later values' quintiles: the lowest one whose values reach each (ties go low)."""
+    return 1 + (values[:, None] > np.asarray(bounds, dtype=float)[None, :]).sum(axis=1)
 
 
-def _explanations(
-    buyer: Purchases,
-    scores: dict[str, int],
+def _iso(moments_us: np.ndarray) -> np.ndarray:
+    """Microseconds since 1970 as ``datetime.isoformat()`` writes them in UTC."""
+    if not len(moments_us):
+        return np.array([], dtype=object)
+    text = np.datetime_as_string(moments_us.astype(np.int64).astype("datetime64[us]"), unit="us")
+    return (pd.Series(text).str.replace(".000000", "", regex=False) + "+00:00").to_numpy()
+
+
+def _days_since(now: datetime, moments_us: np.ndarray) -> np.ndarray:
+    """Whole days from each moment to ``now`` (``timedelta.days``), at least 0."""
+    return np.maximum((micros(now) - moments_us.astype(np.int64)) // DAY_US, 0)
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def rfm_rows(
+    buyers: pd.DataFrame,
+    scores: dict[str, np.ndarray],
     *,
     now: datetime,
-    run_bounds: dict[str, list],
-    buyers: int,
+    bounds: dict[str, list],
+    n: int,
     window_days: int,
-) -> dict[str, dict]:
-    days_since = _days(now - buyer.window_last_at)
-    inputs = {
-        "recency": {"last_purchase_at": buyer.window_last_at.isoformat(), "days_since": days_since},
-        "frequency": {"purchases": buyer.window_count},
-        "monetary": {"revenue": buyer.window_revenue},
+) -> dict[str, list[tuple[int, object, str]]]:
+    """The four RFM traits of ``buyers``: ``(customer_id, value, explanation
+    as JSON text)`` rows, from their scores and the run's shown ``bounds``."""
+    ids = buyers.index.tolist()
+    days = _days_since(now, buyers["window_last_us"].to_numpy()).tolist()
+    last = _iso(buyers["window_last_us"].to_numpy()).tolist()
+    count = buyers["window_count"].tolist()
+    revenue = buyers["window_revenue"].tolist()
+    r, f, m = (scores[metric].astype(int).tolist() for metric in METRICS)
+    rules = {
+        q: _dumps(f"quintile {q} of {n} buyers of the last {window_days} days (5 = best)")
+        for q in range(1, 6)
     }
-    out = {}
-    for metric in METRICS:
-        out[metric] = {
-            **inputs[metric],
-            "rule": f"quintile {scores[metric]} of {buyers} buyers of the last {window_days} "
-            "days (5 = best)",
-            "quintile_ends": run_bounds[metric],
-        }
-    name, rule = segment_name(scores["recency"], scores["frequency"])
-    out["segment"] = {
-        "R": scores["recency"],
-        "F": scores["frequency"],
-        "M": scores["monetary"],
-        "days_since_last_purchase": days_since,
-        "purchases": buyer.window_count,
-        "revenue": buyer.window_revenue,
-        "rule": rule,
+    tail = {
+        metric: {q: f',"rule":{rules[q]},"quintile_ends":{_dumps(bounds[metric])}}}' for q in rules}
+        for metric in METRICS
     }
-    out["segment_name"] = name
+    named = {
+        (ri, fi): (name, _dumps(rule))
+        for ri in range(1, 6)
+        for fi in range(1, 6)
+        for name, rule in [segment_name(ri, fi)]
+    }
+    out: dict[str, list[tuple[int, object, str]]] = {
+        name: [] for name in (*RFM_TRAITS.values(), traits.RFM_SEGMENT)
+    }
+    recency, frequency, monetary = (out[name] for name in RFM_TRAITS.values())
+    segment = out[traits.RFM_SEGMENT]
+    for cid, d, at, c, rev, ri, fi, mi in zip(
+        ids, days, last, count, revenue, r, f, m, strict=True
+    ):
+        recency.append(
+            (cid, ri, f'{{"last_purchase_at":"{at}","days_since":{d}{tail["recency"][ri]}')
+        )
+        frequency.append((cid, fi, f'{{"purchases":{c}{tail["frequency"][fi]}'))
+        monetary.append((cid, mi, f'{{"revenue":{rev!r}{tail["monetary"][mi]}'))
+        name, rule = named[ri, fi]
+        segment.append(
+            (
+                cid,
+                name,
+                f'{{"R":{ri},"F":{fi},"M":{mi},"days_since_last_purchase":{d},'
+                f'"purchases":{c},"revenue":{rev!r},"rule":{rule}}}',
+            )
+        )
     return out
 
 
-def _lifecycle_value(buyer: Purchases, *, now: datetime, policy: InsightPolicy) -> StoredValue:
-    first, last = _days(now - buyer.first_at), _days(now - buyer.last_at)
-    stage, rule = lifecycle_stage(days_since_first=first, days_since_last=last, policy=policy)
-    return StoredValue(
-        buyer.customer_id,
-        stage,
+def lifecycle_rows(
+    everyone: pd.DataFrame, *, now: datetime, policy: InsightPolicy
+) -> list[tuple[int, object, str]]:
+    """Every buyer's ``lifecycle_stage`` row, with the inputs and the threshold."""
+    first_us, last_us = everyone["first_us"].to_numpy(), everyone["last_us"].to_numpy()
+    first, last = _days_since(now, first_us), _days_since(now, last_us)
+    stage = lifecycle_stages(days_since_first=first, days_since_last=last, policy=policy)
+    thresholds = _dumps(
         {
-            "first_purchase_at": buyer.first_at.isoformat(),
-            "last_purchase_at": buyer.last_at.isoformat(),
-            "days_since_first": first,
-            "days_since_last": last,
-            "rule": rule,
-            "thresholds": {
-                "new": policy.new_days,
-                "active": policy.active_days,
-                "at risk": policy.at_risk_days,
-                "lapsed": policy.lapsed_days,
-            },
-        },
+            "new": policy.new_days,
+            "active": policy.active_days,
+            "at risk": policy.at_risk_days,
+            "lapsed": policy.lapsed_days,
+        }
     )
+    tails = [f',"rule":{_dumps(rule)},"thresholds":{thresholds}}}' for rule in stage_rules(policy)]
+    rows = zip(
+        everyone.index.tolist(),
+        _iso(first_us).tolist(),
+        _iso(last_us).tolist(),
+        first.tolist(),
+        last.tolist(),
+        stage.tolist(),
+        strict=True,
+    )
+    return [
+        (
+            cid,
+            STAGES[s],
+            f'{{"first_purchase_at":"{a}","last_purchase_at":"{b}",'
+            f'"days_since_first":{d1},"days_since_last":{d2}{tails[s]}',
+        )
+        for cid, a, b, d1, d2, s in rows
+    ]
 
 
 def _shown_bounds(metric: str, bounds: list[float]) -> list:
     if metric == "recency":
-        return [
-            None if b == float("-inf") else datetime.fromtimestamp(b, tz=UTC).isoformat()
-            for b in bounds
-        ]
+        return [None if b == float("-inf") else _iso(np.array([b]))[0] for b in bounds]
     return [None if b == float("-inf") else b for b in bounds]
 
 
@@ -260,21 +327,19 @@ def compute_rfm(*, now: datetime | None = None) -> RfmReport:
     policy = InsightPolicy.current()
     traits.declare_fixed_traits()
     with bulk_reads():
-        everyone = purchase_summaries(now=now, window_days=policy.rfm_window_days)
-    buyers = [b for b in everyone if b.window_count]
-    ids = np.array([b.customer_id for b in buyers], dtype=np.int64)
+        everyone = buyer_frame(now=now, window_days=policy.rfm_window_days)
+    buyers = everyone[everyone["window_count"] > 0]
+    ids = buyers.index.to_numpy(dtype=np.int64)
     scores: dict[str, np.ndarray] = {}
     bounds: dict[str, list] = {}
     for metric, values in _metric_values(buyers).items():
         scores[metric], raw = quintiles(values, ids)
         bounds[metric] = _shown_bounds(metric, raw)
-    values: dict[str, list[StoredValue]] = {name: [] for name in ALL_TRAITS}
-    for index, buyer in enumerate(buyers):
-        own = {metric: int(scores[metric][index]) for metric in METRICS}
-        _append_rfm(values, buyer, own, now=now, bounds=bounds, n=len(buyers), policy=policy)
-    values[traits.LIFECYCLE_STAGE] = [_lifecycle_value(b, now=now, policy=policy) for b in everyone]
-    for name, rows in values.items():
-        replace_stored_values(name=name, values=rows, computed_at=now)
+    rows = rfm_rows(
+        buyers, scores, now=now, bounds=bounds, n=len(buyers), window_days=policy.rfm_window_days
+    )
+    rows[traits.LIFECYCLE_STAGE] = lifecycle_rows(everyone, now=now, policy=policy)
+    replace_stored_traits(traits=rows, computed_at=now)
     run = RfmRun.objects.create(
         computed_at=now,
         window_days=policy.rfm_window_days,
@@ -285,24 +350,14 @@ def compute_rfm(*, now: datetime | None = None) -> RfmReport:
     return RfmReport(buyers=len(buyers), lifecycle=len(everyone), run_id=run.pk)
 
 
-def _append_rfm(values, buyer, own, *, now, bounds, n, policy) -> None:
-    why = _explanations(
-        buyer, own, now=now, run_bounds=bounds, buyers=n, window_days=policy.rfm_window_days
-    )
-    for metric, name in RFM_TRAITS.items():
-        values[name].append(StoredValue(buyer.customer_id, own[metric], why[metric]))
-    values[traits.RFM_SEGMENT].append(
-        StoredValue(buyer.customer_id, why["segment_name"], why["segment"])
-    )
-
-
 def _numeric_bounds(run: RfmRun) -> dict[str, list[float]]:
     out = {}
     for metric in METRICS:
         raw = run.boundaries.get(metric, [])
         if metric == "recency":
             out[metric] = [
-                float("-inf") if b is None else datetime.fromisoformat(b).timestamp() for b in raw
+                float("-inf") if b is None else float(micros(datetime.fromisoformat(b)))
+                for b in raw
             ]
         else:
             out[metric] = [float("-inf") if b is None else float(b) for b in raw]
@@ -321,26 +376,24 @@ def refresh_customers(*, customer_ids: Iterable[int], now: datetime | None = Non
     policy = InsightPolicy.current()
     run = RfmRun.objects.order_by("-computed_at", "-pk").first()
     window = run.window_days if run else policy.rfm_window_days
-    summaries = purchase_summaries(now=now, window_days=window, customer_ids=ids)
-    buyers = [s for s in summaries if s.window_count] if run is not None else []
+    everyone = buyer_frame(now=now, window_days=window, customer_ids=ids)
+    buyers = everyone[everyone["window_count"] > 0] if run is not None else everyone.iloc[:0]
     # Not a buyer (any more), or not to be used: nothing to show.
-    no_rfm = set(ids) - {b.customer_id for b in buyers}
-    no_stage = set(ids) - {s.customer_id for s in summaries}
+    no_rfm = set(ids) - set(buyers.index.tolist())
+    no_stage = set(ids) - set(everyone.index.tolist())
     delete_stored_values(customer_ids=no_rfm, names=[*RFM_TRAITS.values(), traits.RFM_SEGMENT])
     delete_stored_values(customer_ids=no_stage, names=[traits.LIFECYCLE_STAGE])
-    values: dict[str, list[StoredValue]] = {name: [] for name in ALL_TRAITS}
-    if buyers:
+    rows: dict[str, list[tuple[int, object, str]]] = {}
+    if len(buyers):
         numeric = _numeric_bounds(run)
-        metrics = _metric_values(buyers)
-        for index, buyer in enumerate(buyers):
-            own = {m: _score_against(float(metrics[m][index]), numeric[m]) for m in METRICS}
-            _append_rfm(
-                values, buyer, own, now=now, bounds=run.boundaries, n=run.buyers, policy=policy
-            )
-    values[traits.LIFECYCLE_STAGE] = [
-        _lifecycle_value(s, now=now, policy=policy) for s in summaries
-    ]
-    for name, rows in values.items():
-        if rows:
-            write_stored_values(name=name, values=rows, computed_at=now)
-    return len(summaries)
+        values = _metric_values(buyers)
+        scores = {m: scores_against(values[m], numeric[m]) for m in METRICS}
+        rows = rfm_rows(
+            buyers, scores, now=now, bounds=run.boundaries, n=run.buyers, window_days=window
+        )
+    rows[traits.LIFECYCLE_STAGE] = lifecycle_rows(everyone, now=now, policy=policy)
+    for name, trait_rows in rows.items():
+        if trait_rows:
+            values = [StoredValue(cid, value, json.loads(why)) for cid, value, why in trait_rows]
+            write_stored_values(name=name, values=values, computed_at=now)
+    return len(everyone)

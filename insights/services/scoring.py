@@ -12,6 +12,7 @@ are not scored.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -25,10 +26,12 @@ from customers.models import Customer, Event
 from insights import traits
 from insights.models import ScoringPlan, ScoringRule
 from insights.services.bulk import bulk_reads
+from insights.services.frames import EpochMicros, read_frame
+from insights.services.rfm import DAY_US, micros
 from segments.compiler import compile_rule, json_q
 from segments.models import ComputedTrait, StoredTrait
 from segments.rules import InvalidRule, validate_rule
-from segments.stored import StoredValue, declare_stored_trait, replace_stored_values
+from segments.stored import declare_stored_trait, replace_stored_rows
 
 PURPOSE = "analytics"
 
@@ -95,6 +98,7 @@ def _allowed_ids():
 
 
 def _event_points(rule: ScoringRule, plan: ScoringPlan, now: datetime) -> pd.DataFrame:
+    """Events and decayed points of each profile that earned any, by id."""
     events = Event.objects.order_by().filter(
         name=rule.event,
         timestamp__lte=now,
@@ -112,13 +116,12 @@ def _event_points(rule: ScoringRule, plan: ScoringPlan, now: datetime) -> pd.Dat
                 now,
             )
         )
-    rows = list(events.values_list("customer_id", "timestamp"))
-    frame = pd.DataFrame(rows, columns=["customer_id", "timestamp"])
+    frame = read_frame(events.annotate(at=EpochMicros("timestamp")).values("customer_id", "at"))
     if frame.empty:
-        return pd.DataFrame(columns=["events", "points"])
-    age = np.array([(now - t).total_seconds() / 86400 for t in frame["timestamp"]])
-    frame["points"] = rule.points * (1 - plan.decay_percent_per_day / 100) ** np.floor(age)
-    grouped = frame.groupby("customer_id")
+        return pd.DataFrame({"events": [], "points": []}, index=pd.Index([], dtype=np.int64))
+    age = (micros(now) - frame["at"].to_numpy(dtype=np.int64)) // DAY_US  # whole days
+    frame["points"] = rule.points * (1 - plan.decay_percent_per_day / 100) ** age
+    grouped = frame.groupby(frame["customer_id"].astype(np.int64))
     return pd.DataFrame({"events": grouped.size(), "points": grouped["points"].sum()})
 
 
@@ -131,33 +134,50 @@ def _condition_points(rule: ScoringRule, now: datetime) -> pd.DataFrame:
     return pd.DataFrame({"events": 0, "points": float(rule.points)}, index=pd.Index(ids))
 
 
+def _lines(rule: ScoringRule, earned: pd.DataFrame) -> list[str]:
+    """Each profile's breakdown line for one rule, as JSON text."""
+    head = '{"rule":' + json.dumps(str(rule.label)) + ',"points":'
+    points = [repr(round(value, 2)) for value in earned["points"].tolist()]
+    if rule.kind != ScoringRule.Kind.EVENT:
+        return [f"{head}{p}}}" for p in points]
+    counts = earned["events"].astype(int).tolist()
+    return [f'{head}{p},"events":{n}}}' for p, n in zip(points, counts, strict=True)]
+
+
 def compute_plan(*, plan: ScoringPlan, now: datetime | None = None) -> int:
     """Score every profile with the plan and replace its trait's values."""
     now = now or timezone.now()
-    parts: dict[int, list[dict]] = {}
-    totals: dict[int, float] = {}
-    for rule in plan.rules.order_by("pk"):
+    parts = []
+    for order, rule in enumerate(plan.rules.order_by("pk")):
         with bulk_reads():
             if rule.kind == ScoringRule.Kind.EVENT:
                 earned = _event_points(rule, plan, now)
             else:
                 earned = _condition_points(rule, now)
-        for customer_id, row in earned.iterrows():
-            cid = int(customer_id)
-            line = {"rule": str(rule.label), "points": round(float(row["points"]), 2)}
-            if rule.kind == ScoringRule.Kind.EVENT:
-                line["events"] = int(row["events"])
-            parts.setdefault(cid, []).append(line)
-            totals[cid] = totals.get(cid, 0.0) + float(row["points"])
+        parts.append(
+            pd.DataFrame(
+                {
+                    "customer_id": earned.index.to_numpy(dtype=np.int64),
+                    "order": order,
+                    "points": earned["points"].to_numpy(dtype=float),
+                    "line": _lines(rule, earned),
+                }
+            )
+        )
     why = {"plan": plan.name, "decay_percent_per_day": plan.decay_percent_per_day}
-    return replace_stored_values(
-        name=plan.trait_name,
-        values=(
-            StoredValue(cid, round(total, 2), {**why, "breakdown": parts[cid]})
-            for cid, total in sorted(totals.items())
-        ),
-        computed_at=now,
-    )
+    head = json.dumps(why, separators=(",", ":"))[:-1] + ',"breakdown":['
+    rows: list[tuple[int, object, str]] = []
+    if parts:
+        earned = pd.concat(parts).sort_values(["customer_id", "order"], kind="stable")
+        grouped = earned.groupby("customer_id", sort=True)
+        totals, lines = grouped["points"].sum(), grouped["line"].agg(",".join)
+        rows = [
+            (cid, round(total, 2), f"{head}{line}]}}")
+            for cid, total, line in zip(
+                totals.index.tolist(), totals.tolist(), lines.tolist(), strict=True
+            )
+        ]
+    return replace_stored_rows(name=plan.trait_name, rows=rows, computed_at=now)
 
 
 def compute_all_plans(*, now: datetime | None = None) -> dict[str, int]:

@@ -231,3 +231,42 @@ def test_refresh_without_a_daily_run_sets_the_stage_only(make_customer, buy):
     buy(ann, 1, 10)
     refresh_customers(customer_ids=[ann.pk], now=NOW)
     assert traits_of(ann) == {"lifecycle_stage": "new"}
+
+
+def test_explanations_show_exact_purchase_times_and_the_quintile_ends(make_customer, source):
+    ann = make_customer()
+    moments = [
+        NOW - timedelta(days=400, microseconds=7),  # outside the window: lifecycle only
+        NOW - timedelta(days=2, seconds=30, microseconds=123456),
+        NOW - timedelta(days=3),
+    ]
+    for index, moment in enumerate(moments):
+        Event.objects.create(
+            customer=ann,
+            source=source,
+            type="track",
+            name="Order Completed",
+            properties={"revenue": 19.99},
+            timestamp=moment,
+            message_id=f"exact-{index}",
+        )
+    compute_rfm(now=NOW)
+    rows = {r.trait.name: r.explanation for r in stored_trait_values(ann.pk)}
+    last = "2026-11-26T11:59:29.876544+00:00"
+    assert rows["rfm_recency"] == {
+        "last_purchase_at": last,
+        "days_since": 2,
+        "rule": "quintile 1 of 1 buyers of the last 365 days (5 = best)",
+        "quintile_ends": [last] * 4,
+    }
+    assert rows["rfm_monetary"]["revenue"] == 39.98
+    assert rows["rfm_frequency"]["purchases"] == 2
+    assert rows["lifecycle_stage"] == {
+        "first_purchase_at": "2025-10-24T11:59:59.999993+00:00",
+        "last_purchase_at": last,
+        "days_since_first": 400,
+        "days_since_last": 2,
+        "rule": "last purchase within 90 days",
+        "thresholds": {"new": 30, "active": 90, "at risk": 180, "lapsed": 365},
+    }
+    assert RfmRun.objects.latest().boundaries["recency"] == [last] * 4

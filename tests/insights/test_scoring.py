@@ -80,6 +80,31 @@ def test_the_score_is_a_computed_trait_usable_in_segments(plan, make_customer, b
     assert bob.pk not in hot.memberships.values_list("customer_id", flat=True)
 
 
+def test_each_profile_gets_its_own_breakdown_in_rule_order(plan, make_customer, buy):
+    ann, bob, cem = make_customer(), make_customer(traits={"plan": "enterprise"}), make_customer()
+    buy(ann, 0.1, name="Demo Requested")  # 30
+    buy(ann, 0.2, name="Page Viewed", path="/pricing")  # 10
+    buy(bob, 1.1, name="Demo Requested")  # 27
+    buy(bob, 1.2, name="Demo Requested")  # 27
+    buy(cem, 3.5, name="Page Viewed", path="/pricing")  # 10 x 0.9^3 = 7.29
+    assert compute_plan(plan=plan, now=NOW) == 3
+    assert score_of(ann) == (
+        40.0,
+        [
+            {"rule": "Pricing page view", "points": 10.0, "events": 1},
+            {"rule": "Demo request", "points": 30.0, "events": 1},
+        ],
+    )
+    assert score_of(bob) == (
+        59.0,
+        [
+            {"rule": "Demo request", "points": 54.0, "events": 2},
+            {"rule": "Enterprise plan", "points": 5.0},
+        ],
+    )
+    assert score_of(cem) == (7.29, [{"rule": "Pricing page view", "points": 7.29, "events": 1}])
+
+
 @pytest.mark.parametrize(
     ("fields", "error_field"),
     [

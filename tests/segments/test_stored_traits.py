@@ -16,6 +16,7 @@ from segments.stored import (
     TraitNameTaken,
     declare_stored_trait,
     delete_stored_values,
+    replace_stored_traits,
     replace_stored_values,
     write_stored_values,
 )
@@ -198,3 +199,40 @@ def test_values_with_tabs_newlines_backslashes_and_accents_round_trip(people):
     (row,) = stored_trait_values(ann.pk, names=["note"])
     assert (row.value, row.text, row.explanation) == (text, text, explanation)
     assert matching({"computed_trait": "note", "op": "eq", "value": text}) == {"Ann"}
+
+
+def versions(people) -> list[int]:
+    return list(
+        Customer.objects.filter(pk__in=[p.pk for p in people])
+        .order_by("pk")
+        .values_list("version", flat=True)
+    )
+
+
+def test_replacing_values_moves_only_the_versions_of_changed_profiles(stored):
+    ann, bob, cem, dee = stored
+    before = versions(stored)
+    replace_stored_traits(
+        traits={
+            # Ann's and Cem's values unchanged; Bob changes in both traits; Dee gains one
+            "rfm_recency": [(ann.pk, 5, "{}"), (bob.pk, 2, "{}"), (cem.pk, 3, "{}")],
+            "rfm_segment": [
+                (ann.pk, "Champions", '{"rule":"R5 F4-5"}'),
+                (bob.pk, "Hibernating", "{}"),
+                (cem.pk, None, "{}"),
+                (dee.pk, "New", "{}"),
+            ],
+        },
+        computed_at=NOW + timedelta(days=1),
+    )
+    assert versions(stored) == [before[0], before[1] + 1, before[2], before[3] + 1]
+    # a new explanation alone is written, but documents show values: no new version
+    replace_stored_traits(
+        traits={"rfm_recency": [(ann.pk, 5, '{"days":2}'), (bob.pk, 2, "{}"), (cem.pk, 3, "{}")]},
+        computed_at=NOW,
+    )
+    assert versions(stored) == [before[0], before[1] + 1, before[2], before[3] + 1]
+    assert stored_trait_values(ann.pk, names=["rfm_recency"])[0].explanation == {"days": 2}
+    replace_stored_traits(traits={"rfm_recency": [(bob.pk, 2, "{}")]}, computed_at=NOW)
+    # Ann and Cem lost their value
+    assert versions(stored) == [before[0] + 1, before[1] + 1, before[2] + 1, before[3] + 1]
