@@ -36,6 +36,7 @@ from customers.services.bulk import (
     stored_message_ids,
     within_limits,
 )
+from customers.services import shared_values
 from customers.services.groups import record_group
 from customers.services.identity import (
     ANONYMOUS_TYPES,
@@ -320,10 +321,17 @@ def _resolve(messages, plans, owners, limits) -> _Resolved:
     new_people: list[NewPerson] = []
     new_members: list[list[int]] = []
     to_known: list[tuple[list[int], int]] = []
-    for members in _components(plans):
+    groups = _components(plans)
+    contested = shared_values.contested(
+        groups=[[p for i in members for p in plans[i]] for members in groups], owners=owners
+    )
+    for index, members in enumerate(groups):
         pairs = list(dict.fromkeys(p for i in members for p in plans[i]))
         if not pairs:
             owner_ids.update(dict.fromkeys(members))
+            continue
+        if index in contested:  # conflicts or shared values: planned one call at a time
+            sequential.extend(members)
             continue
         known = {owners[p] for p in pairs if p in owners}
         no_alias = all(messages[i].type != "alias" for i in members)

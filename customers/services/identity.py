@@ -45,6 +45,7 @@ from customers.models import Customer, IdentifierType, Identity, Merge
 from customers.services.merging import choose_survivor, merge_customers
 from customers.services.normalize import Issue
 from customers.services.quality import record_issues
+from customers.services.shared_values import linkable
 from customers.services.versions import bump_versions
 
 ANONYMOUS_TYPES = frozenset({"anonymous_id"})
@@ -176,6 +177,8 @@ def resolve_identity(
     owners = _lock_owners(wanted)
     by_pk = {t.pk: t for t in types.values()}
     held = _held(owners.values())
+    wanted, refused = linkable(identifiers=wanted, owners=owners, held=held)
+    issues.extend(refused)
     for customer_held in held.values():
         for type_id in customer_held:
             by_pk.setdefault(type_id, IdentifierType(pk=type_id, max_per_profile=10**9))
