@@ -22,6 +22,7 @@ from consent.services.suppression import suppressed_indexes
 from core.audit import acting_as, source_label
 from core.db.copy import insert_rows
 from customers.models import Customer, DataQualityIssue
+from customers.services import shared_values
 from customers.services.bulk import (
     EventRecord,
     NewIdentity,
@@ -36,7 +37,6 @@ from customers.services.bulk import (
     stored_message_ids,
     within_limits,
 )
-from customers.services import shared_values
 from customers.services.groups import record_group
 from customers.services.identity import (
     ANONYMOUS_TYPES,

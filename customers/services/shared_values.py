@@ -180,7 +180,10 @@ def contested(
         if row.status in (SharedValue.Status.SHARED, SharedValue.Status.BLOCKED)
     }
     reaching = {  # profiles a group reaches while it also brings a new value
-        owners[p] for group in groups if any(q not in owners for q in group) for p in group
+        owners[p]
+        for group in groups
+        if any(q not in owners for q in group)
+        for p in group
         if p in owners
     }
     held: dict[int, set[tuple[str, str]]] = {}

@@ -57,6 +57,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "rows_unchanged",
             "rows_invalid",
             "rows_with_warnings",
+            "rows_joined_weakly",
             "error",
             "created_at",
             "started_at",
