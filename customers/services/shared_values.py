@@ -176,7 +176,7 @@ def contested(
     pairs = {p for group in groups for p in group if p[0] in types}
     flagged = {
         (row.type_id, row.value)
-        for row in _flags((types[t].pk, v) for t, v in pairs)
+        for row in _flags((types[t].pk, v) for t, v in pairs).values()
         if row.status in (SharedValue.Status.SHARED, SharedValue.Status.BLOCKED)
     }
     reaching = {  # profiles a group reaches while it also brings a new value
