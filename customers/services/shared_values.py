@@ -252,14 +252,16 @@ def block(*, shared_values: Iterable[SharedValue], actor) -> int:
     return changed
 
 
-def forget(*, identifiers: Iterable[tuple[str, str]]) -> int:
-    """Erasure: remove these values' rows (and their history) and their
-    digests from every other row. Returns the rows removed or rewritten."""
-    identifiers = list(identifiers)
-    values = [value for _, value in identifiers]
-    removed = SharedValue.objects.filter(value__in=values).delete()[0]
-    removed += SharedValue.history.filter(value__in=values).delete()[0]
-    gone = {digest(t, v) for t, v in identifiers}
+def forget(*, owned: Iterable[tuple[str, str]], known: Iterable[tuple[str, str]]) -> int:
+    """Erasure: the rows (and history) of the values the person ``owned``
+    (their identities) go; the digests of every value they were ``known``
+    by leave the other rows. Returns the rows removed or rewritten."""
+    removed = 0
+    for type_name, value in set(owned):
+        rows = SharedValue.objects.filter(type__name=type_name, value=value)
+        removed += rows.delete()[0]
+        removed += SharedValue.history.filter(type__name=type_name, value=value).delete()[0]
+    gone = {digest(t, v) for t, v in known}
     for row in SharedValue.objects.exclude(companions={}):
         kept = {name: [d for d in ds if d not in gone] for name, ds in row.companions.items()}
         if kept != row.companions:
