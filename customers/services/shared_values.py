@@ -167,10 +167,11 @@ def contested(
     rules could touch, for the batched pipeline to plan one call at a time.
 
     A group is contested when one of its values is flagged (shared or
-    blocked), or when one type has distinct values among the group's and
-    the known profiles' (for those reached through a new value too) and the
-    group carries an identifier of a lower priority. Others give the same
-    profiles planned together as one at a time.
+    blocked), or when a type it carries has several values among the
+    group's and its known profiles' (those it reaches while bringing a new
+    value) and the group carries an identifier of a lower priority. The
+    others cannot meet a conflict, so they give the same profiles planned
+    together as one at a time.
     """
     types = {t.name: t for t in IdentifierType.objects.all()}
     pairs = {p for group in groups for p in group if p[0] in types}
@@ -204,10 +205,9 @@ def contested(
         values: dict[str, set[str]] = {}
         for type_name, value in everything:
             values.setdefault(type_name, set()).add(value)
-        lowest = max((types[t].priority for t, _ in known), default=0)
-        if any(
-            len(vs) > 1 and t in types and types[t].priority < lowest for t, vs in values.items()
-        ):
+        carried = {t for t, _ in known}
+        lowest = max((types[t].priority for t in carried), default=0)
+        if any(len(values[t]) > 1 and types[t].priority < lowest for t in carried):
             result.add(index)
     return result
 
