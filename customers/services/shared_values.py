@@ -52,6 +52,7 @@ class _Sighting:
     value: str
     owner: int
     companion_type: IdentifierType
+    call_value: str  # the call's value of companion_type
     companion_values: frozenset[str]  # the profile's values and the call's
 
 
@@ -101,7 +102,12 @@ def linkable(
         theirs = held[owner][companion_type.pk]
         sightings.append(
             _Sighting(
-                identifier_type, value, owner, companion_type, frozenset({*theirs, companion_value})
+                identifier_type,
+                value,
+                owner,
+                companion_type,
+                companion_value,
+                frozenset({*theirs, companion_value}),
             )
         )
     issues = [
@@ -110,9 +116,9 @@ def linkable(
             s.value,
             CONFLICT,
             f"{s.identifier_type.name} {s.value!r} not used: it is profile #{s.owner}'s, "
-            f"which holds another {s.companion_type.name} than {call_value!r}",
+            f"which holds another {s.companion_type.name} than {s.call_value!r}",
         )
-        for s, call_value in _record(sightings, flags, identifiers)
+        for s in _record(sightings, flags)
     ]
     return kept, issues
 
@@ -129,13 +135,12 @@ def _clash(identifier_type, identifiers, theirs: dict[int, set[str]]):
     return None
 
 
-def _record(sightings: list[_Sighting], flags, identifiers) -> list[tuple[_Sighting, str]]:
-    """Store the sightings; returns those new (with the call's value), which get an issue."""
+def _record(sightings: list[_Sighting], flags) -> list[_Sighting]:
+    """Store the sightings; returns those whose call value is new, which get an issue."""
     if not sightings:
         return []
     now = timezone.now()
-    call_values = {t.pk: v for t, v in identifiers}
-    new: list[tuple[_Sighting, str]] = []
+    new: list[_Sighting] = []
     for sighting in sightings:
         identifier_type = sighting.identifier_type
         row = flags.get((identifier_type.pk, sighting.value))
@@ -146,9 +151,8 @@ def _record(sightings: list[_Sighting], flags, identifiers) -> list[tuple[_Sight
         after = before | {digest(name, v) for v in sighting.companion_values}
         if after == before:
             continue
-        call_value = call_values[sighting.companion_type.pk]
-        if digest(name, call_value) not in before:
-            new.append((sighting, call_value))
+        if digest(name, sighting.call_value) not in before:
+            new.append(sighting)
         row.companions = {**row.companions, name: sorted(after)}
         row.seen_with = max(len(values) for values in row.companions.values())
         if row.status == SharedValue.Status.WATCHED and (
