@@ -66,6 +66,7 @@ _TEXT_FIELDS = (
 IDENTIFIER_FIELDS = frozenset(
     {
         "customers.identity.value",
+        "customers.sharedvalue.value",
         "customers.dataqualityissue.value",
         "sources.importissue.value",
         "consent.datasubjectrequest.identifier",

@@ -37,6 +37,7 @@ _CUSTOMER_DATA = {
     "customers.customer": READ,
     "customers.identity": READ,
     "customers.event": READ,
+    "customers.sharedvalue": READ,
     "consent.purpose": READ,
     "consent.consent*": READ,
 }
@@ -56,6 +57,7 @@ _STEWARDSHIP = {
     "customers.customer": FULL,
     "customers.identity": FULL,
     "customers.identifiertype": FULL,
+    "customers.sharedvalue": WRITE,  # unflag or block; rows come from what arrives
     "customers.*merge*": FULL,
     "customers.*duplicate*": FULL,
     "customers.dataqualityissue": FULL,

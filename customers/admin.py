@@ -6,6 +6,7 @@ from unfold.paginator import InfinitePaginator
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from accounts.roles import MERGE_PROFILES
 from core.models import OutboxEntry
+from customers import admin_shared_values  # noqa: F401  (registers the shared-values list)
 from customers.admin_merges import merge_selected
 from customers.models import (
     Customer,

@@ -130,6 +130,11 @@ class IdentifierType(models.Model):
         help_text="Normalized values never used as identifiers (junk placeholders).",
     )
     description = models.CharField(max_length=200, blank=True)
+    shared_after = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="A value seen with this many distinct values of a higher-priority type "
+        "(one office line, several people's emails) is flagged shared and stops linking.",
+    )
 
     history = audited_history()
 
@@ -138,6 +143,9 @@ class IdentifierType(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(max_per_profile__gte=1), name="identifiertype_limit_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(shared_after__gte=2), name="identifiertype_shared_after_two"
             ),
         ]
 
@@ -536,3 +544,47 @@ class DuplicateSuggestion(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.customer_a_id} ~ #{self.customer_b_id} ({self.score:.2f})"
+
+
+class SharedValue(models.Model):
+    """An identifier value that arrived with more than one person's values.
+
+    A row is written the first time a call carries the value together with a
+    higher-priority value that the value's profile does not hold (a new
+    email with a known phone). ``companions`` keeps, per higher-priority
+    type, digests of the distinct values seen with it (the profile's own and
+    the callers'); once one type reaches the value type's ``shared_after``
+    the value is *shared*: it stops linking calls to profiles and is kept on
+    each profile as data only (``customers.services.shared_values``).
+    Stewards unflag a value (it links again and is not flagged again) or
+    block it (added to the type's blocked values).
+    """
+
+    class Status(models.TextChoices):
+        WATCHED = "watched", "Seen with another person (still links)"
+        SHARED = "shared", "Shared (does not link)"
+        UNFLAGGED = "unflagged", "Unflagged by a steward (links)"
+        BLOCKED = "blocked", "Blocked (never used as an identifier)"
+
+    type = models.ForeignKey(IdentifierType, on_delete=models.CASCADE, related_name="+")
+    value = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WATCHED)
+    seen_with = models.PositiveIntegerField(
+        default=0, help_text="Distinct values of one higher-priority type seen with it."
+    )
+    # {"<type name>": ["<digest>", ...]}: digests, so no other person's value is kept here
+    companions = models.JSONField(default=dict, blank=True, editable=False)
+    first_seen = models.DateTimeField(default=timezone.now)
+    flagged_at = models.DateTimeField(null=True, blank=True)
+
+    history = audited_history(excluded_fields=["companions"])
+
+    class Meta:
+        ordering = ["-flagged_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["type", "value"], name="shared_value_type_value"),
+        ]
+        indexes = [models.Index(fields=["status", "-flagged_at"], name="shared_value_status")]
+
+    def __str__(self) -> str:
+        return f"{self.type.name} value #{self.pk}"

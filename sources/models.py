@@ -76,6 +76,11 @@ class ImportJob(models.Model):
     # an import's batches run as tasks; the one that brings done to total ends the job
     batches_total = models.PositiveIntegerField(default=0)
     batches_done = models.PositiveIntegerField(default=0)
+    rows_joined_weakly = models.PositiveIntegerField(
+        default=0,
+        help_text="Rows that join a known person only through a less trusted identifier "
+        "(a phone, while their email is new to that person).",
+    )
     error = models.TextField(blank=True, help_text="Why the job failed as a whole.")
     created_by = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -128,6 +133,7 @@ class ImportIssue(models.Model):
     class Severity(models.TextChoices):
         ERROR = "error", "Error (row rejected)"
         WARNING = "warning", "Warning (value left out)"
+        NOTICE = "notice", "Notice (row kept; check it)"
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="issues")
     row = models.PositiveIntegerField()

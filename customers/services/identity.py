@@ -47,6 +47,7 @@ from customers.models import Customer, IdentifierType, Identity, Merge
 from customers.services.merging import choose_survivor, merge_customers
 from customers.services.normalize import Issue
 from customers.services.quality import record_issues
+from customers.services.shared_values import linkable
 from customers.services.versions import bump_versions
 
 ANONYMOUS_TYPES = frozenset({"anonymous_id"})
@@ -219,6 +220,34 @@ def plan(
     )
 
 
+def linkable_identifiers(
+    *,
+    identifiers: Sequence[tuple[str, str]],
+    owners: Mapping[tuple[str, str], int],
+    held: Mapping[int, Collection[tuple[str, str]]],
+    types: Mapping[str, IdentifierType],
+) -> tuple[list[tuple[str, str]], list[Issue]]:
+    """``shared_values.linkable`` over (type name, value) pairs, run just
+    before ``plan``: the identifiers that may link this call (no conflicting
+    identifier, no shared value) and the issues of those that may not.
+
+    Reads the shared-value flags and records sightings, so the caller holds
+    the identifiers' locks. ``resolve_identity`` is its only caller: the
+    batched pipeline sends every group it could touch there
+    (``shared_values.contested``).
+    """
+    typed = [(types[name], value) for name, value in identifiers]
+    owner_by_id = {(types[t].pk, v): owner for (t, v), owner in owners.items() if t in types}
+    held_by_id: dict[int, dict[int, set[str]]] = {}
+    for customer_id, pairs in held.items():
+        per_type = held_by_id.setdefault(customer_id, {})
+        for name, value in pairs:
+            if name in types:
+                per_type.setdefault(types[name].pk, set()).add(value)
+    kept, issues = linkable(identifiers=typed, owners=owner_by_id, held=held_by_id)
+    return [(t.name, value) for t, value in kept], issues
+
+
 IDENTITY_LOCKS = "identity"  # the advisory-lock namespace of identifiers
 
 
@@ -301,9 +330,11 @@ def resolve_identity(
     """Find or create the one profile these (type, normalized value) pairs name.
 
     Opens its own transaction (a savepoint inside a caller's). Locks the
-    identifiers, reads their owners, lets ``plan`` decide and carries the
-    plan out. Blocked values and identifiers that would break a rule are
-    left out and recorded as issues (on the resolved profile and the source).
+    identifiers, reads their owners, leaves out conflicting identifiers and
+    shared values (``linkable_identifiers``), lets ``plan`` decide and
+    carries the plan out. Blocked values, conflicting or shared values and
+    identifiers that would break a rule are left out and recorded as issues
+    (on the resolved profile and the source).
     """
     if not identifiers:
         raise ValueError("resolve_identity needs at least one identifier")
@@ -315,11 +346,16 @@ def resolve_identity(
         raise ValueError("resolve_identity got no usable identifier")
     lock_identifiers(screened)
     owners = _lock_owners(screened)
-    decided = plan(
-        identifiers=screened,
-        owners=owners,
-        held=identifiers_held(owners.values()),
-        rules=rules,
+    held = identifiers_held(owners.values())
+    linked, unlinked = linkable_identifiers(
+        identifiers=screened, owners=owners, held=held, types=types
+    )
+    issues.extend(unlinked)
+    # every identifier conflicting or shared: somebody new (the values stay data)
+    decided = (
+        plan(identifiers=linked, owners=owners, held=held, rules=rules)
+        if linked
+        else IdentityPlan(Action.CREATE)
     )
     for conflict in decided.refused:
         logger.info("identity conflict on message %s: %s", message_id, conflict.message)

@@ -23,6 +23,7 @@ from customers.models import (
     Identity,
     Merge,
 )
+from customers.services.shared_values import forget as forget_shared_values
 
 _PROFILE_FIELDS = [f.attname for f in Customer._meta.concrete_fields]
 _PROFILE_HISTORY_FIELDS = [
@@ -71,6 +72,10 @@ def erase_customers(*, customer_ids: list[int], identifier_values: list[str]) ->
     identity_ids = list(
         Identity.objects.filter(customer_id__in=customer_ids).values_list("pk", flat=True)
     )
+    removed_flags = forget_shared_values(
+        owned=Identity.objects.filter(pk__in=identity_ids).values_list("type__name", "value"),
+        known=subject_identifiers(customer_ids),
+    )
     removed = Event.objects.filter(customer_id__in=customer_ids).delete()[0]
     removed += DataQualityIssue.objects.filter(
         Q(customer_id__in=customer_ids) | Q(value__in=identifier_values)
@@ -81,7 +86,7 @@ def erase_customers(*, customer_ids: list[int], identifier_values: list[str]) ->
     removed += Identity.history.filter(
         Q(id__in=identity_ids) | Q(customer_id__in=customer_ids) | Q(value__in=identifier_values)
     ).delete()[0]
-    return removed + redact_mentions(Mentions(identifier_values))
+    return removed + removed_flags + redact_mentions(Mentions(identifier_values))
 
 
 def redact_mentions(mentions: Mentions) -> int:

@@ -59,6 +59,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "rows_with_warnings",
             "batches_total",
             "batches_done",
+            "rows_joined_weakly",
             "error",
             "created_at",
             "started_at",

@@ -27,6 +27,7 @@ from django.utils import timezone
 from core.db.copy import insert_rows
 from customers.services.bulk import stored_message_ids
 from customers.services.identity import identifier_types
+from sources.imports.joins import WEAK_JOIN, weak_join
 from sources.imports.mapping import Target
 from sources.imports.orders import OrderRows
 from sources.imports.plan import ImportPlan
@@ -47,6 +48,7 @@ class Tally:
     rows_unchanged: int = 0
     rows_invalid: int = 0
     rows_with_warnings: int = 0
+    rows_joined_weakly: int = 0
 
     def add(self, other: Tally) -> None:
         for f in fields(self):
@@ -171,6 +173,8 @@ def process_rows(
             tally.rows_unchanged += 1
         if outcome.message is not None and any(i.severity == "warning" for i in outcome.issues):
             tally.rows_with_warnings += 1
+        if any(i.code == WEAK_JOIN for i in outcome.issues):
+            tally.rows_joined_weakly += 1
         issues.extend(outcome.issues)
     return issues
 
@@ -185,8 +189,9 @@ def _apply(todo: list[RowOutcome]) -> list[ProcessResult | None]:
             results = apply_messages([o.message for o in todo])
     except (DatabaseError, ValueError):
         return [_process(outcome) for outcome in todo]
+    types = identifier_types()
     for outcome, result in zip(todo, results, strict=True):
-        _note(outcome, result)
+        _note(outcome, result, types)
     return results
 
 
@@ -198,14 +203,16 @@ def _process(outcome: RowOutcome) -> ProcessResult | None:
     except (DatabaseError, ValueError) as exc:
         outcome.reject("processing_failed", str(exc)[:500])
         return None
-    _note(outcome, result)
+    _note(outcome, result, identifier_types())
     return result
 
 
-def _note(outcome: RowOutcome, result: ProcessResult) -> None:
+def _note(outcome: RowOutcome, result: ProcessResult, types: dict) -> None:
     outcome.add_pipeline_issues(result.issues)
     if result.customer is None:
         outcome.reject("no_identifier", "no usable identifier (email, phone or an id column)")
+    elif notice := weak_join(outcome, result, types):
+        outcome.issues.append(notice)
 
 
 def _count(result: ProcessResult | None, *, kind: str, tally: Tally) -> None:

@@ -46,6 +46,8 @@ def summary_lines(job: ImportJob) -> list[str]:
         f"  unchanged: {job.rows_unchanged}",
         f"  invalid:   {job.rows_invalid}",
         f"  with warnings (a value left out): {job.rows_with_warnings}",
+        f"  joined through a less trusted identifier only: {job.rows_joined_weakly}"
+        + (" (listed in the row report: check them)" if job.rows_joined_weakly else ""),
     ]
     if job.error:
         lines.append(f"  error: {job.error}")

@@ -4,11 +4,15 @@ Every decision is ``customers.services.identity.plan``'s. Groups of messages
 sharing identifiers are planned together and carried out in bulk in the
 common cases (people never seen before; identifiers that name one known
 profile); every other message (aliases, joins, merges, refusals) goes
-through ``resolve_identity`` one at a time, in batch order.
+through ``resolve_identity`` one at a time, in batch order. So do the
+groups a conflicting identifier or a shared value could touch
+(``customers.services.shared_values.contested``): ``resolve_identity`` is
+where those rules apply, so batches and single calls agree.
 """
 
 from __future__ import annotations
 
+from customers.services import shared_values
 from customers.services.bulk import (
     NewIdentity,
     NewPerson,
@@ -64,10 +68,18 @@ def _sort_groups(
     new_people: list[Group] = []
     to_known: list[tuple[Group, int]] = []
     rest: list[MessageState] = []
-    for members in components(live, _identifiers):
+    groups = components(live, _identifiers)
+    contested = shared_values.contested(
+        groups=[[p for state in members for p in state.identifiers] for members in groups],
+        owners=owners,
+    )
+    for index, members in enumerate(groups):
         pairs = list(dict.fromkeys(p for state in members for p in state.identifiers))
         if not pairs:
             continue  # nothing to resolve: no profile, the issues are reported
+        if index in contested:  # conflicts or shared values: planned one call at a time
+            rest.extend(members)
+            continue
         known = {owners[p] for p in pairs if p in owners}
         no_alias = all(state.message.type != "alias" for state in members)
         if not known and no_alias:

@@ -56,7 +56,7 @@ def test_alias_chain_joins_every_device_into_one_person(resolve):
     assert Customer.objects.active().count() == 1
 
 
-def test_user_id_limit_conflict_drops_the_lower_priority_identifier(resolve):
+def test_a_known_email_with_another_user_id_is_a_conflict_and_stays_with_its_profile(resolve):
     ann = resolve(("user_id", "u-ann"), ("email", "shared@example.com")).customer
     result = resolve(("user_id", "u-bob"), ("email", "shared@example.com"), source_id=None)
     assert result.created
@@ -64,19 +64,30 @@ def test_user_id_limit_conflict_drops_the_lower_priority_identifier(resolve):
     assert identities(result.customer) == {("user_id", "u-bob")}
     assert identities(ann) == {("user_id", "u-ann"), ("email", "shared@example.com")}
     assert Merge.objects.count() == 0
-    assert [(c.field, c.code) for c in result.conflicts] == [("email", "limit_conflict")]
     issue = DataQualityIssue.objects.get()
     assert (issue.customer_id, issue.field, issue.code) == (
         result.customer.pk,
         "email",
-        "limit_conflict",
+        "conflicting_identifier",
     )
 
 
-def test_limit_conflict_keeps_the_higher_priority_identifier_on_a_known_profile(resolve):
+def test_a_device_of_another_user_id_stays_with_its_profile(resolve):
     ann = resolve(("user_id", "u-ann")).customer
     other = resolve(("anonymous_id", "dev-1"), ("user_id", "u-other")).customer
     result = resolve(("user_id", "u-ann"), ("anonymous_id", "dev-1"))
+    assert result.customer.pk == ann.pk
+    assert Identity.objects.get(value="dev-1").customer_id == other.pk
+    assert list(DataQualityIssue.objects.values_list("customer", "field", "code")) == [
+        (ann.pk, "anonymous_id", "conflicting_identifier")
+    ]
+
+
+def test_limit_conflict_keeps_the_higher_priority_identifier_on_a_known_profile(resolve):
+    ann = resolve(("user_id", "u-ann"), ("anonymous_id", "dev-0")).customer
+    other = resolve(("anonymous_id", "dev-1"), ("user_id", "u-other")).customer
+    # no user id on the call (no conflict), but one profile may hold one user id
+    result = resolve(("anonymous_id", "dev-0"), ("anonymous_id", "dev-1"))
     assert result.customer.pk == ann.pk
     assert Identity.objects.get(value="dev-1").customer_id == other.pk
     assert [c.code for c in result.conflicts] == ["limit_conflict"]

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from customers.models import Customer, Identity
+from customers.models import Customer, IdentifierType, Identity, SharedValue
 from customers.services.identity import resolve_identity
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -41,6 +41,7 @@ def reference_components(messages):
 
 def resolve_all(messages):
     Customer.objects.all().delete()
+    SharedValue.objects.all().delete()
     for message in messages:
         resolve_identity(identifiers=list(message), source_id=None, seen_at=AT)
 
@@ -57,6 +58,8 @@ def actual_components():
 @SETTINGS
 @given(messages=MESSAGES)
 def test_without_limit_conflicts_profiles_are_the_connected_identifiers(db, messages):
+    # no type outranks the other: no identifier is ever refused as conflicting
+    IdentifierType.objects.filter(name="anonymous_id").update(priority=3)
     resolve_all(messages)
     assert actual_components() == reference_components(messages)
     assert not Identity.objects.filter(customer__merged_into__isnull=False).exists()

@@ -46,12 +46,15 @@ ZOE = "zoë.müller@exämple.de"
 IMPORTED = "imported.row@example.net"
 MERGED_A, MERGED_B = "merge.a@example.net", "merge.b@example.net"
 ERASED = "erase.me@example.com"
-EMAILS = (MARY, NAMELESS, ZOE, IMPORTED, MERGED_A, MERGED_B)
+# a household sharing a phone: the phone becomes a shared value
+NOAH, SARAH = "noah.johnson@example.com", "sarah.johnson@example.com"
+EMAILS = (MARY, NAMELESS, ZOE, IMPORTED, MERGED_A, MERGED_B, NOAH, SARAH)
 # (as written in traits, properties and files; as stored: E.164)
 PHONES = (
     ("0151 2345 6789", "+4915123456789"),
     ("+1 415 555 0123", "+14155550123"),
     ("030 9876 5432", "+49309876543"),
+    ("(212) 555-0187", "+12125550187"),
 )
 # A piece of NAMELESS's email that is in no name, company or other field.
 EMAIL_FRAGMENT = "nameless.pers"
@@ -127,6 +130,8 @@ def _people_calls() -> list[dict]:
         _call("identify", 4, userId="u-merge-a", traits={"email": MERGED_A}),
         _call("identify", 5, userId="u-merge-b", traits={"email": MERGED_B}),
         {"type": "track", "messageId": "matrix-bad-6", "event": "No identity", "traits": {}},
+        _call("identify", 8, userId="u-noah", traits={"email": NOAH, "phone": PHONES[3][0]}),
+        _call("identify", 9, userId="u-sarah", traits={"email": SARAH, "phone": PHONES[3][0]}),
     ]
 
 
