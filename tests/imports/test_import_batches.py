@@ -63,6 +63,7 @@ def test_each_batch_adds_its_rows_to_the_job_and_the_last_one_ends_it(job, sent)
     assert _deliver(sent[1]) == {
         "rows_done": 2, "rows_new": 1, "rows_updated": 0, "rows_merged": 0,
         "rows_unchanged": 0, "rows_invalid": 1, "rows_with_warnings": 0,
+        "rows_joined_weakly": 0,
     }  # fmt: skip
     job.refresh_from_db()
     assert (job.status, job.rows_done, job.batches_done) == ("running", 2, 1)
