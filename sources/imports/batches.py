@@ -17,14 +17,16 @@ database: the file is read once, by the task that plans the import.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
+from functools import cache
 
 from django.db import DatabaseError, IntegrityError, reset_queries, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from core.db.copy import insert_rows
+from customers.models import IdentifierType
 from customers.services.bulk import stored_message_ids
 from customers.services.identity import identifier_types
 from sources.imports.joins import WEAK_JOIN, weak_join
@@ -189,7 +191,7 @@ def _apply(todo: list[RowOutcome]) -> list[ProcessResult | None]:
             results = apply_messages([o.message for o in todo])
     except (DatabaseError, ValueError):
         return [_process(outcome) for outcome in todo]
-    types = identifier_types()
+    types = cache(identifier_types)  # read only if a row may have joined weakly
     for outcome, result in zip(todo, results, strict=True):
         _note(outcome, result, types)
     return results
@@ -203,15 +205,19 @@ def _process(outcome: RowOutcome) -> ProcessResult | None:
     except (DatabaseError, ValueError) as exc:
         outcome.reject("processing_failed", str(exc)[:500])
         return None
-    _note(outcome, result, identifier_types())
+    _note(outcome, result, identifier_types)
     return result
 
 
-def _note(outcome: RowOutcome, result: ProcessResult, types: dict) -> None:
+def _note(
+    outcome: RowOutcome, result: ProcessResult, types: Callable[[], dict[str, IdentifierType]]
+) -> None:
     outcome.add_pipeline_issues(result.issues)
     if result.customer is None:
         outcome.reject("no_identifier", "no usable identifier (email, phone or an id column)")
-    elif notice := weak_join(outcome, result, types):
+    elif result.created_profile or not result.new_identities:
+        return  # a new person, or nothing attached: no weak join
+    elif notice := weak_join(outcome, result, types()):
         outcome.issues.append(notice)
 
 
