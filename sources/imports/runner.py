@@ -97,7 +97,10 @@ def run_import(*, job_id: int, dry_run: bool) -> ImportJob:
 
 
 def wait_for_job(*, job_id: int, every: float = 0.5) -> ImportJob:
-    """Poll the job until its batches have all been applied (or it failed)."""
+    """Poll the job until its batches have all been applied (or it failed).
+
+    A batch message the broker loses (Redis, a worker SIGKILLed at the wrong
+    instant) is not re-sent yet: the job then stays running."""
     while True:
         job = ImportJob.objects.select_related("source").get(pk=job_id)
         if not job.is_active:

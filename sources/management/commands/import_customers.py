@@ -4,12 +4,12 @@
 Reads and plans the file in this process; its batches are the same Celery
 tasks an upload's are (``sources.tasks.import_batch``): with a broker,
 workers on the ``imports`` queue run them and the command waits for the
-last, without one they run here, one after the other. Then it prints the
-summary and the mapping it used
-(column → target, two values of each column), and exits non-zero only when
-the file itself cannot be read or the mapping is wrong (the job then ends
-``failed``); rows with problems are counted and listed, never fatal. A dry
-run writes nothing at all: no profile, no source, no job.
+last; without one they run here, one after the other. Then it prints the
+summary and the mapping it used (column → target, two values of each
+column), and exits non-zero only when the file itself cannot be read or the
+mapping is wrong (the job then ends ``failed``); rows with problems are
+counted and listed, never fatal. A dry run writes nothing at all: no
+profile, no source, no job.
 """
 
 from __future__ import annotations
