@@ -1,15 +1,19 @@
 """Insights on a simulated store: prediction quality against the simulated future,
 RFM against an independent pandas computation, and training/scoring time and memory.
 
-    flock /work/bench.lock .venv/bin/python benchmarks/insights.py [--profiles 100000] \
-        [--database-url postgres://postgres@127.0.0.1:5432/bench_insights] [--keep]
+    nice -n 10 .venv/bin/python benchmarks/insights.py [--profiles 100000] \
+        [--database-url postgres://postgres@127.0.0.1:5432/bench_insights] [--keep] \
+        [--reuse [--reset]] [--profile]
 
 Simulates the store (``benchmarks/store_sim.py``) up to now, loads it into a
 throwaway PostgreSQL database, then runs ``manage.py train_models`` and
 ``manage.py compute_insights`` as child processes, each timed with its peak
-memory (RSS, from ``wait4``). Quality is measured on the published scores
-against who really buys in the simulated next 30 days, next to the
-RFM-only baseline the model was gated against. Prints one table.
+memory (RSS, from ``wait4``) and the CPU seconds of the child and of its
+PostgreSQL backends (``insights_profile.BackendCpu``); ``--profile`` runs
+them in this process instead and prints where the time goes. Quality is
+measured on the published scores against who really buys in the simulated
+next 30 days, next to the RFM-only baseline the model was gated against.
+Prints one table.
 """
 
 from __future__ import annotations

@@ -55,6 +55,16 @@ STAGES = (
 )
 
 
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """Seconds a process ran on a core and waited in a run queue for one
+    (``/proc/PID/schedstat``; 0 once it is gone)."""
+    try:
+        ran, waited, _slices = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process (0 once it is gone)."""
     try:
@@ -109,7 +119,7 @@ class Stages:
 
     def __init__(self, backend_pid: int) -> None:
         self.backend_pid = backend_pid
-        self.totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
+        self.totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
         self.statements: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
 
     def wrap_all(self) -> None:
@@ -129,20 +139,25 @@ class Stages:
     def _timed(self, label: str, function):
         @functools.wraps(function)
         def timed(*args, **kwargs):
-            wall, cpu, backend = time.monotonic(), time.process_time(), self.backend()
+            wall, before = time.monotonic(), self.sample()
             try:
                 return function(*args, **kwargs)
             finally:
+                after = self.sample()
                 row = self.totals[label]
                 row[0] += 1
                 row[1] += time.monotonic() - wall
-                row[2] += time.process_time() - cpu
-                row[3] += self.backend() - backend
+                for index in range(3):
+                    row[2 + index] += after[index] - before[index]
 
         return timed
 
-    def backend(self) -> float:
-        return cpu_seconds(self.backend_pid)
+    def sample(self) -> tuple[float, float, float]:
+        """CPU seconds of this process and of the backend, and seconds both
+        waited for a core."""
+        ran, waited = sched_seconds(os.getpid())
+        backend_ran, backend_waited = sched_seconds(self.backend_pid)
+        return ran, backend_ran, waited + backend_waited
 
     def statement(self, execute, sql, params, many, context):
         started = time.monotonic()
@@ -158,14 +173,17 @@ class Stages:
 
     def report(self, title: str) -> None:
         print(f"\n{title}: per stage (inclusive), seconds")
-        print("| stage | calls | wall | Python CPU | backend CPU | wall - CPU |")
-        print("|---|---|---|---|---|---|")
-        for label, (calls, wall, cpu, backend) in sorted(
+        print(
+            "| stage | calls | wall | Python CPU | backend CPU | waiting for a core | "
+            "rest (I/O, locks; overlap makes it low) |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for label, (calls, wall, cpu, backend, queued) in sorted(
             self.totals.items(), key=lambda item: -item[1][1]
         ):
             print(
-                f"| {label} | {calls} | {wall:.1f} | {cpu:.1f} | {backend:.1f} | "
-                f"{wall - cpu - backend:.1f} |"
+                f"| {label} | {calls} | {wall:.1f} | {cpu:.1f} | {backend:.1f} | {queued:.1f} | "
+                f"{wall - cpu - backend - queued:.1f} |"
             )
         print(f"\n{title}: slowest statements (sent through Django; COPY is in its stage)")
         print("| statement | calls | wall |")
@@ -191,18 +209,19 @@ def profile_insights() -> tuple[float, float, float, float]:
     out = []
     for title, step in (("train_models", predictions.train_all), ("compute_insights", None)):
         step = step or daily.compute_insights
-        wall, cpu, backend = time.monotonic(), time.process_time(), stages.backend()
+        wall, before = time.monotonic(), stages.sample()
         with connection.execute_wrapper(stages.statement):
             result = step()
         wall = time.monotonic() - wall
-        cpu, backend = time.process_time() - cpu, stages.backend() - backend
+        cpu, backend, queued = (b - a for a, b in zip(before, stages.sample(), strict=True))
         with contextlib.suppress(AttributeError):
             for line in result.lines():
                 print(line)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
         print(
             f"\n{title}: wall {wall:.1f} s, Python CPU {cpu:.1f} s, backend CPU {backend:.1f} s, "
-            f"peak RSS so far {rss:.2f} GB, load {os.getloadavg()}"
+            f"both waiting for a core {queued:.1f} s, peak RSS so far {rss:.2f} GB, "
+            f"load {os.getloadavg()}"
         )
         stages.report(title)
         out += [wall, rss]

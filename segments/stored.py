@@ -161,8 +161,8 @@ def _replace(name: str, rows, computed_at: datetime, changed: set[int]) -> int:
             f"explanation {json_type})"
         )
         count = _load_incoming(cursor, trait, rows)
-        if postgres:
-            cursor.execute(f"ANALYZE {_INCOMING}")
+        if postgres:  # the joins need the key's statistics, not the JSON's
+            cursor.execute(f"ANALYZE {_INCOMING} (customer_id)")
         cursor.execute(
             f"DELETE FROM {table} WHERE trait_id = %s AND NOT EXISTS "  # noqa: S608
             f"(SELECT 1 FROM {_INCOMING} i WHERE i.customer_id = {table}.customer_id) "

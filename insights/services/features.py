@@ -189,13 +189,19 @@ def outcomes(*, start: datetime, days: int) -> pd.DataFrame:
 
 
 class Reader:
-    """Snapshots and outcomes of one run, each read once: training reads the
-    same moments for several targets (the 90-day ones share theirs), and the
-    three scores of a day share one snapshot of now."""
+    """Snapshots, outcomes and event names of one run, each read once:
+    training reads the same moments for several targets (the 90-day ones
+    share theirs), and the three scores of a day share one snapshot of now."""
 
     def __init__(self) -> None:
         self._snapshots: dict[tuple, pd.DataFrame] = {}
         self._outcomes: dict[tuple, pd.DataFrame] = {}
+        self._names: dict[datetime, list[str]] = {}
+
+    def event_names(self, *, as_of: datetime) -> list[str]:
+        if as_of not in self._names:
+            self._names[as_of] = behaviour_event_names(as_of=as_of)
+        return self._names[as_of]
 
     def snapshot(self, *, as_of: datetime, names: Sequence[str]) -> pd.DataFrame:
         key = (as_of, tuple(names))

@@ -202,7 +202,7 @@ def train_model(
     horizon = timedelta(days=HORIZON[target])
     train_at, valid_at = now - 2 * horizon, now - horizon
     with bulk_reads():
-        names = features.behaviour_event_names(as_of=valid_at)
+        names = reader.event_names(as_of=valid_at)
         train = _eligible(target, reader.snapshot(as_of=train_at, names=names))
         valid = _eligible(target, reader.snapshot(as_of=valid_at, names=names))
         y_train = _label(target, train, reader.outcomes(start=train_at, days=horizon.days))
@@ -313,19 +313,25 @@ def _explanations(params: dict, frame: pd.DataFrame, why: dict) -> list[str]:
     effects = _standardised(params, frame) * np.array(params["coef"])
     top = np.argsort(-np.abs(effects), axis=1)[:, :TOP_REASONS]
     rows = np.arange(len(frame))[:, None]
-    raw = frame[params["features"]].to_numpy()[rows, top].tolist()
-    moved = effects[rows, top].tolist()
+    raw = np.round(frame[params["features"]].to_numpy()[rows, top], 2)
+    moved = np.round(effects[rows, top], 3)
     names = params.get("event_names", [])
-    labels = [json.dumps(features.feature_label(f, names)) for f in params["features"]]
-    head = json.dumps(why, separators=(",", ":"))[:-1] + ',"top":['
-    out = []
-    for columns, values, effect in zip(top.tolist(), raw, moved, strict=True):
-        parts = [
-            f'{{"feature":{labels[j]},"value":{round(v, 2)!r},"effect":{round(e, 3)!r}}}'
-            for j, v, e in zip(columns, values, effect, strict=True)
-        ]
-        out.append(head + ",".join(parts) + "]}")
-    return out
+    labels = np.array(
+        [json.dumps(features.feature_label(f, names)) for f in params["features"]], dtype=object
+    )
+    text = pd.Series(json.dumps(why, separators=(",", ":"))[:-1] + ',"top":[', index=frame.index)
+    for rank in range(top.shape[1]):
+        text += (
+            ("{" if rank == 0 else ",{")
+            + '"feature":'
+            + labels[top[:, rank]]
+            + ',"value":'
+            + pd.Series(raw[:, rank], index=frame.index).astype(str)
+            + ',"effect":'
+            + pd.Series(moved[:, rank], index=frame.index).astype(str)
+            + "}"
+        )
+    return (text + "]}").tolist()
 
 
 def _score_rows(
