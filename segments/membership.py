@@ -28,28 +28,31 @@ def apply_matching(*, segment: Segment, sql: str, params, now: datetime) -> tupl
     """Make the segment's current members exactly the ids ``sql`` selects;
     returns (entered, exited). Inside the caller's transaction."""
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
-    with connection.cursor() as cursor, bulk_planning(cursor):
-        create_id_table(cursor, MATCH, sql, params)
-        create_id_table(cursor, ENTERED)
-        create_id_table(cursor, EXITED)
-        entered = keep_returned(
-            cursor,
-            f"INSERT INTO {table} (segment_id, customer_id, entered_at) "  # noqa: S608
-            f"SELECT %s, m.customer_id, %s FROM {MATCH} m WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {table} s WHERE s.segment_id = %s "
-            "AND s.customer_id = m.customer_id AND s.exited_at IS NULL) "
-            "ON CONFLICT DO NOTHING RETURNING customer_id",
-            [segment.pk, now, segment.pk],
-            ENTERED,
-        )
-        exited = keep_returned(
-            cursor,
-            f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s "  # noqa: S608
-            f"AND exited_at IS NULL AND NOT EXISTS (SELECT 1 FROM {MATCH} m "
-            f"WHERE m.customer_id = {table}.customer_id) RETURNING customer_id",
-            [now, segment.pk],
-            EXITED,
-        )
+    with connection.cursor() as cursor:
+        with bulk_planning(cursor):
+            create_id_table(cursor, MATCH, sql, params)
+            create_id_table(cursor, ENTERED)
+            create_id_table(cursor, EXITED)
+            entered = keep_returned(
+                cursor,
+                f"INSERT INTO {table} (segment_id, customer_id, entered_at) "  # noqa: S608
+                f"SELECT %s, m.customer_id, %s FROM {MATCH} m WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {table} s WHERE s.segment_id = %s "
+                "AND s.customer_id = m.customer_id AND s.exited_at IS NULL) "
+                "ON CONFLICT DO NOTHING RETURNING customer_id",
+                [segment.pk, now, segment.pk],
+                ENTERED,
+            )
+            exited = keep_returned(
+                cursor,
+                f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s "  # noqa: S608
+                f"AND exited_at IS NULL AND NOT EXISTS (SELECT 1 FROM {MATCH} m "
+                f"WHERE m.customer_id = {table}.customer_id) RETURNING customer_id",
+                [now, segment.pk],
+                EXITED,
+            )
+        # Planned normally: the moved ids' tables are analyzed, so a handful
+        # of moves is a few index lookups, not a scan of every profile.
         if entered or exited:
             # the profiles' documents list their segments
             bump_versions_selected(

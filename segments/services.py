@@ -121,8 +121,8 @@ def recompute_segment(
 ) -> RecomputeResult:
     """Bring a segment's membership in line with its rule, as a set difference
     in SQL (``segments.membership``). Static segments keep their list and only
-    get their size recorded. ``actor``: the person
-    asking (admin action), who needs ``segments.change_segment``.
+    get their size recorded. ``actor``: the person asking (admin action), who
+    needs ``segments.change_segment``.
     """
     require_permissions(actor, "segments.change_segment", what="recompute segments")
     now = now or timezone.now()
