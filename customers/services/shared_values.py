@@ -165,7 +165,10 @@ def _record(sightings: list[_Sighting], flags) -> list[_Sighting]:
 
 
 def contested(
-    *, groups: Sequence[Sequence[tuple[str, str]]], owners: dict[tuple[str, str], int]
+    *,
+    groups: Sequence[Sequence[tuple[str, str]]],
+    owners: dict[tuple[str, str], int],
+    types: dict[str, IdentifierType] | None = None,
 ) -> set[int]:
     """Indexes of the groups of calls (their (type name, value) pairs) these
     rules could touch, for the batched pipeline to plan one call at a time.
@@ -177,7 +180,8 @@ def contested(
     others cannot meet a conflict, so they give the same profiles planned
     together as one at a time.
     """
-    types = {t.name: t for t in IdentifierType.objects.all()}
+    if types is None:  # the batched pipeline passes the ones it has read
+        types = {t.name: t for t in IdentifierType.objects.all()}
     pairs = {p for group in groups for p in group if p[0] in types}
     flagged = {
         (row.type_id, row.value)

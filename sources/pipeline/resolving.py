@@ -72,6 +72,7 @@ def _sort_groups(
     contested = shared_values.contested(
         groups=[[p for state in members for p in state.identifiers] for members in groups],
         owners=owners,
+        types=batch.types,
     )
     for index, members in enumerate(groups):
         pairs = list(dict.fromkeys(p for state in members for p in state.identifiers))
