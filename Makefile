@@ -8,7 +8,7 @@ DEMO_CUSTOMERS ?= 2000
 # The embedded default runs in development mode on loopback.
 export DEBUG ?= true
 
-.PHONY: run test install migrate seed lint format check bench clean
+.PHONY: run test test-thorough install migrate seed lint format check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ run: seed
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the batch = one-at-a-time property test with 1,000 examples instead of CI's 100
+test-thorough: install
+	$(PY) -m pytest tests/sources/test_batch_equivalence_property.py --hypothesis-profile=thorough $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

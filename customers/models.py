@@ -260,7 +260,11 @@ class Customer(models.Model):
 
 
 class Identity(models.Model):
-    """(identifier type, normalized value) belongs to exactly one customer."""
+    """(identifier type, normalized value) belongs to exactly one customer.
+
+    A superseded identity (``superseded_at``) was renamed by an alias: it
+    still resolves to its profile, and per-profile limits ignore it.
+    """
 
     # no single-column indexes: (type, value) and (customer, type) lead with them
     type = models.ForeignKey(
@@ -274,6 +278,9 @@ class Identity(models.Model):
         Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     first_seen = models.DateTimeField(default=timezone.now)
+    # set when an alias renamed this identifier away (a former user id): it
+    # still leads to its profile but no longer counts toward max_per_profile
+    superseded_at = models.DateTimeField(null=True, blank=True)
 
     history = audited_history(no_db_index=["type", "source"])
 

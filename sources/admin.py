@@ -14,6 +14,7 @@ from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin
 from accounts.masking import can_see_contact_details
 from consent.services.categories import UNKNOWN_CONSENT_CATEGORY
 from customers.models import Source
+from customers.services.identity import REFUSAL_CODES
 from sources import admin_exports, admin_intake  # noqa: F401 - register their admins
 from sources.imports.forms import MappingForm, UploadForm
 from sources.imports.jobs import (
@@ -38,6 +39,7 @@ _FIGURES = (
     "recent_rejections",
     "recent_failures",
     "unknown_consent_categories",
+    "identity_refusals",
 )
 
 
@@ -96,6 +98,14 @@ class SourceAdmin(HistoryAdmin):
             + f"?source__id__exact={obj.pk}&code__exact={UNKNOWN_CONSENT_CATEGORY}"
         )
         return format_html('<a href="{}">{}</a>', url, obj.unknown_consent_categories_last_day)
+
+    @admin.display(description="identifiers refused, last day")
+    def identity_refusals(self, obj):
+        url = (
+            reverse("admin:customers_dataqualityissue_changelist")
+            + f"?source__id__exact={obj.pk}&code__in={','.join(REFUSAL_CODES)}"
+        )
+        return format_html('<a href="{}">{}</a>', url, obj.identity_refusals_last_day)
 
     def save_model(self, request, obj, form, change):
         if change:

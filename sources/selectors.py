@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 
 from consent.services.categories import UNKNOWN_CONSENT_CATEGORY
 from customers.models import DataQualityIssue, Source
+from customers.services.identity import REFUSAL_CODES
 from sources.models import IntakeMessage, RejectedMessage
 
 
@@ -43,5 +44,8 @@ def with_intake_figures(queryset: QuerySet[Source], *, now: datetime) -> QuerySe
         ),
         unknown_consent_categories_last_day=_count(
             DataQualityIssue, created_at__gte=day, code=UNKNOWN_CONSENT_CATEGORY
+        ),
+        identity_refusals_last_day=_count(
+            DataQualityIssue, created_at__gte=day, code__in=REFUSAL_CODES
         ),
     )

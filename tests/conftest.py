@@ -3,8 +3,13 @@ import logging
 
 import pytest
 from django.db import connection
+from hypothesis import settings
 
 from sources.services.keys import create_source
+
+# Property tests without their own max_examples run 100 examples (CI);
+# `make test-thorough` picks the thorough profile.
+settings.register_profile("thorough", max_examples=1000)
 
 
 def pytest_collection_modifyitems(config, items):

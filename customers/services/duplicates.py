@@ -29,8 +29,9 @@ from customers.linkage.clusters import plan_clusters
 from customers.linkage.comparisons import compare
 from customers.linkage.records import FIELDS, Record
 from customers.linkage.scoring import Scored, score_records
-from customers.models import Customer, DuplicateSuggestion, IdentifierType, Identity, Merge
+from customers.models import Customer, DuplicateSuggestion, Identity, Merge
 from customers.selectors import resolve_survivor_id
+from customers.services.identity import IdentityRules, identifiers_held
 from customers.services.merging import (
     MergeError,
     choose_survivor,
@@ -162,6 +163,8 @@ def find_duplicates(
 
 
 def _identifier_counts(pks: list[int]) -> tuple[dict[int, Counter], dict[int, tuple]]:
+    """Per profile, how many identifiers of each type count toward limits; and
+    (is_identified, first_seen) for the survivor rule."""
     counts: dict[int, Counter] = {pk: Counter() for pk in pks}
     info: dict[int, tuple] = {}
     for start in range(0, len(pks), 5000):
@@ -170,10 +173,9 @@ def _identifier_counts(pks: list[int]) -> tuple[dict[int, Counter], dict[int, tu
             "pk", "is_identified", "first_seen"
         ):
             info[pk] = (identified, first_seen)
-        for pk, type_id in Identity.objects.filter(customer_id__in=chunk).values_list(
-            "customer_id", "type_id"
-        ):
-            counts[pk][type_id] += 1
+        counted = Identity.objects.filter(customer_id__in=chunk, superseded_at__isnull=True)
+        for pk, type_name in counted.values_list("customer_id", "type__name"):
+            counts[pk][type_name] += 1
     return counts, info
 
 
@@ -186,12 +188,11 @@ def _merge_sure(
     """Merge the sure pairs' clusters in bulk. Returns (merges, pairs left for review)."""
     involved = sorted({pk for _, pair, _ in sure for pk in pair})
     counts, info = _identifier_counts(involved)
-    limits = dict(IdentifierType.objects.values_list("pk", "max_per_profile"))
+    rules = IdentityRules.load()
     by_pk = {record.pk: record for record in scored.records}
 
     def fits(left: list[int], right: list[int]) -> bool:
-        combined = sum((counts[pk] for pk in (*left, *right)), Counter())
-        return all(n <= limits.get(type_id, n) for type_id, n in combined.items())
+        return rules.fits_counts(sum((counts[pk] for pk in (*left, *right)), Counter()))
 
     def cross_score(x: int, y: int) -> float:
         if _pair(x, y) in distinct:
@@ -244,14 +245,6 @@ def _merge_sure(
     return len(merges), len(plan.held)
 
 
-def _within_limits(pks: list[int]) -> bool:
-    limits = dict(IdentifierType.objects.values_list("pk", "max_per_profile"))
-    counts: dict[int, int] = {}
-    for type_id in Identity.objects.filter(customer_id__in=pks).values_list("type_id", flat=True):
-        counts[type_id] = counts.get(type_id, 0) + 1
-    return all(count <= limits.get(type_id, count) for type_id, count in counts.items())
-
-
 @transaction.atomic
 def merge_suggestion(*, suggestion: DuplicateSuggestion, actor=None) -> Merge | None:
     """Merge the two profiles of a suggestion (they may have merged since).
@@ -266,7 +259,8 @@ def merge_suggestion(*, suggestion: DuplicateSuggestion, actor=None) -> Merge | 
     )
     merge = None
     if a != b:
-        if not _within_limits([a, b]):
+        held = identifiers_held([a, b])
+        if not IdentityRules.load().fits(held[a] | held[b]):
             raise MergeError("limit_conflict", "merging would break an identifier limit")
         customers = list(Customer.objects.filter(pk__in=[a, b]).order_by("pk"))
         survivor = choose_survivor(customers)

@@ -51,6 +51,14 @@ from customers.services.shared_values import linkable
 from customers.services.versions import bump_versions
 
 ANONYMOUS_TYPES = frozenset({"anonymous_id"})
+# the data-quality codes of identifiers ``plan`` refuses (shown per source and profile)
+REFUSAL_CODES = (
+    "unknown_identifier_type",
+    "blocked_identifier",
+    "limit_conflict",
+    "merge_not_allowed",
+    "merge_cap",
+)
 logger = logging.getLogger(__name__)
 
 
@@ -115,7 +123,10 @@ class IdentityRules:
 
     def fits(self, identifiers: Iterable[tuple[str, str]]) -> bool:
         """Whether one profile may hold all these identifiers (per-type limits)."""
-        counts = Counter(name for name, _ in set(identifiers))
+        return self.fits_counts(Counter(name for name, _ in set(identifiers)))
+
+    def fits_counts(self, counts: Mapping[str, int]) -> bool:
+        """Whether one profile may hold this many identifiers of each type."""
         return all(n <= self.rule(name).max_per_profile for name, n in counts.items())
 
 
@@ -135,6 +146,25 @@ class IdentityPlan:
     new: tuple[tuple[str, str], ...] = ()
     refused: tuple[Issue, ...] = ()
     reason: str = ""
+    # used pairs this call renames away (kept with ``superseded_at``)
+    superseded: tuple[tuple[str, str], ...] = ()
+
+
+# the types an alias's previousId may be known under, most specific first
+PREVIOUS_ID_TYPES = ("user_id", "anonymous_id")
+
+
+def previous_identifier(
+    *, previous_id: str, user_id: str | None, owners: Mapping[tuple[str, str], int]
+) -> tuple[tuple[str, str], bool]:
+    """An alias's previousId as the type it is known under (an anonymous id
+    when unknown), and whether the alias renames it: a known user id other
+    than the alias's, kept superseded (see ``plan``'s ``superseded``)."""
+    pair = next(
+        ((t, previous_id) for t in PREVIOUS_ID_TYPES if (t, previous_id) in owners),
+        ("anonymous_id", previous_id),
+    )
+    return pair, pair[0] == "user_id" and pair != ("user_id", user_id)
 
 
 def screen_identifiers(
@@ -165,58 +195,56 @@ def plan(
     owners: Mapping[tuple[str, str], int],
     held: Mapping[int, Collection[tuple[str, str]]],
     rules: IdentityRules,
+    superseded: Collection[tuple[str, str]] = (),
 ) -> IdentityPlan:
     """Decide which profile these cleansed (type, value) pairs belong to.
 
+    The one implementation of identity decisions: the per-message path, the
+    batched pipeline (and so imports and REST writes) and duplicate merges
+    all ask it. Pure: reads nothing, writes nothing.
+
     ``owners``: the profile holding each pair that is known (other pairs
-    may be present); ``held``: every pair each of those profiles holds. Pure:
-    reads nothing, writes nothing. Blocklists first, then identifiers from
-    the most trusted type (lowest priority number) down, each joining the
-    plan unless it would break a rule — per-profile limit, a match on a type
-    that does not merge, the merge cap — in which case it is refused (the
-    least trusted conflicting identifier is the one dropped).
+    may be present); ``held``: the pairs each of those profiles holds that
+    count toward limits (superseded ones left out). ``superseded``: pairs
+    this call renames away (an alias's previousId that is a former user
+    id): they join like any other but never count toward a limit.
+
+    Blocklists first, then identifiers from the most trusted type (lowest
+    priority number) down, each joining the plan unless it would break a
+    rule — per-profile limit, a match on a type that does not merge, the
+    merge cap — in which case it is refused (the least trusted conflicting
+    identifier is the one dropped).
     """
     candidates, refused = screen_identifiers(identifiers=identifiers, rules=rules)
+    # the one place to narrow which candidates may link profiles (e.g. shared values)
     if not candidates:
         return IdentityPlan(Action.REFUSE, refused=tuple(refused), reason="no usable identifier")
+    renamed = set(superseded)
     selected: list[int] = []
-    union: set[tuple[str, str]] = set()
+    union: set[tuple[str, str]] = set()  # what the profile will hold (counted pairs)
     used: list[tuple[str, str]] = []
     for pair in sorted(candidates, key=lambda p: rules.rule(p[0]).priority):
-        name, value = pair
         owner = owners.get(pair)
         if owner is not None and owner in selected:
             used.append(pair)
             continue
-        if owner is None:
-            if rules.fits(union | {pair}):
-                union.add(pair)
-                used.append(pair)
-                continue
-            code = "limit_conflict"
-            why = f"a profile may hold at most {rules.rule(name).max_per_profile} {name}"
-        elif selected and not rules.rule(name).merges:
-            code, why = "merge_not_allowed", f"{name} matches do not merge profiles"
-        elif len(selected) > rules.merge_cap:
-            cap = rules.merge_cap
-            code, why = "merge_cap", f"one message may merge at most {cap} profiles into one"
-        elif not rules.fits(union | set(held.get(owner, ()))):
-            code, why = "limit_conflict", f"joining profile #{owner} would exceed a limit"
-        else:
-            selected.append(owner)
-            union.update(held.get(owner, ()))
-            used.append(pair)
+        joined = set(held.get(owner, ())) - renamed if owner is not None else {pair} - renamed
+        refusal = _refusal(pair, owner, selected, rules.fits(union | joined), rules)
+        if refusal is not None:
+            refused.append(refusal)
             continue
-        refused.append(Issue(name, value, code, f"{name} {value!r} not used: {why}"))
-    action = (
-        Action.CREATE if not selected else Action.ATTACH if len(selected) == 1 else Action.MERGE
-    )
+        if owner is not None:
+            selected.append(owner)
+        union |= joined
+        used.append(pair)
+    action = Action.MERGE if len(selected) > 1 else Action.ATTACH if selected else Action.CREATE
     return IdentityPlan(
         action,
         profile_ids=tuple(selected),
         used=tuple(used),
         new=tuple(p for p in used if p not in owners),
         refused=tuple(refused),
+        superseded=tuple(p for p in used if p in renamed),
     )
 
 
@@ -246,6 +274,28 @@ def linkable_identifiers(
                 per_type.setdefault(types[name].pk, set()).add(value)
     kept, issues = linkable(identifiers=typed, owners=owner_by_id, held=held_by_id)
     return [(t.name, value) for t, value in kept], issues
+
+
+def _refusal(
+    pair: tuple[str, str], owner: int | None, selected: list[int], fits: bool, rules: IdentityRules
+) -> Issue | None:
+    """Why ``pair`` may not join the plan (None: it may)."""
+    name, value = pair
+    if owner is None:
+        if fits:
+            return None
+        code = "limit_conflict"
+        why = f"a profile may hold at most {rules.rule(name).max_per_profile} {name}"
+    elif selected and not rules.rule(name).merges:
+        code, why = "merge_not_allowed", f"{name} matches do not merge profiles"
+    elif len(selected) > rules.merge_cap:
+        cap = rules.merge_cap
+        code, why = "merge_cap", f"one message may merge at most {cap} profiles into one"
+    elif not fits:
+        code, why = "limit_conflict", f"joining profile #{owner} would exceed a limit"
+    else:
+        return None
+    return Issue(name, value, code, f"{name} {value!r} not used: {why}")
 
 
 IDENTITY_LOCKS = "identity"  # the advisory-lock namespace of identifiers
@@ -290,11 +340,11 @@ def find_owners(*, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, st
 
 
 def identifiers_held(customer_ids: Iterable[int]) -> dict[int, set[tuple[str, str]]]:
-    """Per profile, the (type, value) pairs it holds, in one query."""
+    """Per profile, the (type, value) pairs it holds that count toward limits
+    (superseded ones left out), in one query."""
     held: dict[int, set[tuple[str, str]]] = {pk: set() for pk in customer_ids}
-    rows = Identity.objects.filter(customer_id__in=list(held)).values_list(
-        "customer_id", "type__name", "value"
-    )
+    counted = Identity.objects.filter(customer_id__in=list(held), superseded_at__isnull=True)
+    rows = counted.values_list("customer_id", "type__name", "value")
     for customer_id, type_name, value in rows:
         held[customer_id].add((type_name, value))
     return held
@@ -326,6 +376,7 @@ def resolve_identity(
     source_id: int | None,
     seen_at: datetime,
     message_id: str = "",
+    superseded: Collection[tuple[str, str]] = (),
 ) -> Resolution:
     """Find or create the one profile these (type, normalized value) pairs name.
 
@@ -334,7 +385,8 @@ def resolve_identity(
     shared values (``linkable_identifiers``), lets ``plan`` decide and
     carries the plan out. Blocked values, conflicting or shared values and
     identifiers that would break a rule are left out and recorded as issues
-    (on the resolved profile and the source).
+    (on the resolved profile and the source). ``superseded``: see ``plan``
+    (an alias renaming a user id).
     """
     if not identifiers:
         raise ValueError("resolve_identity needs at least one identifier")
@@ -353,7 +405,7 @@ def resolve_identity(
     issues.extend(unlinked)
     # every identifier conflicting or shared: somebody new (the values stay data)
     decided = (
-        plan(identifiers=linked, owners=owners, held=held, rules=rules)
+        plan(identifiers=linked, owners=owners, held=held, rules=rules, superseded=superseded)
         if linked
         else IdentityPlan(Action.CREATE)
     )
@@ -361,6 +413,7 @@ def resolve_identity(
         logger.info("identity conflict on message %s: %s", message_id, conflict.message)
     customer, absorbed = _carry_out(decided, owners, source_id, seen_at, message_id)
     new = _add_identities(decided.new, types, customer, source_id, seen_at)
+    _supersede(decided.superseded, types, at=seen_at)
     if not customer.is_identified and any(t not in ANONYMOUS_TYPES for t, _ in decided.used):
         customer.is_identified = True
         customer.save(update_fields=["is_identified"])
@@ -402,6 +455,18 @@ def _carry_out(
     )
     customer.refresh_from_db()
     return customer, [c.pk for c in others]
+
+
+def _supersede(
+    pairs: Sequence[tuple[str, str]], types: Mapping[str, IdentifierType], *, at: datetime
+) -> None:
+    """Mark identities renamed by an alias (each saved: its history records it)."""
+    for name, value in pairs:
+        for identity in Identity.objects.filter(
+            type=types[name], value=value, superseded_at__isnull=True
+        ):
+            identity.superseded_at = at
+            identity.save(update_fields=["superseded_at"])
 
 
 def _add_identities(

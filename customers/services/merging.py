@@ -12,10 +12,10 @@ holds an equivalent one under a unique constraint (e.g. both are members
 of the same group). The merge log (``Merge``) records exactly which rows
 moved, so ``unmerge`` can move exactly those back.
 
-Profile values combine per core field and per trait: a value from a source
-with a configured ``TraitSourcePriority`` beats an unranked or lower-ranked
-source; otherwise the newest value (by provenance time) wins; an empty value
-never overwrites a filled one. Provenance travels with the winning value.
+Profile values combine per core field and per trait by the one precedence
+rule (``customers.services.precedence``: ranked source, then lower rank,
+then the later time); an empty value never overwrites a filled one.
+Provenance travels with the winning value.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from customers.models import (
     Customer,
     DuplicateSuggestion,
     Merge,
-    TraitSourcePriority,
 )
+from customers.services.precedence import replaces, source_ranks
 from customers.services.versions import bump_versions
 
 _CHUNK = 5000
@@ -204,24 +204,6 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
 # --- values and provenance ---------------------------------------------------------
 
 
-def _source_ranks() -> dict[int, int]:
-    return dict(TraitSourcePriority.objects.values_list("source_id", "priority"))
-
-
-def _beats(new: dict | None, held: dict | None, ranks: dict[int, int]) -> bool:
-    """Whether a value with provenance ``new`` replaces one with ``held``."""
-    new, held = new or {}, held or {}
-    new_rank, held_rank = ranks.get(new.get("source")), ranks.get(held.get("source"))
-    if new_rank is not None or held_rank is not None:
-        if held_rank is None:
-            return True
-        if new_rank is None:
-            return False
-        if new_rank != held_rank:
-            return new_rank < held_rank
-    return (new.get("at") or "") > (held.get("at") or "")
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -241,7 +223,8 @@ def _combine(survivor: Customer, absorbed: Customer, ranks: dict[int, int]) -> d
         if offered in ("", None) or offered == held:
             continue
         new_prov = absorbed.trait_provenance.get(key)
-        if held not in ("", None) and not _beats(new_prov, provenance.get(key), ranks):
+        wins = replaces(new_prov, provenance.get(key), ranks, on_tie=False)
+        if held not in ("", None) and not wins:
             continue
         changes[key] = {
             "before": _jsonable(held),
@@ -321,7 +304,7 @@ def merge_groups(
     kept: dict[int, dict] = {}
     for relation in customer_relations():
         _move_rows(relation, target=target, moved=moved, kept=kept)
-    ranks = _source_ranks()
+    ranks = source_ranks()
     now = timezone.now()
     merges: list[Merge] = []
     changed: dict[int, set[str]] = {}
@@ -546,7 +529,7 @@ def preview_manual_merge(
     (same checks: permission, cap, profiles still separate)."""
     survivor, others = _picked(customer_ids, actor, survivor_id)
     result = Customer.objects.get(pk=survivor.pk)  # a copy to combine into
-    ranks = _source_ranks()
+    ranks = source_ranks()
     changes: dict[str, dict] = {}
     for other in others:
         for key, change in _combine(result, other, ranks).items():

@@ -11,6 +11,7 @@ from core.db.copy import insert_history, insert_rows
 from core.models import OutboxEntry
 from core.outbox import Topic
 from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer
+from customers.services.precedence import replaces, source_ranks
 from customers.services.versions import bump_versions
 
 
@@ -30,6 +31,7 @@ class ProfileChanges:
         self._reset()
 
     def _reset(self) -> None:
+        self._ranks: dict[int, int] | None = None  # read once per batch, when needed
         self._profiles: dict[int, Customer] = {}
         self._fields: set[str] = set()
         self._audited: set[int] = set()
@@ -55,8 +57,10 @@ class ProfileChanges:
     ) -> list[str]:
         """Set already-cleansed core fields and custom traits; returns what changed.
 
-        A value older than the one already held (by its provenance time) does
-        not overwrite it, so late-arriving messages cannot roll a profile back.
+        A value replaces the one held only as ``customers.services.precedence``
+        says (a ranked source beats an unranked one, a lower rank a higher one,
+        then the later time), so late-arriving messages cannot roll a profile
+        back and an unranked source cannot overwrite a ranked one.
         ``address_if_unset`` (address fields guessed from a one-cell address)
         is set only when the profile holds no address field at all; ``core``'s
         own address fields win over it.
@@ -64,10 +68,13 @@ class ProfileChanges:
         changed: list[str] = []
         provenance = dict(customer.trait_provenance)
         stamp = observed_at.isoformat()
+        offered = {"source": source_id, "at": stamp}
+        if self._ranks is None:
+            self._ranks = source_ranks()
+        ranks = self._ranks
 
         def newer(key: str) -> bool:
-            held = provenance.get(key)
-            return held is None or held.get("at", "") <= stamp
+            return replaces(offered, provenance.get(key), ranks)
 
         if address_if_unset and not any(getattr(customer, f) for f in ADDRESS_FIELDS):
             core = {**address_if_unset, **core}
@@ -76,13 +83,13 @@ class ProfileChanges:
                 raise ValueError(f"{name} is not a core field")
             if getattr(customer, name) != value and newer(name):
                 setattr(customer, name, value)
-                provenance[name] = {"source": source_id, "at": stamp}
+                provenance[name] = dict(offered)
                 changed.append(name)
         new_traits = dict(customer.traits)
         for name, value in traits.items():
             if new_traits.get(name) != value and newer(f"traits.{name}"):
                 new_traits[name] = value
-                provenance[f"traits.{name}"] = {"source": source_id, "at": stamp}
+                provenance[f"traits.{name}"] = dict(offered)
                 changed.append(f"traits.{name}")
         if changed:
             customer.traits = new_traits

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from customers.services.identity import IdentityRules, identifier_types, screen_identifiers
+from customers.services.identity import (
+    PREVIOUS_ID_TYPES,
+    IdentityRules,
+    identifier_types,
+    screen_identifiers,
+)
 from customers.services.normalize import (
     InvalidValue,
     Issue,
@@ -13,9 +18,6 @@ from customers.services.normalize import (
 )
 from sources.contracts import NormalizedMessage
 from sources.pipeline.state import Batch, MessageState, Pair
-
-# the types an alias's previousId may be known under, most specific first
-PREVIOUS_ID_TYPES = ("user_id", "anonymous_id")
 
 
 def plan_batch(messages: Sequence[NormalizedMessage]) -> Batch:

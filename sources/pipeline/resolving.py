@@ -26,9 +26,9 @@ from customers.services.identity import (
     find_owners,
     identifiers_held,
     plan,
+    previous_identifier,
     resolve_identity,
 )
-from sources.pipeline.planning import PREVIOUS_ID_TYPES
 from sources.pipeline.state import Batch, MessageState, Pair, components
 
 Group = list[MessageState]
@@ -37,27 +37,34 @@ Group = list[MessageState]
 def resolve_batch(batch: Batch) -> None:
     live = batch.live
     batch.owners = find_owners(identifiers=[p for state in live for p in state.locked])
-    for state in live:
-        if state.message.type == "alias":
-            state.identifiers.append(_previous_identifier(state, batch.owners))
     new_people, to_known, one_at_a_time = _sort_groups(batch, live)
     _create(batch, new_people)
     one_at_a_time += _attach_to_known(batch, to_known)
     for state in sorted(one_at_a_time, key=lambda s: s.index):
+        if state.message.type == "alias":
+            _add_previous_id(state)
         _resolve_one(state)
 
 
-def _previous_identifier(state: MessageState, owners: dict[Pair, int]) -> Pair:
-    """An alias's previousId as the type it is known under (anonymous if new)."""
-    previous_id = state.message.previous_id or ""
-    for type_name in PREVIOUS_ID_TYPES:
-        if (type_name, previous_id) in owners:
-            return (type_name, previous_id)
-    return ("anonymous_id", previous_id)
+def _add_previous_id(state: MessageState) -> None:
+    """An alias's previousId joins its identifiers as the type it is known
+    under now: every earlier message naming it is applied by then (they
+    share its group)."""
+    message = state.message
+    if not message.previous_id:
+        return
+    pair, renamed = previous_identifier(
+        previous_id=message.previous_id,
+        user_id=message.user_id,
+        owners=find_owners(identifiers=state.previous),
+    )
+    if renamed:
+        state.superseded.append(pair)
+    state.identifiers.append(pair)
 
 
-def _identifiers(state: MessageState) -> list[Pair]:
-    return state.identifiers
+def _locked(state: MessageState) -> list[Pair]:
+    return state.locked
 
 
 def _sort_groups(
@@ -68,16 +75,17 @@ def _sort_groups(
     new_people: list[Group] = []
     to_known: list[tuple[Group, int]] = []
     rest: list[MessageState] = []
-    groups = components(live, _identifiers)
+    # an alias's group holds every message naming its previousId as any type
+    groups = components(live, _locked)
     contested = shared_values.contested(
         groups=[[p for state in members for p in state.identifiers] for members in groups],
         owners=owners,
         types=batch.types,
     )
     for index, members in enumerate(groups):
-        pairs = list(dict.fromkeys(p for state in members for p in state.identifiers))
-        if not pairs:
+        if not any(state.locked for state in members):
             continue  # nothing to resolve: no profile, the issues are reported
+        pairs = list(dict.fromkeys(p for state in members for p in state.identifiers))
         if index in contested:  # conflicts or shared values: planned one call at a time
             rest.extend(members)
             continue
@@ -180,6 +188,7 @@ def _resolve_one(state: MessageState) -> None:
         source_id=message.source_id,
         seen_at=message.timestamp,
         message_id=message.message_id,
+        superseded=state.superseded,
     )
     state.customer_id = resolution.customer.pk
     state.created = resolution.created

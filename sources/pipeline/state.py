@@ -46,6 +46,8 @@ class MessageState:
     issues: list[Issue]
     # plan: an alias's previousId as each type it may be known under (locked too)
     previous: list[Pair] = field(default_factory=list)
+    # resolve: an alias's previousId when it is a former user id being renamed
+    superseded: list[Pair] = field(default_factory=list)
     # lock / screen: why it is not applied
     postponed: bool = False  # another transaction holds its people
     duplicate: bool = False  # its (source, messageId) is stored already
