@@ -82,11 +82,6 @@ def test_segment_data_sharing_category_maps_to_a_purpose(run_node):
     assert states == {"third_party_sharing": "denied", "advertising": "granted"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19 (one identity plan): alias of a former user id is refused today; "
-    "remove this mark when it lands",
-)
 def test_alias_of_a_former_user_id(run_node):
     calls = [
         ("identify", {"userId": "legacy-42", "traits": {"email": "sam@example.com"}}),
