@@ -293,4 +293,5 @@ def test_a_long_import_does_not_keep_a_query_log_in_debug_mode(import_file, sett
 
     assert _counts(job)["new"] == 10
     per_batch = len(connection.queries)
-    assert 0 < per_batch < 40
+    # one batch's queries (about 40), far from the five batches' a kept log holds
+    assert 0 < per_batch < 80
