@@ -14,8 +14,15 @@ from collections.abc import Sequence
 from django.db import connection, models
 
 
-def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]):
-    """Write ``fields`` of each object (already set in memory) in one statement."""
+def update_rows(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    fields: Sequence[str],
+    *,
+    increment: Sequence[str] = (),
+):
+    """Write ``fields`` of each object (already set in memory) in one statement;
+    the integer columns ``increment`` go up by one in it (not in memory)."""
     if not objs or not fields:
         return
     quote = connection.ops.quote_name
@@ -31,11 +38,19 @@ def update_rows(model: type[models.Model], objs: Sequence[models.Model], fields:
         for obj in objs
         for column in columns
     ]
-    assignments = ", ".join(
-        f"{quote(column.column)} = v.column{position}"
-        for position, column in enumerate(columns[1:], start=2)
-    )
     table = quote(model._meta.db_table)
+    assignments = ", ".join(
+        [
+            *(
+                f"{quote(column.column)} = v.column{position}"
+                for position, column in enumerate(columns[1:], start=2)
+            ),
+            *(
+                f"{quote(column)} = {table}.{quote(column)} + 1"
+                for column in (model._meta.get_field(name).column for name in increment)
+            ),
+        ]
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {assignments} "  # noqa: S608 - names come from the model

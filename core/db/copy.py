@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import cache
 
 from django.conf import settings
 from django.db import connections, models
@@ -121,17 +122,23 @@ def insert_history(
     fields = [f for f in history._meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_default() for f in fields if f.attname not in tracked}
     attnames = [f.attname for f in fields]
+    constant = {**defaults, "history_type": "~" if update else "+"}
+    # the request's user when an object names none: the same for every object
+    default_user = cache(lambda: history.get_default_history_user(None))
     rows = []
     for obj in objs:
-        user = getattr(obj, "_history_user", None) or history.get_default_history_user(obj)
+        user = getattr(obj, "_history_user", None) or default_user()
         values = {
-            **defaults,
             "history_date": getattr(obj, "_history_date", date),
             "history_user_id": getattr(user, "pk", None),
             "history_change_reason": get_change_reason_from_object(obj) or "",
-            "history_type": "~" if update else "+",
         }
-        rows.append([values[n] if n in values else getattr(obj, n) for n in attnames])
+        rows.append(
+            [
+                values[n] if n in values else constant[n] if n in constant else getattr(obj, n)
+                for n in attnames
+            ]
+        )
     connection = connections[history.objects.db]
     if connection.vendor == "postgresql":
         _copy(connection, history, fields, rows)
@@ -168,10 +175,11 @@ def _next_ids(connection, model: type[models.Model], count: int) -> list[int]:
 def _encoder(connection, field: models.Field) -> Callable[[object], object]:
     """How one column's Python value is written in a text COPY row."""
     if isinstance(field, models.JSONField):
-        json_encoder = field.encoder
+        # one encoder for the column (json.dumps would build one per value)
+        to_json = (field.encoder or json.JSONEncoder)().encode
 
         def encode_json(value):
-            return None if value is None else json.dumps(value, cls=json_encoder)
+            return None if value is None else to_json(value)
 
         return encode_json
     plain = _PLAIN_TYPES.get(type(field), ())

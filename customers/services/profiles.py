@@ -12,7 +12,7 @@ from core.models import OutboxEntry
 from core.outbox import Topic
 from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer
 from customers.services.precedence import replaces, source_ranks
-from customers.services.versions import bump_versions
+from customers.services.versions import mark_bumped
 
 
 class ProfileChanges:
@@ -124,8 +124,11 @@ class ProfileChanges:
         for customer in profiles:
             customer.updated_at = now
         insert_rows(Customer, unsaved)
-        update_rows(Customer, profiles, sorted({*self._fields, "updated_at"}))
-        bump_versions(c.pk for c in profiles)
+        # the version moves in the same statement (a second UPDATE would rewrite each row again)
+        update_rows(
+            Customer, profiles, sorted({*self._fields, "updated_at"}), increment=["version"]
+        )
+        mark_bumped(c.pk for c in profiles)
         insert_history(Customer, list(self._new.values()), date=now)
         audited = [c for c in profiles if c.pk in self._audited and c.pk not in self._new]
         insert_history(Customer, audited, update=True, date=now)

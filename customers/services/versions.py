@@ -8,7 +8,9 @@ the old document; nothing has to be deleted from the cache on time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -17,13 +19,21 @@ from customers.models import Customer
 
 _CHUNK = 900  # SQLite's bound parameters per statement
 
+# the ids noted inside ``bumped_once``, or None outside it
+_pending: ContextVar[set[int] | None] = ContextVar("pending_version_bumps", default=None)
+
 
 def bump_versions(customer_ids: Iterable[int | None]) -> None:
     """Add one to these profiles' versions, inside the caller's transaction.
 
     Rows are locked in id order first, as ``lock_active`` does, so a segment
     recompute bumping thousands of profiles cannot deadlock with a batch.
+    Inside ``bumped_once`` the ids are only noted.
     """
+    pending = _pending.get()
+    if pending is not None:
+        pending.update(pk for pk in customer_ids if pk is not None)
+        return
     ids = sorted({pk for pk in customer_ids if pk is not None})
     if ids and not transaction.get_connection().in_atomic_block:
         with transaction.atomic():  # an admin action outside a transaction
@@ -38,6 +48,38 @@ def bump_versions(customer_ids: Iterable[int | None]) -> None:
             .values_list("pk", flat=True)
         )
         Customer.objects.filter(pk__in=locked).update(version=F("version") + 1)
+
+
+@contextmanager
+def bumped_once() -> Iterator[set[int]]:
+    """Bump each profile noted inside this block once, when it ends without error.
+
+    A batch that gives one profile identities, events and traits would
+    otherwise rewrite its row once per kind of change (and every index
+    entry with it). Yields the noted ids: the caller removes those it needs
+    not bump (rows created in this transaction, whose documents nobody can
+    have cached; rows whose version it already moved another way). Nested
+    blocks note into the outermost one. Readers see the change and the new
+    version together either way: both commit with the transaction.
+    """
+    if _pending.get() is not None:
+        yield _pending.get()
+        return
+    pending: set[int] = set()
+    token = _pending.set(pending)
+    try:
+        yield pending
+    finally:
+        _pending.reset(token)
+    bump_versions(pending)
+
+
+def mark_bumped(customer_ids: Iterable[int]) -> None:
+    """These profiles' versions moved in this transaction already (an UPDATE
+    that also set ``version = version + 1``): ``bumped_once`` leaves them be."""
+    pending = _pending.get()
+    if pending is not None:
+        pending.difference_update(customer_ids)
 
 
 def bump_versions_selected(*, select: str, params=()) -> int:

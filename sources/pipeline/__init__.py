@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from django.db import transaction
 
 from core.audit import acting_as, source_label
+from customers.services.versions import bumped_once
 from sources.contracts import NormalizedMessage
 from sources.pipeline.applying import apply_batch
 from sources.pipeline.effects import effects_of_batch
@@ -57,11 +58,14 @@ def apply_messages(
     them) are not applied but returned ``postponed``, for the caller to apply
     once that transaction is over.
     """
-    batch = plan_batch(messages)  # identifiers, cleansed and screened
-    lock_batch(batch, wait=wait_for_locks)  # all of them, in one order
-    screen_batch(batch)  # stored already; naming an erased person
-    resolve_batch(batch)  # a profile per message: created, attached, merged
-    apply_batch(batch)  # traits, groups, consent, events, issues (in memory)
-    persist_batch(batch)  # written in a few statements
-    effects_of_batch(batch)  # consent segments, live segment membership
+    # each profile's version moves once per batch, however many kinds of change it gets
+    with bumped_once() as bumps:
+        batch = plan_batch(messages)  # identifiers, cleansed and screened
+        lock_batch(batch, wait=wait_for_locks)  # all of them, in one order
+        screen_batch(batch)  # stored already; naming an erased person
+        resolve_batch(batch)  # a profile per message: created, attached, merged
+        apply_batch(batch)  # traits, groups, consent, events, issues (in memory)
+        persist_batch(batch)  # written in a few statements
+        effects_of_batch(batch)  # consent segments, live segment membership
+        bumps.difference_update(c.pk for c in batch.made)  # new rows: nothing cached of them
     return [state.result() for state in batch.states]

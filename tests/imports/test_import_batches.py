@@ -30,7 +30,14 @@ ROWS = [
 def sent(monkeypatch):
     """The batches a run queues, kept instead of run (a broker's view of them)."""
     queued: list[dict] = []
-    monkeypatch.setattr(tasks.import_batch, "delay", lambda **batch: queued.append(batch))
+
+    def send(*, kwargs, **options):
+        # the message's headers (and so the workers' logs) name the batch, not its cells
+        assert "@" not in options["kwargsrepr"]
+        assert "rows" in options["kwargsrepr"]
+        queued.append(kwargs)
+
+    monkeypatch.setattr(tasks.import_batch, "apply_async", send)
     monkeypatch.setattr(runner, "BATCH_SIZE", 2)
     return queued
 

@@ -32,7 +32,9 @@ pytestmark = [
 def sent(monkeypatch):
     """The batches a run queues, kept for the "workers" below."""
     queued: list[dict] = []
-    monkeypatch.setattr(tasks.import_batch, "delay", lambda **batch: queued.append(batch))
+    monkeypatch.setattr(
+        tasks.import_batch, "apply_async", lambda *, kwargs, **options: queued.append(kwargs)
+    )
     return queued
 
 

@@ -1,0 +1,111 @@
+"""Profile versions move once per batch, however many kinds of change a profile gets.
+
+Every bump rewrites the profile row (and its index entries): an import batch
+that gave a known person identities, traits and an event used to rewrite the
+row three more times. The documents keyed by version must still move on
+every change (tests/personalization/test_documents.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from core.db.bulk import update_rows
+from customers.models import Customer
+from customers.services.versions import bump_versions, bumped_once
+from sources.contracts import NormalizedMessage
+from sources.pipeline import apply_messages
+from sources.services.keys import create_source
+from tests.calls import call
+
+pytestmark = pytest.mark.django_db
+
+AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+def _version(pk: int) -> int:
+    return Customer.objects.values_list("version", flat=True).get(pk=pk)
+
+
+def _message(source, **fields) -> NormalizedMessage:
+    return NormalizedMessage(
+        source_id=source.pk,
+        message_id=str(uuid.uuid4()),
+        timestamp=AT,
+        received_at=AT,
+        **fields,
+    )
+
+
+def test_a_known_profile_changed_every_way_in_one_batch_moves_one_version():
+    source, _key = create_source(name="Shop (web)", kind="website")
+    known = call(source, at=AT, user_id="cust-77", traits={"email": "ines@example.pt"}).customer
+    before = _version(known.pk)
+    apply_messages(
+        [
+            # a new identity, new traits, an event: each used to bump on its own
+            _message(
+                source,
+                type="identify",
+                user_id="cust-77",
+                anonymous_id="a5f1-ines-phone",
+                traits={"first_name": "Inês", "plan": "gold"},
+            ),
+            _message(source, type="track", user_id="cust-77", event="Order Completed"),
+        ]
+    )
+    assert _version(known.pk) == before + 1
+
+
+def test_only_an_event_still_moves_the_version():
+    source, _key = create_source(name="Shop (web)", kind="website")
+    known = call(source, at=AT, user_id="cust-79").customer
+    before = _version(known.pk)
+    # earlier than last_seen: the profile row itself does not change
+    call(
+        source, at=datetime(2026, 1, 1, tzinfo=UTC), type="track", event="Viewed", user_id="cust-79"
+    )
+    assert _version(known.pk) == before + 1
+
+
+def test_bumps_inside_the_block_are_made_once_at_its_end():
+    ids = [Customer.objects.create().pk for _ in range(3)]
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as inside, bumped_once():
+            bump_versions(ids[:2])
+            bump_versions(ids[1:])
+            with bumped_once():  # nested: noted in the outer block
+                bump_versions(ids[:1])
+            noted = len(inside.captured_queries)
+        assert noted == 0
+    assert [_version(pk) for pk in ids] == [2, 2, 2]
+
+
+def test_a_failed_block_bumps_nothing():
+    pk = Customer.objects.create().pk
+
+    def failing_batch():
+        with bumped_once():
+            bump_versions([pk])
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError):
+        failing_batch()
+    assert _version(pk) == 1
+
+
+def test_update_rows_increments_in_the_same_statement():
+    first, second = Customer.objects.create(city="Porto"), Customer.objects.create(city="Braga")
+    first.city, second.city = "Lisboa", "Faro"
+    with CaptureQueriesContext(connection) as queries:
+        update_rows(Customer, [first, second], ["city"], increment=["version"])
+    assert len(queries.captured_queries) == 1
+    assert list(Customer.objects.order_by("pk").values_list("city", "version")) == [
+        ("Lisboa", 2),
+        ("Faro", 2),
+    ]
