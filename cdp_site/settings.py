@@ -222,6 +222,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 6 * 60 * 60,
     },
     "purge-old-intake": {"task": "sources.tasks.purge_old_intake", "schedule": 60 * 60},
+    # Import batches a broker lost (a worker SIGKILLed at the wrong instant) are sent again.
+    "resend-import-batches": {"task": "sources.tasks.resend_import_batches", "schedule": 60},
     # Uploaded files whose job was never saved (a crash mid-upload).
     "purge-orphan-uploads": {"task": "sources.tasks.purge_orphan_uploads", "schedule": 60 * 60},
     # Webhooks: turn outbox entries into deliveries, and send due retries.
@@ -387,6 +389,9 @@ TRIBUTARY_INTAKE_BATCH_SIZE = env_int("TRIBUTARY_INTAKE_BATCH_SIZE", 500, minimu
 # before they are parsed; the ASGI server refuses bodies past it (plus room
 # for the form) before reading them. ``import_customers`` is not limited.
 TRIBUTARY_MAX_UPLOAD_MB = env_int("TRIBUTARY_MAX_UPLOAD_MB", 50, minimum=1)
+# A running import that has applied no batch for this long has the batches it
+# is missing sent again (a broker can lose one; a duplicate is applied once).
+TRIBUTARY_IMPORT_STALL_SECONDS = env_int("TRIBUTARY_IMPORT_STALL_SECONDS", 600, minimum=1)
 
 # One filter on every handler masks emails, phone numbers and secrets (write
 # keys, API keys, tokens) in messages, their arguments and tracebacks

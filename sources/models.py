@@ -76,6 +76,8 @@ class ImportJob(models.Model):
     # an import's batches run as tasks; the one that brings done to total ends the job
     batches_total = models.PositiveIntegerField(default=0)
     batches_done = models.PositiveIntegerField(default=0)
+    # when batches not applied were last sent again (sources.imports.resend)
+    batches_resent_at = models.DateTimeField(null=True, blank=True)
     rows_joined_weakly = models.PositiveIntegerField(
         default=0,
         help_text="Rows that join a known person only through a less trusted identifier "
@@ -117,6 +119,8 @@ class ImportBatch(models.Model):
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="batches")
     number = models.PositiveIntegerField()
+    # a job none of whose batches was applied for a while has its lost ones re-sent
+    applied_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [

@@ -7,11 +7,14 @@ tracking intake goes to ``ingest``.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 
 from sources.imports.batches import import_batch as apply_import_batch
 from sources.imports.jobs import purge_orphan_uploads as purge_uploads
+from sources.imports.resend import resend_stalled_batches
 from sources.imports.runner import run_import
 from sources.services.processing import process_batch
 from sources.services.retention import purge_intake
@@ -30,6 +33,15 @@ def run_import_job(job_id: int, dry_run: bool = False) -> str:
 def import_batch(*, job_id: int, run: str, number: int, plan: dict, rows: list) -> dict | None:
     """Apply one batch of an import run; safe to run twice (applied once)."""
     return apply_import_batch(job_id=job_id, run=run, number=number, plan=plan, rows=rows)
+
+
+@shared_task(name="sources.tasks.resend_import_batches")
+def resend_import_batches() -> dict[str, list[int]]:
+    """Send again the batches of import runs stalled past
+    ``TRIBUTARY_IMPORT_STALL_SECONDS`` (a broker lost them)."""
+    stalled_after = timedelta(seconds=settings.TRIBUTARY_IMPORT_STALL_SECONDS)
+    resent = resend_stalled_batches(stalled_after=stalled_after)
+    return {str(job_id): numbers for job_id, numbers in resent.items()}
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, name="sources.tasks.process_intake")

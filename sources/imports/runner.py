@@ -25,7 +25,7 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import astuple
 from itertools import islice
 from pathlib import Path
@@ -45,7 +45,7 @@ from sources.imports.batches import (
 from sources.imports.jobs import fail_job
 from sources.imports.mapping import MappingError
 from sources.imports.plan import ImportPlan, plan_import
-from sources.imports.reading import ImportFileError, Row, open_table
+from sources.imports.reading import ImportFileError, Row, Table, open_table
 from sources.imports.rows import RowIssue
 from sources.models import ImportJob
 
@@ -65,17 +65,8 @@ def run_import(*, job_id: int, dry_run: bool) -> ImportJob:
     job = ImportJob.objects.select_related("source").get(pk=job_id)
     _start(job, dry_run=dry_run)
     try:
-        with _local_file(job) as path:
-            table = open_table(path, job.format)
-            plan = plan_import(
-                headers=table.headers,
-                kind=job.kind,
-                overrides=job.mapping,
-                identifier_types=set(IdentifierType.objects.values_list("name", flat=True)),
-                rows=table.rows,
-                event_name=job.event_name,
-                date_order=job.date_order,
-            )
+        with local_file(job) as path:
+            table, plan = planned(job, path)
             job.rows_total = plan.records
             job.batches_total = 0 if dry_run else math.ceil(plan.records / BATCH_SIZE)
             job.column_types = plan.notes()
@@ -96,11 +87,26 @@ def run_import(*, job_id: int, dry_run: bool) -> ImportJob:
     return job
 
 
+def planned(job: ImportJob, path: Path) -> tuple[Table, ImportPlan]:
+    """The job's file opened, and its plan (the same each time the file is read)."""
+    table = open_table(path, job.format)
+    plan = plan_import(
+        headers=table.headers,
+        kind=job.kind,
+        overrides=job.mapping,
+        identifier_types=set(IdentifierType.objects.values_list("name", flat=True)),
+        rows=table.rows,
+        event_name=job.event_name,
+        date_order=job.date_order,
+    )
+    return table, plan
+
+
 def wait_for_job(*, job_id: int, every: float = 0.5) -> ImportJob:
     """Poll the job until its batches have all been applied (or it failed).
 
     A batch message the broker loses (Redis, a worker SIGKILLed at the wrong
-    instant) is not re-sent yet: the job then stays running."""
+    instant) is sent again by ``resend.resend_stalled_batches`` (beat)."""
     while True:
         job = ImportJob.objects.select_related("source").get(pk=job_id)
         if not job.is_active:
@@ -117,19 +123,29 @@ def _start(job: ImportJob, *, dry_run: bool) -> None:
     job.error = ""
     job.status = ImportJob.Status.PREVIEWING if dry_run else ImportJob.Status.RUNNING
     job.started_at = timezone.now()
-    job.finished_at = None
+    job.finished_at = job.batches_resent_at = None
     job.save()
 
 
 def _import(job: ImportJob, rows: Iterator[Row], plan: ImportPlan) -> None:
     """Send the batches; the last one applied ends the job (or this, when
     the file has no records)."""
+    send_batches(job, rows, plan)
+    finish_if_complete(job_id=job.pk, run=job.started_at.isoformat())
+
+
+def send_batches(
+    job: ImportJob, rows: Iterator[Row], plan: ImportPlan, *, only: Collection[int] | None = None
+) -> None:
+    """Queue the run's batches (``only`` these numbers, when given)."""
     # the tasks wrap this module's run_import: a module-level import would be a cycle
     from sources.tasks import import_batch
 
     run = job.started_at.isoformat()
     encoded = encode_plan(plan)
     for number, batch in enumerate(_batches(rows)):
+        if only is not None and number not in only:
+            continue
         import_batch.apply_async(
             kwargs={
                 "job_id": job.pk,
@@ -142,7 +158,6 @@ def _import(job: ImportJob, rows: Iterator[Row], plan: ImportPlan) -> None:
             # message's headers and the workers' logs
             kwargsrepr=f"{{'job_id': {job.pk}, 'number': {number}, 'rows': {len(batch)}}}",
         )
-    finish_if_complete(job_id=job.pk, run=run)
 
 
 def _preview(job: ImportJob, rows: Iterator[Row], plan: ImportPlan) -> None:
@@ -171,7 +186,7 @@ def _batches(items: Iterable) -> Iterator[list]:
 
 
 @contextlib.contextmanager
-def _local_file(job: ImportJob) -> Iterator[Path]:
+def local_file(job: ImportJob) -> Iterator[Path]:
     """A local path to the job's file (copied from remote storage when needed)."""
     try:
         local = Path(job.file.path)
