@@ -31,22 +31,17 @@ MISSING = -1  # the level of a field missing on either side
 _BASE = 6  # pattern code digit: level + 1, 0 = missing (as ``model.encode``)
 
 
-class _Vocabulary:
-    """Distinct strings with integer ids; id 0 is the empty string."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {"": 0}
-
-    def id(self, value: str) -> int:
-        found = self.ids.get(value)
-        if found is None:
-            found = self.ids[value] = len(self.ids)
-        return found
-
-    def texts(self) -> np.ndarray:
-        texts = np.empty(len(self.ids), dtype=object)
-        texts[list(self.ids.values())] = list(self.ids)
-        return texts
+def _factorize(*columns: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Integer ids for the values of one or more columns, over one shared
+    vocabulary (id 0 is the empty string), and the vocabulary's texts."""
+    vocabulary = dict.fromkeys(["", *(value for column in columns for value in column)])
+    ids = {value: index for index, value in enumerate(vocabulary)}
+    texts = np.empty(len(ids), dtype=object)
+    texts[:] = list(ids)
+    return [
+        np.fromiter(map(ids.__getitem__, column), dtype=np.int32, count=len(column))
+        for column in columns
+    ], texts
 
 
 @dataclass
@@ -73,54 +68,48 @@ class Columns:
 
     @classmethod
     def build(cls, records: Sequence[Record]) -> Columns:
-        names, emails, mailboxes, phones = (_Vocabulary() for _ in range(4))
-        streets, numbers, postcodes, cities = (_Vocabulary() for _ in range(4))
-        n = len(records)
-        ids = {key: np.zeros(n, dtype=np.int32) for key in _ID_COLUMNS}
-        birthday = np.zeros(n, dtype=np.int64)
-        swapped = np.zeros(n, dtype=np.int64)
-        for index, r in enumerate(records):
-            ids["first"][index] = names.id(r.first)
-            ids["last"][index] = names.id(r.last)
-            ids["email"][index] = emails.id(r.email)
-            ids["mailbox"][index] = mailboxes.id(r.email.partition("@")[0])
-            ids["phone"][index] = phones.id(r.phone)
-            ids["street"][index] = streets.id(r.street)
-            ids["street_numbers"][index] = numbers.id("|".join(re.findall(r"\d+", r.street)))
-            ids["postal_code"][index] = postcodes.id(r.postal_code)
-            ids["city"][index] = cities.id(r.city)
-            if r.birthday:
-                birthday[index] = int(r.birthday)
-                swapped[index] = int(r.birthday[:4] + r.birthday[6:8] + r.birthday[4:6])
-        name_text = names.texts()
+        (first, last), name_text = _factorize([r.first for r in records], [r.last for r in records])
+        (email,), email_text = _factorize([r.email for r in records])
+        (mailbox,), _ = _factorize([r.email.partition("@")[0] for r in records])
+        (phone,), phone_text = _factorize([r.phone for r in records])
+        (street,), street_text = _factorize([r.street for r in records])
+        numbers = ["|".join(_NUMBERS.findall(r.street)) if r.street else "" for r in records]
+        (street_numbers,), _ = _factorize(numbers)
+        (postal_code,), _ = _factorize([r.postal_code for r in records])
+        (city,), _ = _factorize([r.city for r in records])
+        birthday = np.array([int(r.birthday or 0) for r in records], dtype=np.int64)
+        year, month, day = (birthday // 10000) * 10000, (birthday // 100) % 100, birthday % 100
         return cls(
+            first=first,
+            last=last,
             name_text=name_text,
             name_length=np.array([len(t) for t in name_text], dtype=np.int32),
             name_head=np.array([ord(t[0]) if t else 0 for t in name_text], dtype=np.int32),
-            email_text=emails.texts(),
-            phone_text=phones.texts(),
-            street_text=streets.texts(),
+            email=email,
+            email_text=email_text,
+            mailbox=mailbox,
+            phone=phone,
+            phone_text=phone_text,
             birthday=birthday,
-            birthday_swapped=swapped,
-            **ids,
+            birthday_swapped=year + day * 100 + month,
+            street=street,
+            street_text=street_text,
+            street_numbers=street_numbers,
+            postal_code=postal_code,
+            city=city,
         )
 
 
-_ID_COLUMNS = (
-    "first",
-    "last",
-    "email",
-    "mailbox",
-    "phone",
-    "street",
-    "street_numbers",
-    "postal_code",
-    "city",
-)
+_NUMBERS = re.compile(r"\d+")
 
 
-def _distance(texts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return cpdist(texts[a], texts[b], scorer=DamerauLevenshtein.distance, dtype=np.int32)
+def _one_edit(texts_a: np.ndarray, texts_b: np.ndarray) -> np.ndarray:
+    """Whether each pair is at most one edit apart (Damerau-Levenshtein);
+    the cut-off lets rapidfuzz stop counting at two."""
+    distance = cpdist(
+        texts_a, texts_b, scorer=DamerauLevenshtein.distance, score_cutoff=1, dtype=np.int32
+    )
+    return distance <= 1
 
 
 def _name_levels(c: Columns, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -133,9 +122,10 @@ def _name_levels(c: Columns, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ra, rb = a[rest], b[rest]
         texts_a, texts_b = c.name_text[ra], c.name_text[rb]
         similarity = cpdist(texts_a, texts_b, scorer=JaroWinkler.similarity, dtype=np.float64)
-        distance = cpdist(texts_a, texts_b, scorer=DamerauLevenshtein.distance, dtype=np.int32)
         length_a, length_b = c.name_length[ra], c.name_length[rb]
-        close = (similarity >= 0.92) | ((np.minimum(length_a, length_b) >= 3) & (distance <= 1))
+        close = similarity >= 0.92
+        check = np.flatnonzero(~close & (np.minimum(length_a, length_b) >= 3))
+        close[check] = _one_edit(texts_a[check], texts_b[check])
         initial = ((length_a == 1) | (length_b == 1)) & (c.name_head[ra] == c.name_head[rb])
         level[rest] = np.select([close, similarity >= 0.80, initial], [3, 2, 1], 0)
     return level
@@ -166,7 +156,8 @@ def _email(c: Columns, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     rest = np.flatnonzero(present & (a != b))
     if len(rest):
         same_mailbox = c.mailbox[left[rest]] == c.mailbox[right[rest]]
-        level[rest[same_mailbox | (_distance(c.email_text, a[rest], b[rest]) <= 1)]] = 1
+        one_edit = _one_edit(c.email_text[a[rest]], c.email_text[b[rest]])
+        level[rest[same_mailbox | one_edit]] = 1
     return level
 
 
@@ -179,11 +170,23 @@ def _birthday(c: Columns, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     level[present & (a == b)] = 3
     rest = np.flatnonzero(present & (a != b))
     if len(rest):
-        texts_a, texts_b = a[rest].astype(str), b[rest].astype(str)
-        one_off = cpdist(texts_a, texts_b, scorer=DamerauLevenshtein.distance) <= 1
         swapped = c.birthday_swapped[left[rest]] == b[rest]
-        level[rest[swapped | one_off]] = 2
+        level[rest[swapped | _one_digit_apart(a[rest], b[rest])]] = 2
     return level
+
+
+def _one_digit_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether two different 8-digit dates (YYYYMMDD) are one edit apart:
+    of equal length, that is one digit replaced or two adjacent digits
+    transposed (an insertion and a deletion are two edits)."""
+    powers = 10 ** np.arange(8, dtype=np.int64)[:, None]
+    digits_a, digits_b = (a // powers) % 10, (b // powers) % 10
+    differ = digits_a != digits_b
+    count = differ.sum(axis=0)
+    transposed = (
+        differ[:-1] & differ[1:] & (digits_a[:-1] == digits_b[1:]) & (digits_a[1:] == digits_b[:-1])
+    ).any(axis=0)
+    return (count == 1) | ((count == 2) & transposed)
 
 
 def _address(c: Columns, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -218,7 +221,7 @@ def _phone(c: Columns, left: np.ndarray, right: np.ndarray, address: np.ndarray)
     level[same] = np.where(address[same] >= 2, 3, 2)
     rest = np.flatnonzero(present & (a != b))
     if len(rest):
-        level[rest[_distance(c.phone_text, a[rest], b[rest]) <= 1]] = 1
+        level[rest[_one_edit(c.phone_text[a[rest]], c.phone_text[b[rest]])]] = 1
     return level
 
 

@@ -236,25 +236,30 @@ def default_model() -> Model:
 def estimate(codes: np.ndarray | list[int]) -> Model:
     """m, u and the share of true pairs by EM over the pairs' comparison patterns."""
     unique, counts = np.unique(np.asarray(codes, dtype=np.int64), return_counts=True)
-    patterns = [(decode(code), n) for code, n in zip(unique.tolist(), counts.tolist(), strict=True)]
+    # one row per distinct pattern, one column per field: its level, -1 missing
+    levels = np.array(
+        [[-1 if level is None else level for level in decode(code)] for code in unique.tolist()],
+        dtype=np.int64,
+    ).reshape(-1, len(COMPARED))
+    present = levels >= 0
+    counts = counts.astype(np.float64)
     model = default_model()
-    total = sum(n for _, n in patterns) or 1
+    total = float(counts.sum()) or 1.0
     for iteration in range(ITERATIONS):
-        sums_m = {name: [0.0] * len(LEVELS[name]) for name in COMPARED}
-        sums_u = {name: [0.0] * len(LEVELS[name]) for name in COMPARED}
-        matched = 0.0
-        for levels, n in patterns:
-            pm, pu = model.share, 1 - model.share
-            for name, level in zip(COMPARED, levels, strict=True):
-                if level is not None:
-                    pm *= model.m[name][level]
-                    pu *= model.u[name][level]
-            weight = pm / (pm + pu)
-            matched += n * weight
-            for name, level in zip(COMPARED, levels, strict=True):
-                if level is not None:
-                    sums_m[name][level] += n * weight
-                    sums_u[name][level] += n * (1 - weight)
+        pm = np.full(len(levels), model.share)
+        pu = np.full(len(levels), 1 - model.share)
+        for column, name in enumerate(COMPARED):
+            rows, level = present[:, column], levels[:, column]
+            pm[rows] *= np.asarray(model.m[name])[level[rows]]
+            pu[rows] *= np.asarray(model.u[name])[level[rows]]
+        weight = pm / (pm + pu)
+        matched = float((counts * weight).sum())
+        sums_m, sums_u = {}, {}
+        for column, name in enumerate(COMPARED):
+            rows, size = present[:, column], len(LEVELS[name])
+            level = levels[rows, column]
+            sums_m[name] = np.bincount(level, (counts * weight)[rows], size).tolist()
+            sums_u[name] = np.bincount(level, (counts * (1 - weight))[rows], size).tolist()
         share = min(max(matched / total, 1e-4), MAX_SHARE)
         change = abs(share - model.share)
         model.share = share

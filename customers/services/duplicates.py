@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
+from core.db.copy import insert_values
 from customers.linkage.clusters import plan_clusters
 from customers.linkage.comparisons import compare
 from customers.linkage.records import FIELDS, Record
@@ -126,17 +127,15 @@ def _store(found: list[_Found], explain: Callable[[_Found], dict]) -> dict[tuple
     }
     for start in range(0, len(found), _CHUNK):
         chunk = found[start : start + _CHUNK]
-        DuplicateSuggestion.objects.bulk_create(
+        now = timezone.now()
+        insert_values(
+            DuplicateSuggestion,
+            ("customer_a_id", "customer_b_id", "score", "comparison", "status", "created_at"),
             [
-                DuplicateSuggestion(
-                    customer_a_id=item.pair[0],
-                    customer_b_id=item.pair[1],
-                    score=item.score,
-                    comparison=explain(item),
-                )
+                (*item.pair, item.score, explain(item), Status.PENDING, now)
                 for item in chunk
                 if item.pair not in existing
-            ]
+            ],
         )
         save_fields(
             [
@@ -197,8 +196,16 @@ def find_duplicates(
     ]
     found.sort(key=lambda item: (-item.score, item.pair))
 
+    explained: dict[tuple, dict] = {}
+
     def explain(item: _Found) -> dict:
-        return scored.explain(item.index, item.code)
+        # a function of the pattern and the first record's names (their
+        # frequencies): many pairs share one
+        record = records[item.index]
+        key = (item.code, record.first, record.last)
+        if key not in explained:
+            explained[key] = scored.explain(item.index, item.code)
+        return explained[key]
 
     with transaction.atomic():
         ids = _store(found, explain)
