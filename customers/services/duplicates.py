@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
@@ -290,23 +292,8 @@ def _merge_sure(
         merges += merge_groups(
             groups=groups[start : start + _CHUNK], reason=Merge.Reason.DUPLICATE, details=details
         )
-    by_absorbed = {m.absorbed_id: m.pk for m in merges}
-    now = timezone.now()
-    save_fields(
-        [
-            (
-                DuplicateSuggestion(
-                    pk=ids[pair],
-                    status=Status.MERGED,
-                    decided_at=now,
-                    merge_id=by_absorbed.get(pair[1]) or by_absorbed.get(pair[0]),
-                ),
-                ["status", "decided_at", "merge"],
-            )
-            for pair in (_pair(a, b) for _, a, b in plan.joined)
-            if pair in ids
-        ]
-    )
+    joined = [ids[pair] for pair in (_pair(a, b) for _, a, b in plan.joined) if pair in ids]
+    _mark_merged(joined, merges)
     # a sure pair the cluster rules held stays pending, saying which rule
     save_fields(
         [
@@ -321,6 +308,28 @@ def _merge_sure(
         ]
     )
     return len(merges), len(plan.held)
+
+
+def _mark_merged(suggestion_ids: list[int], merges: list[Merge]) -> None:
+    """Mark suggestions merged, each linked to this run's merge that absorbed
+    its second profile, else its first (set-based: one UPDATE per chunk)."""
+    if not suggestion_ids or not merges:
+        return
+    run = Merge.objects.filter(
+        pk__range=(min(m.pk for m in merges), max(m.pk for m in merges)),
+        reason=Merge.Reason.DUPLICATE,
+    )
+    merge_of = {
+        side: Subquery(run.filter(absorbed_id=OuterRef(side)).values("pk")[:1])
+        for side in ("customer_b_id", "customer_a_id")
+    }
+    now = timezone.now()
+    for start in range(0, len(suggestion_ids), _CHUNK):
+        DuplicateSuggestion.objects.filter(pk__in=suggestion_ids[start : start + _CHUNK]).update(
+            status=Status.MERGED,
+            decided_at=now,
+            merge_id=Coalesce(merge_of["customer_b_id"], merge_of["customer_a_id"]),
+        )
 
 
 @transaction.atomic

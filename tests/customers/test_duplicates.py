@@ -266,3 +266,18 @@ def test_automatic_merges_keep_the_profile_the_merge_rule_keeps(db):
     find_duplicates(merge_above=DEFAULT_MERGE_ABOVE)
     merge = Merge.objects.get()
     assert (merge.survivor_id, merge.absorbed_id) == (identified.pk, older.pk)
+
+
+def test_merged_suggestions_link_the_merge_that_absorbed_one_of_their_profiles(db):
+    make()
+    make(first_name="Anabel", email="")
+    make(last_name="Lindquist", phone="", email="a.lindqvist@example.org")
+    make(first_name="Lindqvist", last_name="Annabel", email="")
+    report = find_duplicates(merge_above=DEFAULT_MERGE_ABOVE)
+    merged = DuplicateSuggestion.objects.filter(status="merged").select_related("merge")
+    assert report.merged == 3
+    assert merged.count() >= 3
+    for suggestion in merged:
+        absorbed = suggestion.merge.absorbed_id
+        assert absorbed in (suggestion.customer_a_id, suggestion.customer_b_id)
+        assert suggestion.decided_at is not None
