@@ -293,7 +293,7 @@ def _merge_sure(
             groups=groups[start : start + _CHUNK], reason=Merge.Reason.DUPLICATE, details=details
         )
     joined = [ids[pair] for pair in (_pair(a, b) for _, a, b in plan.joined) if pair in ids]
-    _mark_merged(joined, merges)
+    _mark_merged(joined)
     # a sure pair the cluster rules held stays pending, saying which rule
     save_fields(
         [
@@ -310,17 +310,17 @@ def _merge_sure(
     return len(merges), len(plan.held)
 
 
-def _mark_merged(suggestion_ids: list[int], merges: list[Merge]) -> None:
-    """Mark suggestions merged, each linked to this run's merge that absorbed
-    its second profile, else its first (set-based: one UPDATE per chunk)."""
-    if not suggestion_ids or not merges:
-        return
-    run = Merge.objects.filter(
-        pk__range=(min(m.pk for m in merges), max(m.pk for m in merges)),
-        reason=Merge.Reason.DUPLICATE,
-    )
+def _mark_merged(suggestion_ids: list[int]) -> None:
+    """Mark suggestions merged, each linked to the merge that absorbed its
+    second profile, else its first (set-based: one UPDATE per chunk). Both
+    were active when the run began, so a merge absorbing one of them and not
+    undone is this run's."""
     merge_of = {
-        side: Subquery(run.filter(absorbed_id=OuterRef(side)).values("pk")[:1])
+        side: Subquery(
+            Merge.objects.filter(absorbed_id=OuterRef(side), undone_at__isnull=True)
+            .order_by("-pk")
+            .values("pk")[:1]
+        )
         for side in ("customer_b_id", "customer_a_id")
     }
     now = timezone.now()
