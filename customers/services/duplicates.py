@@ -8,7 +8,8 @@ stored as ``DuplicateSuggestion`` rows with their explanation (per field:
 the comparison level and its weight), and with ``merge_above`` the surest
 pairs are grouped into clusters (``customers.linkage.clusters``: merge
 cap, identifier limits, no chaining of people who disagree) and merged,
-logged and undoable like any merge. Pairs a steward decided on are never
+logged and undoable like any merge; a sure pair those rules hold stays
+pending with the rule's name (``held``). Pairs a steward decided on are never
 suggested again, and two profiles a steward called different people never
 end up in one cluster. Suggestions the new run no longer finds are marked
 stale.
