@@ -29,6 +29,7 @@ from customers.linkage.records import Record
 
 MISSING = -1  # the level of a field missing on either side
 _BASE = 6  # pattern code digit: level + 1, 0 = missing (as ``model.encode``)
+_NUMBERS = re.compile(r"\d+")  # house numbers in a street line
 
 
 def _factorize(*columns: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -98,9 +99,6 @@ class Columns:
             postal_code=postal_code,
             city=city,
         )
-
-
-_NUMBERS = re.compile(r"\d+")
 
 
 def _one_edit(texts_a: np.ndarray, texts_b: np.ndarray) -> np.ndarray:
