@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python benchmarks/linkage.py [--people 3000] [--copies 1 5] \
         [--seed 7] [--merge-above 0.9] [--load import|bulk] [--merge-cap N] [--json PATH] \
-        [--details PATH]
+        [--details PATH] [--database-url URL] [--profile PATH]
 
 For each ``--copies`` value a throwaway PostgreSQL database
 (bench_linkage_<copies>) is filled with people from ``corruption.py``'s
@@ -28,6 +28,7 @@ truth pairwise over the imported rows (precision, recall, F1).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import csv
 import io
 import json
@@ -208,7 +209,9 @@ def blocking_and_calibration(owners: dict[int, int], person_of: list[int]) -> di
     }
 
 
-def run(copies: int, people: int, seed: int, merge_above: float, load: str) -> dict:
+def run(
+    copies: int, people: int, seed: int, merge_above: float, load: str, profile: Path | None
+) -> dict:
     import django
 
     django.setup()
@@ -227,8 +230,14 @@ def run(copies: int, people: int, seed: int, merge_above: float, load: str) -> d
     figures["after load"] = pairwise(owners, person_of)
     figures.update(blocking_and_calibration(owners, person_of))
     out = io.StringIO()
+    profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
     call_command("find_duplicates", merge_above=merge_above, verbosity=2, stdout=out)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
     figures["find_duplicates s"] = time.perf_counter() - started
     figures["find_duplicates CPU s"] = time.process_time() - cpu
     figures["summary"] = out.getvalue().strip().splitlines()[0]
@@ -250,15 +259,22 @@ def main() -> None:
     parser.add_argument("--merge-cap", type=int, help="TRIBUTARY_MAX_MERGE_PROFILES for the run")
     parser.add_argument("--json", type=Path, help="write the headline figures here")
     parser.add_argument("--details", type=Path, help="write every figure here")
+    parser.add_argument(
+        "--database-url",
+        default=BASE_URL,
+        help="PostgreSQL URL of the throwaway database, {copies} filled in "
+        "(created and dropped by the run)",
+    )
+    parser.add_argument("--profile", type=Path, help="cProfile find_duplicates into this file")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        figures = run(args.child, args.people, args.seed, args.merge_above, args.load)
+        figures = run(args.child, args.people, args.seed, args.merge_above, args.load, args.profile)
         print(json.dumps(figures))
         return
     results = {}
     for copies in args.copies:
-        url = BASE_URL.format(copies=copies)
+        url = args.database_url.format(copies=copies)
         recreate_database(url)
         env = bench_env(url)
         if args.merge_cap:
@@ -269,6 +285,7 @@ def main() -> None:
                 *(PYTHON, __file__, "--child", str(copies), "--people", str(args.people)),
                 *("--seed", str(args.seed), "--merge-above", str(args.merge_above)),
                 *("--load", args.load),
+                *(("--profile", str(args.profile)) if args.profile else ()),
             ],
             cwd=ROOT,
             env={**env, "DJANGO_SETTINGS_MODULE": "cdp_site.settings"},

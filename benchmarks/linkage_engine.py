@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np
 from corruption import generator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,11 +82,14 @@ def run(args) -> dict:
     scored = score_records(records)
     scoring_cpu = time.process_time() - cpu
     model = scored.model
-    values = {}
-    codes = {}
-    for value, i, j, code in scored.scores():
-        values[(i, j)] = round(value, 4)
-        codes[(i, j)] = code
+    values = dict(
+        zip(
+            zip(scored.left.tolist(), scored.right.tolist(), strict=True),
+            np.round(scored.values, 4).tolist(),
+            strict=True,
+        )
+    )
+    codes = dict(zip(values, scored.codes.tolist(), strict=True))
     sure = sorted(
         ((v, i, j) for (i, j), v in values.items() if v >= args.merge_above),
         key=lambda item: (-item[0], item[1], item[2]),
@@ -174,6 +178,7 @@ def run(args) -> dict:
         "held": Counter(reason for *_, reason in plan.held),
         "engine s": seconds,
         "scoring CPU s": scoring_cpu,
+        "CPU by stage": {stage: round(seconds, 2) for stage, seconds in scored.cpu.items()},
         "peak RSS MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "EM iterations": model.iterations,
         "share": model.share,
@@ -212,6 +217,7 @@ def print_report(f: dict, args) -> None:
         f"| {f['F1']:.4f} | {f['engine s']:.1f} ({f['scoring CPU s']:.1f}) "
         f"| {f['peak RSS MiB']:.0f} |"
     )
+    print(f"CPU by stage: {f['CPU by stage']}")
     print(f"\nEM: {f['EM iterations']} iterations, share {f['share']:.4f}; held {dict(f['held'])}")
     for name, bits in f["weights"].items():
         print(f"  {name}: {bits}")

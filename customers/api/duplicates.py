@@ -20,6 +20,7 @@ from rest_framework import serializers, viewsets
 
 from accounts.api.masking import MaskedSerializer
 from core.api.router import router
+from customers.linkage.clusters import HELD_REASONS
 from customers.linkage.comparisons import COMPARED, outcome
 from customers.linkage.records import FIELDS
 from customers.models import Customer, DuplicateSuggestion
@@ -54,10 +55,17 @@ class SuggestionSerializer(serializers.ModelSerializer):
         help_text="Bits of the share of true pairs among the compared pairs."
     )
     comparison = serializers.SerializerMethodField()
+    held = serializers.SerializerMethodField(
+        help_text="Why a pair that scored above `--merge-above` was not merged "
+        "automatically: `merge_cap` (its cluster would pass TRIBUTARY_MAX_MERGE_PROFILES), "
+        "`limit_conflict` (an identifier limit, e.g. two user ids), `members_disagree` "
+        "(another profile of the cluster is clearly someone else); null otherwise."
+    )
 
     class Meta:
         model = DuplicateSuggestion
         fields = ("id", "status", "score", "created_at", "decided_at", "prior", "comparison")
+        fields += ("held",)
         fields += ("profiles",)
         read_only_fields = fields
 
@@ -69,6 +77,10 @@ class SuggestionSerializer(serializers.ModelSerializer):
     def get_prior(self, obj: DuplicateSuggestion) -> float | None:
         prior = (obj.comparison or {}).get("prior")
         return prior if isinstance(prior, int | float) else None
+
+    def get_held(self, obj: DuplicateSuggestion) -> str | None:
+        held = (obj.comparison or {}).get("held")
+        return held if held in HELD_REASONS else None
 
     @extend_schema_field(FieldOutcomeSerializer(many=True))
     def get_comparison(self, obj: DuplicateSuggestion) -> list[dict]:

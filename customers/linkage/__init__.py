@@ -7,7 +7,10 @@ as Splink and the recordlinkage toolkit implement it:
 - ``blocking``: several independent blocking keys, so a typo in any one
   field never hides a pair;
 - ``comparisons``: per field, a comparison *level* (exact, close,
-  similar, initial, different, missing);
+  similar, initial, different, missing), one pair at a time (the
+  reference, and what single pairs use);
+- ``columns``: the same levels for arrays of pairs at once (numpy and
+  rapidfuzz's ``cpdist``), which is what scoring a whole base uses;
 - ``model``: m/u probabilities per level and the share of true pairs,
   estimated by expectation-maximisation from the candidate pairs
   themselves, term-frequency adjusted names, and the match probability

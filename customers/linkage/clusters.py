@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 CHAIN_FLOOR = 0.05
+HELD_REASONS = ("merge_cap", "limit_conflict", "members_disagree")
 
 
 @dataclass

@@ -28,10 +28,11 @@ Splink's term-frequency adjustment does), bounded to 1/20..20 times.
 from __future__ import annotations
 
 import math
-from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from customers.linkage.comparisons import COMPARED, LEVELS
 from customers.linkage.records import Record
@@ -151,6 +152,46 @@ class Model:
             }
         return {"prior": round(self.prior_bits, 2), "fields": fields}
 
+    def exact_name_bits(self, records: Sequence[Record]) -> dict[str, np.ndarray]:
+        """Per record, the evidence of an exact agreement on its first and on
+        its last name (``tf_bits``), for scoring many pairs at once."""
+        bits = {}
+        for name, attribute in TF_FIELDS.items():
+            known: dict[str, float] = {}
+            values = np.empty(len(records), dtype=np.float64)
+            for index, record in enumerate(records):
+                value = getattr(record, attribute)
+                found = known.get(value)
+                if found is None:
+                    found = known[value] = self.tf_bits(name, value)
+                values[index] = found
+            bits[name] = values
+        return bits
+
+    def score_codes(
+        self, codes: np.ndarray, left: np.ndarray, exact_bits: dict[str, np.ndarray]
+    ) -> np.ndarray:
+        """``score`` of many pairs: their pattern codes and the index of
+        their first record (whose names' frequencies count, as in ``score``)."""
+        patterns, inverse = np.unique(codes, return_inverse=True)
+        base = np.empty(len(patterns), dtype=np.float64)
+        exact = {name: np.zeros(len(patterns), dtype=bool) for name in TF_FIELDS}
+        for k, code in enumerate(patterns.tolist()):
+            total = self.prior_bits
+            for name, level in zip(COMPARED, decode(code), strict=True):
+                if level is None:
+                    continue
+                if name in TF_FIELDS and level == len(LEVELS[name]) - 1:
+                    exact[name][k] = True
+                else:
+                    total += self.table[name][level]
+            base[k] = total
+        total = base[inverse]
+        for name, bits in exact_bits.items():
+            chosen = exact[name][inverse]
+            total[chosen] += bits[left[chosen]]
+        return 1.0 / (1.0 + np.exp2(np.maximum(-total, -60.0)))
+
     def finish(self, records: Iterable[Record]) -> Model:
         """Weight tables and name frequencies, once the parameters are final."""
         self.table = {}
@@ -192,27 +233,33 @@ def default_model() -> Model:
     )
 
 
-def estimate(codes: array | list[int]) -> Model:
+def estimate(codes: np.ndarray | list[int]) -> Model:
     """m, u and the share of true pairs by EM over the pairs' comparison patterns."""
-    patterns = [(decode(code), n) for code, n in Counter(codes).items()]
+    unique, counts = np.unique(np.asarray(codes, dtype=np.int64), return_counts=True)
+    # one row per distinct pattern, one column per field: its level, -1 missing
+    levels = np.array(
+        [[-1 if level is None else level for level in decode(code)] for code in unique.tolist()],
+        dtype=np.int64,
+    ).reshape(-1, len(COMPARED))
+    present = levels >= 0
+    counts = counts.astype(np.float64)
     model = default_model()
-    total = sum(n for _, n in patterns) or 1
+    total = float(counts.sum()) or 1.0
     for iteration in range(ITERATIONS):
-        sums_m = {name: [0.0] * len(LEVELS[name]) for name in COMPARED}
-        sums_u = {name: [0.0] * len(LEVELS[name]) for name in COMPARED}
-        matched = 0.0
-        for levels, n in patterns:
-            pm, pu = model.share, 1 - model.share
-            for name, level in zip(COMPARED, levels, strict=True):
-                if level is not None:
-                    pm *= model.m[name][level]
-                    pu *= model.u[name][level]
-            weight = pm / (pm + pu)
-            matched += n * weight
-            for name, level in zip(COMPARED, levels, strict=True):
-                if level is not None:
-                    sums_m[name][level] += n * weight
-                    sums_u[name][level] += n * (1 - weight)
+        pm = np.full(len(levels), model.share)
+        pu = np.full(len(levels), 1 - model.share)
+        for column, name in enumerate(COMPARED):
+            rows, level = present[:, column], levels[:, column]
+            pm[rows] *= np.asarray(model.m[name])[level[rows]]
+            pu[rows] *= np.asarray(model.u[name])[level[rows]]
+        weight = pm / (pm + pu)
+        matched = float((counts * weight).sum())
+        sums_m, sums_u = {}, {}
+        for column, name in enumerate(COMPARED):
+            rows, size = present[:, column], len(LEVELS[name])
+            level = levels[rows, column]
+            sums_m[name] = np.bincount(level, (counts * weight)[rows], size).tolist()
+            sums_u[name] = np.bincount(level, (counts * (1 - weight))[rows], size).tolist()
         share = min(max(matched / total, 1e-4), MAX_SHARE)
         change = abs(share - model.share)
         model.share = share

@@ -1,53 +1,85 @@
-"""Block, compare, estimate, score: the candidate pairs of a set of records."""
+"""Block, compare, estimate, score: the candidate pairs of a set of records.
+
+Column-wise: the candidate pairs are arrays of record indexes, their
+comparison patterns and scores arrays of the same length
+(``columns.compare_pairs``, ``Model.score_codes``). An explanation is
+built only for a pair that is asked about (``Scored.explain``): it is a
+function of the pair's pattern code and its first record.
+"""
 
 from __future__ import annotations
 
-from array import array
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from customers.linkage.blocking import candidate_arrays
+from customers.linkage.columns import Columns, compare_pairs, encode_levels
 from customers.linkage.comparisons import compare
-from customers.linkage.model import Model, decode, default_model, encode, estimate
+from customers.linkage.model import Model, decode, default_model, estimate
 from customers.linkage.records import Record
+
+CHUNK = 250_000  # pairs compared at once (bounds the temporary columns)
 
 
 @dataclass
 class Scored:
-    """Candidate pairs (indexes into ``records``) with their comparison patterns."""
+    """Candidate pairs (indexes into ``records``), their comparison pattern
+    codes and scores, as parallel arrays."""
 
     records: Sequence[Record]
-    left: array
-    right: array
-    codes: array
+    left: np.ndarray
+    right: np.ndarray
+    codes: np.ndarray
+    values: np.ndarray
     model: Model
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per stage
 
     def __len__(self) -> int:
         return len(self.codes)
 
     def scores(self) -> Iterator[tuple[float, int, int, int]]:
         """(score, index a, index b, pattern code) for every candidate pair."""
-        records, model = self.records, self.model
-        cache: dict[int, tuple[int | None, ...]] = {}
-        for i, j, code in zip(self.left, self.right, self.codes, strict=True):
-            levels = cache.get(code)
-            if levels is None:
-                levels = cache[code] = decode(code)
-            yield model.score(levels, records[i]), i, j, code
+        return zip(
+            self.values.tolist(),
+            self.left.tolist(),
+            self.right.tolist(),
+            self.codes.tolist(),
+            strict=True,
+        )
 
     def explain(self, i: int, code: int) -> dict:
         return self.model.explain(decode(code), self.records[i])
 
 
 def score_records(records: Sequence[Record]) -> Scored:
+    cpu, clock = {}, time.process_time()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.process_time()
+        cpu[stage], clock = now - clock, now
+
     pairs_left, pairs_right = candidate_arrays(records)
-    left, right = array("i", pairs_left.tolist()), array("i", pairs_right.tolist())
+    left, right = pairs_left.astype(np.int32), pairs_right.astype(np.int32)
     del pairs_left, pairs_right
-    codes = array(
-        "i", (encode(compare(records[i], records[j])) for i, j in zip(left, right, strict=True))
-    )
+    lap("blocking")
+    columns = Columns.build(records)
+    codes = np.empty(len(left), dtype=np.int32)
+    for start in range(0, len(left), CHUNK):
+        chunk = slice(start, start + CHUNK)
+        codes[chunk] = encode_levels(compare_pairs(columns, left[chunk], right[chunk]))
+    del columns
+    lap("comparing")
     model = estimate(codes).finish(records)
-    return Scored(records=records, left=left, right=right, codes=codes, model=model)
+    lap("estimating")
+    values = model.score_codes(codes, left, model.exact_name_bits(records))
+    lap("scoring")
+    return Scored(
+        records=records, left=left, right=right, codes=codes, values=values, model=model, cpu=cpu
+    )
 
 
 def score_pair(a: Record, b: Record, model: Model | None = None) -> tuple[float, dict]:

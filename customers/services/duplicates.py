@@ -8,7 +8,8 @@ stored as ``DuplicateSuggestion`` rows with their explanation (per field:
 the comparison level and its weight), and with ``merge_above`` the surest
 pairs are grouped into clusters (``customers.linkage.clusters``: merge
 cap, identifier limits, no chaining of people who disagree) and merged,
-logged and undoable like any merge. Pairs a steward decided on are never
+logged and undoable like any merge; a sure pair those rules hold stays
+pending with the rule's name (``held``). Pairs a steward decided on are never
 suggested again, and two profiles a steward called different people never
 end up in one cluster. Suggestions the new run no longer finds are marked
 stale.
@@ -18,13 +19,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
+from core.db.copy import insert_values
 from customers.linkage.clusters import plan_clusters
 from customers.linkage.comparisons import compare
 from customers.linkage.records import FIELDS, Record
@@ -42,6 +48,7 @@ from customers.services.merging import (
 
 DEFAULT_SUGGEST_ABOVE = 0.5
 DEFAULT_MERGE_ABOVE = 0.9
+_CHUNK = 2000  # rows written per statement
 REVIEW_SUGGESTIONS = ("customers.change_duplicatesuggestion",)
 Status = DuplicateSuggestion.Status
 
@@ -68,55 +75,98 @@ def load_records() -> list[Record]:
 def score_all() -> list[tuple[float, tuple[int, int]]]:
     """Every candidate pair of active profiles with its score (for measuring)."""
     scored = score_records(load_records())
-    records = scored.records
-    return [(value, _pair(records[i].pk, records[j].pk)) for value, i, j, _ in scored.scores()]
+    pks = np.array([record.pk for record in scored.records], dtype=np.int64)
+    low, high = _pairs(pks[scored.left], pks[scored.right])
+    return list(
+        zip(scored.values.tolist(), zip(low.tolist(), high.tolist(), strict=True), strict=True)
+    )
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
-def _store(found: list[tuple[float, tuple[int, int], dict]]) -> dict[tuple[int, int], int]:
-    """Create or refresh open suggestions, mark the ones not found again stale;
-    returns the ids of the found ones by pair."""
+def _pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A pair to store: its score, profile ids (low, high), and what its
+    explanation is built from (the first record's index and the pattern
+    code), so that explanations exist only while they are written."""
+
+    score: float
+    pair: tuple[int, int]
+    index: int
+    code: int
+
+
+def _decided(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Which pairs a steward decided on already (merged or "not the same")."""
+    decided = np.array(
+        list(
+            DuplicateSuggestion.objects.filter(
+                status__in=(Status.MERGED, Status.DISTINCT)
+            ).values_list("customer_a_id", "customer_b_id")
+        ),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    if not len(decided) or not len(low):
+        return np.zeros(len(low), dtype=bool)
+    width = int(max(high.max(), decided.max())) + 1
+    decided_low, decided_high = _pairs(decided[:, 0], decided[:, 1])
+    return np.isin(low * width + high, decided_low * width + decided_high)
+
+
+def _store(found: list[_Found], explain: Callable[[_Found], dict]) -> dict[tuple[int, int], int]:
+    """Create or refresh open suggestions (explained), mark the ones not
+    found again stale; returns the ids of the found ones by pair."""
     existing = {
         (a, b): pk
         for pk, a, b in DuplicateSuggestion.objects.filter(
             status__in=(Status.PENDING, Status.STALE)
         ).values_list("pk", "customer_a_id", "customer_b_id")
     }
-    DuplicateSuggestion.objects.bulk_create(
-        [
-            DuplicateSuggestion(customer_a_id=a, customer_b_id=b, score=s, comparison=why)
-            for s, (a, b), why in found
-            if (a, b) not in existing
-        ],
-        batch_size=2000,
-    )
-    save_fields(
-        [
-            (
-                DuplicateSuggestion(
-                    pk=existing[pair], score=s, comparison=why, status=Status.PENDING
-                ),
-                ["score", "comparison", "status"],
-            )
-            for s, pair, why in found
-            if pair in existing
-        ]
-    )
-    found_pairs = {pair for _, pair, _ in found}
+    for start in range(0, len(found), _CHUNK):
+        chunk = found[start : start + _CHUNK]
+        now = timezone.now()
+        insert_values(
+            DuplicateSuggestion,
+            ("customer_a_id", "customer_b_id", "score", "comparison", "status", "created_at"),
+            [
+                (*item.pair, item.score, explain(item), Status.PENDING, now)
+                for item in chunk
+                if item.pair not in existing
+            ],
+        )
+        save_fields(
+            [
+                (
+                    DuplicateSuggestion(
+                        pk=existing[item.pair],
+                        score=item.score,
+                        comparison=explain(item),
+                        status=Status.PENDING,
+                    ),
+                    ["score", "comparison", "status"],
+                )
+                for item in chunk
+                if item.pair in existing
+            ]
+        )
+    found_pairs = {item.pair for item in found}
     gone = [pk for pair, pk in existing.items() if pair not in found_pairs]
-    for start in range(0, len(gone), 2000):
-        DuplicateSuggestion.objects.filter(pk__in=gone[start : start + 2000]).update(
+    for start in range(0, len(gone), _CHUNK):
+        DuplicateSuggestion.objects.filter(pk__in=gone[start : start + _CHUNK]).update(
             status=Status.STALE
         )
     pairs = sorted(found_pairs)
     ids = {}
-    for start in range(0, len(pairs), 2000):
-        chunk = {a for a, _ in pairs[start : start + 2000]}
+    for start in range(0, len(pairs), _CHUNK):
+        chunk_ids = {a for a, _ in pairs[start : start + _CHUNK]}
         for pk, a, b in DuplicateSuggestion.objects.filter(
-            status=Status.PENDING, customer_a_id__in=chunk
+            status=Status.PENDING, customer_a_id__in=chunk_ids
         ).values_list("pk", "customer_a_id", "customer_b_id"):
             ids[(a, b)] = pk
     return ids
@@ -130,64 +180,80 @@ def find_duplicates(
     started = time.perf_counter()
     records = load_records()
     report.profiles = len(records)
-    decided = set(
-        DuplicateSuggestion.objects.filter(status__in=(Status.MERGED, Status.DISTINCT))
-        .values_list("customer_a_id", "customer_b_id")
-        .iterator(chunk_size=5000)
-    )
     scored = score_records(records)
-    found = []
-    for value, i, j, code in scored.scores():
-        pair = _pair(records[i].pk, records[j].pk)
-        if pair in decided:
-            continue
-        report.compared += 1
-        if value >= suggest_above:
-            found.append((round(value, 4), pair, scored.explain(i, code)))
-    found.sort(key=lambda item: (-item[0], item[1]))
+    pks = np.array([record.pk for record in records], dtype=np.int64)
+    low, high = _pairs(pks[scored.left], pks[scored.right])
+    open_pairs = ~_decided(low, high)
+    report.compared = int(open_pairs.sum())
+    chosen = np.flatnonzero(open_pairs & (scored.values >= suggest_above))
+    found = [
+        _Found(score=round(value, 4), pair=(a, b), index=index, code=code)
+        for value, a, b, index, code in zip(
+            scored.values[chosen].tolist(),
+            low[chosen].tolist(),
+            high[chosen].tolist(),
+            scored.left[chosen].tolist(),
+            scored.codes[chosen].tolist(),
+            strict=True,
+        )
+    ]
+    found.sort(key=lambda item: (-item.score, item.pair))
+
+    explained: dict[tuple, dict] = {}
+
+    def explain(item: _Found) -> dict:
+        # a function of the pattern and the first record's names (their
+        # frequencies): many pairs share one
+        record = records[item.index]
+        key = (item.code, record.first, record.last)
+        if key not in explained:
+            explained[key] = scored.explain(item.index, item.code)
+        return explained[key]
+
     with transaction.atomic():
-        ids = _store(found)
+        ids = _store(found, explain)
     report.suggested = len(found)
     report.seconds_scoring = time.perf_counter() - started
     if merge_above is not None:
         started = time.perf_counter()
-        sure = [item for item in found if item[0] >= merge_above]
+        sure = [item for item in found if item.score >= merge_above]
         distinct = set(
             DuplicateSuggestion.objects.filter(status=Status.DISTINCT).values_list(
                 "customer_a_id", "customer_b_id"
             )
         )
-        report.merged, report.not_merged = _merge_sure(sure, ids, scored, distinct)
+        report.merged, report.not_merged = _merge_sure(sure, ids, scored, distinct, explain)
         report.seconds_merging = time.perf_counter() - started
     return report
 
 
-def _identifier_counts(pks: list[int]) -> tuple[dict[int, Counter], dict[int, tuple]]:
+def _identifier_counts(pks: list[int]) -> tuple[dict[int, Counter], dict[int, Customer]]:
     """Per profile, how many identifiers of each type count toward limits; and
-    (is_identified, first_seen) for the survivor rule."""
+    the profiles with what the survivor rule reads (``choose_survivor``)."""
     counts: dict[int, Counter] = {pk: Counter() for pk in pks}
-    info: dict[int, tuple] = {}
+    customers: dict[int, Customer] = {}
     for start in range(0, len(pks), 5000):
         chunk = pks[start : start + 5000]
-        for pk, identified, first_seen in Customer.objects.filter(pk__in=chunk).values_list(
+        for customer in Customer.objects.filter(pk__in=chunk).only(
             "pk", "is_identified", "first_seen"
         ):
-            info[pk] = (identified, first_seen)
+            customers[customer.pk] = customer
         counted = Identity.objects.filter(customer_id__in=chunk, superseded_at__isnull=True)
         for pk, type_name in counted.values_list("customer_id", "type__name"):
             counts[pk][type_name] += 1
-    return counts, info
+    return counts, customers
 
 
 def _merge_sure(
-    sure: list[tuple[float, tuple[int, int], dict]],
+    sure: list[_Found],
     ids: dict,
     scored: Scored,
     distinct: set[tuple[int, int]],
+    explain: Callable[[_Found], dict],
 ) -> tuple[int, int]:
     """Merge the sure pairs' clusters in bulk. Returns (merges, pairs left for review)."""
-    involved = sorted({pk for _, pair, _ in sure for pk in pair})
-    counts, info = _identifier_counts(involved)
+    involved = sorted({pk for item in sure for pk in item.pair})
+    counts, customers = _identifier_counts(involved)
     rules = IdentityRules.load()
     by_pk = {record.pk: record for record in scored.records}
 
@@ -200,49 +266,71 @@ def _merge_sure(
         return scored.model.score(compare(by_pk[x], by_pk[y]), by_pk[x])
 
     plan = plan_clusters(
-        ((value, *pair) for value, pair, _ in sure),
+        ((item.score, *item.pair) for item in sure),
         cap=settings.TRIBUTARY_MAX_MERGE_PROFILES,
         fits=fits,
         cross_score=cross_score,
     )
-    explanations = {pair: why for _, pair, why in sure}
+    by_pair = {item.pair: item for item in sure}
     groups, details = [], {}
     for members in plan.groups:
-        survivor = min(members, key=lambda pk: (not info[pk][0], info[pk][1], pk))
+        survivor = choose_survivor([customers[pk] for pk in members]).pk
         groups.append((survivor, [pk for pk in members if pk != survivor]))
     for value, a, b in plan.joined:
         pair = _pair(a, b)
+        if all(pk in details for pk in pair):
+            continue
         detail = {
             "score": value,
             "suggestion_id": ids.get(pair),
             "pair": list(pair),
-            "comparison": explanations[pair],
+            "comparison": explain(by_pair[pair]),
         }
         for pk in pair:
             details.setdefault(pk, detail)
     merges: list[Merge] = []
-    for start in range(0, len(groups), 2000):
+    for start in range(0, len(groups), _CHUNK):
         merges += merge_groups(
-            groups=groups[start : start + 2000], reason=Merge.Reason.DUPLICATE, details=details
+            groups=groups[start : start + _CHUNK], reason=Merge.Reason.DUPLICATE, details=details
         )
-    by_absorbed = {m.absorbed_id: m.pk for m in merges}
-    now = timezone.now()
+    joined = [ids[pair] for pair in (_pair(a, b) for _, a, b in plan.joined) if pair in ids]
+    _mark_merged(joined)
+    # a sure pair the cluster rules held stays pending, saying which rule
     save_fields(
         [
             (
                 DuplicateSuggestion(
-                    pk=ids[pair],
-                    status=Status.MERGED,
-                    decided_at=now,
-                    merge_id=by_absorbed.get(pair[1]) or by_absorbed.get(pair[0]),
+                    pk=ids[pair], comparison={**explain(by_pair[pair]), "held": reason}
                 ),
-                ["status", "decided_at", "merge"],
+                ["comparison"],
             )
-            for pair in (_pair(a, b) for _, a, b in plan.joined)
+            for pair, reason in ((_pair(a, b), reason) for _, a, b, reason in plan.held)
             if pair in ids
         ]
     )
     return len(merges), len(plan.held)
+
+
+def _mark_merged(suggestion_ids: list[int]) -> None:
+    """Mark suggestions merged, each linked to the merge that absorbed its
+    second profile, else its first (set-based: one UPDATE per chunk). Both
+    were active when the run began, so a merge absorbing one of them and not
+    undone is this run's."""
+    merge_of = {
+        side: Subquery(
+            Merge.objects.filter(absorbed_id=OuterRef(side), undone_at__isnull=True)
+            .order_by("-pk")
+            .values("pk")[:1]
+        )
+        for side in ("customer_b_id", "customer_a_id")
+    }
+    now = timezone.now()
+    for start in range(0, len(suggestion_ids), _CHUNK):
+        DuplicateSuggestion.objects.filter(pk__in=suggestion_ids[start : start + _CHUNK]).update(
+            status=Status.MERGED,
+            decided_at=now,
+            merge_id=Coalesce(merge_of["customer_b_id"], merge_of["customer_a_id"]),
+        )
 
 
 @transaction.atomic

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts.permissions import require_permissions
 from accounts.roles import MERGE_PROFILES
+from core.db.copy import insert_history, insert_rows
 from core.errors import DomainError
 from core.models import OutboxEntry
 from core.outbox import emit
@@ -340,12 +341,13 @@ def merge_groups(
     save_fields([(locked[pk], sorted(changed[pk])) for pk in survivors if changed[pk]])
     # History rows for the survivors, whose values changed; an absorbed
     # profile's only change (merged_into) is recorded in full by the Merge row.
-    Customer.history.bulk_history_create(
-        [locked[pk] for pk in survivors if changed[pk]], update=True, batch_size=1000
-    )
-    Merge.objects.bulk_create(merges, batch_size=1000)
+    # (COPY on PostgreSQL: bulk_create's UNNEST arrays are quoted in Python,
+    # value by value, and the merge log's JSON is most of the bytes)
+    insert_history(Customer, [locked[pk] for pk in survivors if changed[pk]], update=True)
+    insert_rows(Merge, merges, set_pks=True)
     bump_versions([*survivors, *target])
-    OutboxEntry.objects.bulk_create(
+    insert_rows(
+        OutboxEntry,
         [
             OutboxEntry(
                 topic=OutboxEntry.Topic.PROFILE_MERGED,
@@ -358,7 +360,6 @@ def merge_groups(
             )
             for m in merges
         ],
-        batch_size=1000,
     )
     return merges
 

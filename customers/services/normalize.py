@@ -137,16 +137,59 @@ def _capitalize_word(word: str) -> str:
     return lower[:1].upper() + lower[1:]
 
 
+# Digits that scanned or hand-copied text puts for a letter (OCR confusions):
+# upper case at the start of a word or in an ALL-CAPS word, else lower case.
+_OCR_UPPER = {"0": "O", "1": "I", "5": "S", "8": "B"}
+_OCR_LOWER = {"0": "o", "1": "l", "5": "s", "8": "b"}
+_MIN_LETTERS_PER_OCR_DIGIT = 3
+
+
+def _ocr_letters(value: str) -> str:
+    """``value`` with OCR digits read as the letters they stand for
+    (``B1anchet`` → ``Blanchet``, ``Mir0slawa`` → ``Miroslawa``), or
+    unchanged when its digits do not look like OCR slips: a digit with no
+    letter next to it, one that is not an OCR look-alike (``R2D2``), or
+    too many digits for the letters around them (``Room101``)."""
+    repaired = []
+    for word in value.split(" "):
+        digits = sum(ch.isdigit() for ch in word)
+        if not digits:
+            repaired.append(word)
+            continue
+        letters = [ch for ch in word if ch.isalpha()]
+        if (
+            len(letters) < _MIN_LETTERS_PER_OCR_DIGIT * digits
+            or any(ch.isdigit() and ch not in _OCR_LOWER for ch in word)
+            or any(
+                ch.isdigit() and not any(near.isalpha() for near in word[max(i - 1, 0) : i + 2])
+                for i, ch in enumerate(word)
+            )
+        ):
+            return value
+        capitals = all(ch.isupper() for ch in letters)
+        chars = []
+        for i, ch in enumerate(word):
+            if ch.isdigit():
+                start = i == 0 or not word[i - 1].isalpha()
+                ch = (_OCR_UPPER if start or capitals else _OCR_LOWER)[ch]
+            chars.append(ch)
+        repaired.append("".join(chars))
+    return " ".join(repaired)
+
+
 def normalize_name(raw: object) -> str:
-    """Trim, collapse spaces; fix ALL-CAPS and all-lower names, keep mixed case.
+    """Trim, collapse spaces; fix ALL-CAPS and all-lower names, keep mixed case;
+    read OCR digits as letters (``B1anchet`` → ``Blanchet``).
 
     ``"  ANN-MARIE  o'neil "`` → ``"Ann-Marie O'Neil"``,
     ``"mcdonald"`` → ``"McDonald"``, ``"LUDWIG VAN BEETHOVEN"`` →
-    ``"Ludwig van Beethoven"``; ``"DeShawn"`` stays as written.
+    ``"Ludwig van Beethoven"``; ``"DeShawn"`` stays as written. A value
+    with other digits (``R2D2``, ``1234``) is not a name.
     """
     value = collapse(raw)
     if not value:
         return ""
+    value = _ocr_letters(value)
     if any(ch.isdigit() for ch in value) or not any(ch.isalpha() for ch in value):
         raise InvalidValue("invalid_name", f"{raw!r} does not look like a name")
     letters = [ch for ch in value if ch.isalpha()]

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from django.core.management import call_command
@@ -15,6 +15,7 @@ from customers.services.duplicates import (
     reject_suggestion,
 )
 from customers.services.merging import unmerge
+from customers.services.normalize import cleanse_core
 
 ANN = {
     "first_name": "Annabel",
@@ -232,3 +233,51 @@ def test_find_duplicates_command_prints_a_summary(db, capsys):
     call_command("find_duplicates", "--merge-above", "0.9")
     out = capsys.readouterr().out
     assert out.strip() == ("profiles 2, pairs compared 1, suggested 1, merged 1, left for review 0")
+
+
+def test_a_scanned_name_with_an_ocr_digit_still_finds_its_duplicate(db):
+    # cleansing used to refuse "B1anchet" and leave the last name empty, so
+    # the copy shared no name key with the original and was never compared
+    values = {**ANN, "first_name": "Élodie", "last_name": "Blanchet"}
+    original = Customer.objects.create(**values)
+    scanned, issues = cleanse_core(
+        {
+            **values,
+            "first_name": "É.",
+            "last_name": "B1anchet",
+            "email": "",
+            "phone": "+33 1 42 68 53 00",
+            "birthday": "1988-04-12",
+        }
+    )
+    assert issues == []
+    copy = Customer.objects.create(**scanned)
+    report = find_duplicates(merge_above=DEFAULT_MERGE_ABOVE)
+    assert report.merged == 1
+    assert list(Customer.objects.active().values_list("pk", flat=True)) == [original.pk]
+    assert Customer.objects.get(pk=copy.pk).merged_into_id == original.pk
+
+
+def test_automatic_merges_keep_the_profile_the_merge_rule_keeps(db):
+    # the one survivor rule (merging.choose_survivor): an identified profile
+    # before an anonymous one, even an older anonymous one
+    older = make(email="", first_seen=datetime(2020, 1, 1, tzinfo=UTC))
+    identified = make(first_name="Anabel", is_identified=True)
+    find_duplicates(merge_above=DEFAULT_MERGE_ABOVE)
+    merge = Merge.objects.get()
+    assert (merge.survivor_id, merge.absorbed_id) == (identified.pk, older.pk)
+
+
+def test_merged_suggestions_link_the_merge_that_absorbed_one_of_their_profiles(db):
+    make()
+    make(first_name="Anabel", email="")
+    make(last_name="Lindquist", phone="", email="a.lindqvist@example.org")
+    make(first_name="Lindqvist", last_name="Annabel", email="")
+    report = find_duplicates(merge_above=DEFAULT_MERGE_ABOVE)
+    merged = DuplicateSuggestion.objects.filter(status="merged").select_related("merge")
+    assert report.merged == 3
+    assert merged.count() >= 3
+    for suggestion in merged:
+        absorbed = suggestion.merge.absorbed_id
+        assert absorbed in (suggestion.customer_a_id, suggestion.customer_b_id)
+        assert suggestion.decided_at is not None

@@ -142,3 +142,27 @@ def test_the_list_filters_by_status_and_refuses_an_unknown_one(suggestion, clien
     assert [row["id"] for row in pending["results"]] == [suggestion.pk]
     assert client.get("/api/v1/duplicates/", {"status": "merged"}).json()["results"] == []
     assert_error(client.get("/api/v1/duplicates/", {"status": "bogus"}), 400, "invalid")
+
+
+@pytest.mark.parametrize("role", ["viewer", "marketer", "steward", "admin"])
+def test_a_sure_pair_held_at_the_merge_cap_says_so_to_every_role(db, client_as, role, settings):
+    # three copies of one person, merge cap 2: one pair merges, the next
+    # sure pair would make a cluster of three and waits for a person
+    settings.TRIBUTARY_MAX_MERGE_PROFILES = 2
+    Customer.objects.create(**ANN)
+    Customer.objects.create(**{**ANN, "first_name": "Anabel", "email": ""})
+    Customer.objects.create(**{**ANN, "last_name": "Lindquist", "phone": ""})
+    report = find_duplicates(merge_above=0.9)
+    assert report.merged == 1
+    assert report.not_merged >= 1
+    held = DuplicateSuggestion.objects.filter(status="pending", score__gte=0.9).first()
+    client = client_as(role)
+    body = client.get(url(held.pk)).json()
+    assert body["held"] == "merge_cap"
+    assert {row["field"] for row in body["comparison"]} == set(held.comparison["fields"])
+    listed = client.get("/api/v1/duplicates/", {"status": "pending"}).json()
+    assert {row["held"] for row in listed["results"] if row["score"] >= 0.9} == {"merge_cap"}
+
+
+def test_a_pair_below_the_merge_threshold_is_not_held(suggestion, client_as):
+    assert client_as("steward").get(url(suggestion.pk)).json()["held"] is None

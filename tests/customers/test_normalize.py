@@ -110,7 +110,31 @@ def test_names_are_trimmed_and_cased_sensibly(raw, expected):
     assert normalize_name(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["R2D2", "1234", "---", "..."])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("B1anchet", "Blanchet"),
+        ("Mir0slawa", "Miroslawa"),
+        ("8ernadette", "Bernadette"),
+        ("5øren", "Søren"),
+        ("Bé1anger", "Bélanger"),
+        ("JO5EFINE", "Josefine"),
+        ("LINDQVI5T", "Lindqvist"),
+        ("Mü1ler", "Müller"),
+        ("Smith-J0nes", "Smith-Jones"),
+        ("van der 8erg", "van der Berg"),
+        ("Ange1ique Dupont", "Angelique Dupont"),
+    ],
+)
+def test_ocr_digits_in_names_are_read_as_letters(raw, expected):
+    # a scanned form's 1 for l, 0 for o, 5 for S, 8 for B: the name is kept,
+    # not refused (a refused name hides the duplicate it belongs to)
+    assert normalize_name(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["R2D2", "1234", "---", "...", "Jo5", "Room101", "Anna 1", "Agent 007", "Ann4"]
+)
 def test_values_that_are_not_names_are_rejected(raw):
     with pytest.raises(InvalidValue) as error:
         normalize_name(raw)
