@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.urls import reverse
-from unfold.paginator import InfinitePaginator
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from accounts.roles import MERGE_PROFILES
+from core.db.estimate import EstimatedCountPaginator
 from core.models import OutboxEntry
 from customers import admin_shared_values  # noqa: F401  (registers the shared-values list)
 from customers.admin_merges import merge_selected
@@ -69,6 +69,7 @@ class CustomerAdminMixin:
     date_hierarchy = "last_seen"
     list_per_page = 50
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # "about 1,000,000 customers": no COUNT(*) over them all
     inlines = [IdentityInline]
     actions = [merge_selected]
     readonly_fields = (
@@ -232,8 +233,9 @@ class IdentityAdminMixin:
     list_filter = ("type",)
     list_select_related = ("type", "customer", "source")
     search_fields = ("value",)
-    raw_id_fields = ("customer",)
+    autocomplete_fields = ("customer",)  # move an identity: pick the person by name
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     # an identity moved or deleted here changes both profiles' documents
     def save_model(self, request, obj, form, change):
@@ -261,7 +263,7 @@ class EventAdminMixin:
     raw_id_fields = ("customer",)
     date_hierarchy = "timestamp"
     show_full_result_count = False
-    paginator = InfinitePaginator  # next/previous pages: no COUNT(*) over millions of events
+    paginator = EstimatedCountPaginator  # "about 10,000,000 events": no COUNT(*) over them
     readonly_fields = [f.name for f in Event._meta.fields]
 
     def has_add_permission(self, request):
