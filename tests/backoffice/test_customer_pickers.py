@@ -84,9 +84,11 @@ def test_a_steward_records_consent_for_a_picked_customer(people, role_client):
             .related_model.objects.get(code="email_marketing")
             .pk,
             "state": "granted",
+            "occurred_at_0": "2026-11-28",
+            "occurred_at_1": "10:00:00",
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 302, response.context["adminform"].form.errors
     assert ConsentRecord.objects.get().customer == people["sofia"]
 
 
