@@ -13,18 +13,20 @@ from __future__ import annotations
 import json
 
 from django.core.exceptions import EmptyResultSet
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-# Below this many rows (estimated) the exact count is taken instead.
-EXACT_BELOW = 10_000
+# Results up to this many rows are counted exactly (reading at most one more).
+EXACT_UP_TO = 10_000
+# ``count`` when there is no estimate either: every page number stays valid.
+UNKNOWN = 10**12
 
 
 def estimated_count(queryset: QuerySet) -> int | None:
     """How many rows ``queryset`` returns, as the PostgreSQL planner estimates
-    it (``None`` on other databases, or when the query cannot be explained)."""
+    it (``None`` on other databases)."""
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return None
@@ -32,8 +34,8 @@ def estimated_count(queryset: QuerySet) -> int | None:
     query.clear_ordering(force=True)
     try:
         sql, params = query.sql_with_params()
-    except EmptyResultSet:  # e.g. ``pk__in=[]``: nothing to estimate, the count is 0
-        return None
+    except EmptyResultSet:  # e.g. ``pk__in=[]``
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
@@ -43,19 +45,66 @@ def estimated_count(queryset: QuerySet) -> int | None:
 
 
 class EstimatedCountPaginator(Paginator):
-    """A change list's paginator that shows "about N" on big results: the
-    planner's estimate from ``EXACT_BELOW`` rows up, an exact count below
-    (and always on SQLite). ``estimated`` says which one ``count`` is; the
-    admin's pagination template (``template_name``) writes "about" then."""
+    """A change list's paginator that never counts a big result row by row.
+
+    Up to ``EXACT_UP_TO`` rows the count is exact (a count that stops after
+    one row more); beyond, it is the planner's estimate on PostgreSQL
+    (``estimated``, shown as "about N"), and elsewhere unknown (``unknown``:
+    previous and next pages only). The admin's pagination template
+    (``template_name``) says which.
+
+    An estimate may fall short of the real count, so beyond ``EXACT_UP_TO``
+    any page number is accepted (a page past the end is empty, not an error).
+    """
 
     template_name = "admin/estimated_pagination.html"
     estimated = False
+    unknown = False
 
     @cached_property
     def count(self) -> int:
-        if isinstance(self.object_list, QuerySet):
-            estimate = estimated_count(self.object_list)
-            if estimate is not None and estimate >= EXACT_BELOW:
-                self.estimated = True
-                return estimate
-        return super().count
+        if not isinstance(self.object_list, QuerySet):
+            return super().count
+        first = self.object_list[: EXACT_UP_TO + 1].count()
+        if first <= EXACT_UP_TO:
+            return first
+        estimate = estimated_count(self.object_list)
+        if estimate is None:
+            self.unknown = True
+            return UNKNOWN
+        self.estimated = True
+        return max(estimate, EXACT_UP_TO + 1)
+
+    @property
+    def exact_up_to(self) -> int:
+        return EXACT_UP_TO
+
+    @property
+    def open_ended(self) -> bool:
+        return self.count > EXACT_UP_TO  # (computing the count sets the flags)
+
+    def validate_number(self, number):
+        if not self.open_ended:
+            return super().validate_number(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        return number
+
+    def page(self, number):
+        number = self.validate_number(number)
+        if not self.open_ended:
+            return super().page(number)
+        bottom = (number - 1) * self.per_page
+        return _OpenEndedPage(self.object_list[bottom : bottom + self.per_page], number, self)
+
+
+class _OpenEndedPage(Page):
+    """A page of a result whose last page is not known: there is a next page
+    when this one is full."""
+
+    def has_next(self) -> bool:
+        return len(self.object_list) == self.paginator.per_page
