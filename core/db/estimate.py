@@ -65,7 +65,8 @@ class EstimatedCountPaginator(Paginator):
     def count(self) -> int:
         if not isinstance(self.object_list, QuerySet):
             return super().count
-        first = self.object_list[: EXACT_UP_TO + 1].count()
+        # unordered: the database stops at the first rows it finds, in any order
+        first = self.object_list.order_by()[: EXACT_UP_TO + 1].count()
         if first <= EXACT_UP_TO:
             return first
         estimate = estimated_count(self.object_list)
