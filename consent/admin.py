@@ -40,6 +40,14 @@ class PurposeAdmin(HistoryAdmin):
 
 
 class ConsentRecordForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "occurred_at" in self.fields:  # the service records "now" without one
+            self.fields["occurred_at"].required = False
+            self.fields[
+                "occurred_at"
+            ].help_text = "When the person gave or refused consent; empty: now."
+
     class Meta:
         model = ConsentRecord
         fields = (
@@ -114,7 +122,8 @@ class DataSubjectRequestForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["identifier"].required = False
+        if "identifier" in self.fields:  # (a filed request's page shows it read-only)
+            self.fields["identifier"].required = False
 
     def clean_identifier(self):
         text = self.cleaned_data["identifier"]

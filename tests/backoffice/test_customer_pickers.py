@@ -92,6 +92,24 @@ def test_a_steward_records_consent_for_a_picked_customer(people, role_client):
     assert ConsentRecord.objects.get().customer == people["sofia"]
 
 
+def test_consent_recorded_without_a_time_is_recorded_now(people, role_client):
+    from django.utils import timezone
+
+    before = timezone.now()
+    response = role_client("steward").post(
+        reverse("admin:consent_consentrecord_add"),
+        {"customer": people["lukas"].pk, "purpose": _purpose_pk(), "state": "denied"},
+    )
+    assert response.status_code == 302
+    assert ConsentRecord.objects.get().occurred_at >= before
+
+
+def _purpose_pk() -> int:
+    from consent.models import Purpose
+
+    return Purpose.objects.get(code="email_marketing").pk
+
+
 def test_a_privacy_request_is_filed_under_the_picked_persons_identifier(people, role_client):
     response = role_client("steward").post(
         reverse("admin:consent_datasubjectrequest_add"),
