@@ -123,3 +123,9 @@ def test_a_steward_picks_the_customer_by_name_to_record_consent(login, sofia, ax
     page.click("[name=_save]")
     page.wait_for_url("**/admin/consent/consentrecord/")
     assert ConsentRecord.objects.get(customer=sofia).state == "granted"
+    # the customer page with every action a steward has, the merge picker among them
+    page.goto(f"/admin/customers/customer/{sofia.pk}/change/")
+    assert page.locator("#bo-merge-with .select2").count() == 1
+    page.get_by_role("combobox", name="The other profile:").wait_for()  # named by pickers.js
+    screenshot(page, "customer-page-steward")
+    assert not serious_violations(page, axe_script)
