@@ -68,7 +68,7 @@ class Customer360Mixin:
         if search_term and match is not None and match.url_name == "autocomplete":
             if not can_see_contact_details(request.user) and is_contact_lookup(search_term):
                 raise PermissionDenied(SEARCH_REFUSED)
-            found = [r.pk for r in search_customers(term=search_term, user=request.user)]
+            found = [r.pk for r in search_customers(term=search_term[:200], user=request.user)]
             best_first = Case(
                 *(When(pk=pk, then=Value(rank)) for rank, pk in enumerate(found)),
                 output_field=IntegerField(),

@@ -69,6 +69,40 @@ def test_a_viewer_may_not_look_up_by_email_and_sees_labels_masked(people, role_c
     assert "nameless@example.com" not in " ".join(texts)
 
 
+@pytest.mark.parametrize("term", ["x" * 100_000, "%_\\", "' OR 1=1 --"])
+def test_hostile_terms_find_nothing_and_fail_nothing(people, role_client, term):
+    response = _autocomplete(role_client("marketer"), term)
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_a_nul_in_a_picker_term_is_left_out(people, role_client):
+    results = _autocomplete(role_client("marketer"), "sofia\x00").json()["results"]
+    assert [r["text"] for r in results] == ["Sofía Rossi"]
+
+
+@pytest.mark.parametrize(
+    "url_name", ["customers_customer_changelist", "customers_identity_changelist"]
+)
+def test_a_nul_in_a_list_search_is_no_error(people, role_client, url_name):
+    response = role_client("marketer").get(reverse(f"admin:{url_name}"), {"q": "sofia\x00"})
+    assert response.status_code == 200
+
+
+def test_a_nul_in_the_global_search_is_no_error(people, role_client):
+    response = role_client("marketer").post(reverse("backoffice-search"), {"q": "Rossi\x00"})
+    assert response.status_code == 302  # the one match: her page
+
+
+def test_a_page_number_that_is_not_one_is_a_404(people, role_client):
+    response = role_client("marketer").get(
+        reverse("admin:autocomplete"),
+        {"app_label": "consent", "model_name": "consentrecord", "field_name": "customer"}
+        | {"term": "sofia", "page": "nope"},
+    )
+    assert response.status_code == 404
+
+
 def test_anonymous_visitors_are_sent_to_sign_in(people, client):
     response = _autocomplete(client, "sofia")
     assert response.status_code == 302
