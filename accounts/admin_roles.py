@@ -204,6 +204,7 @@ class RoleAwareAdmin(MaskedFieldsMixin, UnfoldModelAdmin):
         ]
 
     def get_search_results(self, request, queryset, search_term):
+        search_term = search_term.replace("\x00", "")  # PostgreSQL text holds no NUL
         if (
             search_term
             and not can_see_contact_details(request.user)

@@ -1,8 +1,9 @@
 """What the customer 360° page lets a person do, each through its service:
 record consent (``consent.add_consentrecord``), start an access or erasure
 request (``consent.add_datasubjectrequest``) and add the person to a static
-segment (``segments.change_segment``). Merging and undoing a merge are the
-identity pages' (linked from the page), editing is the change form's.
+segment (``segments.change_segment``), and pick another profile to merge
+with (the customer list's merge action, with its confirmation page; undoing
+is the merge log's), editing is the change form's.
 
 Each view takes a POST only, checks its permission (403 otherwise), and
 answers with a message and a redirect back to the page; an invalid form is
@@ -12,16 +13,18 @@ a message too, never a 500.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
+from accounts.roles import MERGE_PROFILES
 from consent.models import ConsentRecord, ConsentStateChoices, DataSubjectRequest, Purpose
 from consent.services.consent import record_consent
 from consent.services.privacy import PrivacyRequestError, create_request
-from customers.models import Customer
+from customers.models import Customer, Merge
 from segments.models import Segment
 from segments.services import add_to_static_segment
 
@@ -53,6 +56,19 @@ class PrivacyRequestForm(forms.Form):
         ]
 
 
+class MergeWithForm(forms.Form):
+    """Merge by hand from the page: pick the other profile by name; the
+    customer list's "Merge selected customers" action takes it from there
+    (its confirmation page shows the result before anything is merged)."""
+
+    _selected_action = forms.ModelChoiceField(
+        queryset=Customer.objects.active(),
+        label="The other profile",
+        widget=AutocompleteSelect(Merge._meta.get_field("absorbed"), admin.site),
+        help_text="Find them by name, company, city or an identifier.",
+    )
+
+
 class AddToSegmentForm(forms.Form):
     segment = forms.ModelChoiceField(
         queryset=Segment.objects.filter(kind=Segment.Kind.STATIC).order_by("name")
@@ -68,6 +84,8 @@ def action_forms(customer: Customer, *, user) -> dict:
         shown["privacy_form"] = PrivacyRequestForm(customer=customer, auto_id="id_privacy_%s")
     if user.has_perm(ADD_TO_SEGMENT):
         shown["segment_form"] = AddToSegmentForm(auto_id="id_segment_%s")
+    if user.has_perms(MERGE_PROFILES):
+        shown["merge_form"] = MergeWithForm(auto_id="id_merge_%s")
     return shown
 
 

@@ -34,7 +34,7 @@ def search_customers(*, term: str, user, limit: int = MAX_RESULTS) -> list[Searc
     name matches by latest activity; contact details masked for people who may
     not see them. For them a term that looks like an email or phone number is
     not searched at all (the view refuses it first)."""
-    term = term.strip()
+    term = term.replace("\x00", "").strip()  # PostgreSQL text holds no NUL (a 500 otherwise)
     if not term:
         return []
     active = Customer.objects.active()

@@ -10,7 +10,9 @@ Django's test client with production settings (``DEBUG`` off): the time is the
 server's (URL routing, queries, template rendering), without a network or a
 browser. Each page is requested once to warm caches, then ``--requests``
 times; the table gives the median and p95. The name search (typeahead and
-full search) runs over a set of partial names.
+full search) runs over a set of partial names; the builder preview counts a
+three-condition rule with its per-condition counts; the customer picker is
+the consent form's typeahead.
 """
 
 from __future__ import annotations
@@ -114,6 +116,23 @@ def run(args) -> dict:
         "imports list": get(reverse("admin:sources_importjob_changelist")),
         "segments list": get(reverse("admin:segments_segment_changelist")),
     }
+    # the builder's preview: count, sample and each condition's counts (one grouped query)
+    rule = {
+        "all": [
+            {"field": "country", "op": "eq", "value": "Germany"},
+            {"event": "Order Completed", "count": {"at_least": 2}, "within_days": 365},
+            {"has_identifier": "email"},
+        ]
+    }
+    pages["builder preview (3 conditions, per-condition counts)"] = lambda: client.post(
+        reverse("admin:segments_builder_preview"), {"rule": rule}, content_type="application/json"
+    )
+    pages["dashboard, last 90 days"] = get(reverse("admin:index") + "?days=90")
+    # a customer picker (the consent form's typeahead), by a partial name
+    pages["customer picker"] = get(
+        reverse("admin:autocomplete")
+        + "?app_label=consent&model_name=consentrecord&field_name=customer&term=first42+last1"
+    )
     rows = {name: timed(request, args.requests) for name, request in pages.items()}
     suggest, search = reverse("backoffice-suggest"), reverse("backoffice-search")
     for label, url in (("name typeahead", suggest), ("name search", search)):

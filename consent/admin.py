@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -24,6 +25,7 @@ from consent.services.privacy import (
     parse_identifier,
     run_requests_again,
 )
+from customers.models import Customer
 
 
 @admin.register(Purpose)
@@ -38,6 +40,14 @@ class PurposeAdmin(HistoryAdmin):
 
 
 class ConsentRecordForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "occurred_at" in self.fields:  # the service records "now" without one
+            self.fields["occurred_at"].required = False
+            self.fields[
+                "occurred_at"
+            ].help_text = "When the person gave or refused consent; empty: now."
+
     class Meta:
         model = ConsentRecord
         fields = (
@@ -58,7 +68,7 @@ class ConsentRecordAdmin(RoleAwareAdmin):
     list_display = ("occurred_at", "customer", "purpose", "state", "method", "source", "actor")
     list_filter = ("purpose", "state", "method")
     list_select_related = ("customer", "purpose", "source")
-    raw_id_fields = ("customer",)
+    autocomplete_fields = ("customer",)  # typeahead over the customer search
     date_hierarchy = "occurred_at"
     show_full_result_count = False
 
@@ -95,16 +105,49 @@ class ConsentRecordAdmin(RoleAwareAdmin):
 
 
 class DataSubjectRequestForm(forms.ModelForm):
+    """A request is filed under an identifier: typed (``type:value``), or
+    taken from a customer picked by name (the customer's first identifier by
+    type priority, as the 360 page's request form offers)."""
+
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.active(),
+        required=False,
+        widget=AutocompleteSelect(ConsentRecord._meta.get_field("customer"), admin.site),
+        help_text="Or pick the person: the request is filed under their main identifier.",
+    )
+
     class Meta:
         model = DataSubjectRequest
-        fields = ("type", "identifier")
+        fields = ("type", "customer", "identifier")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "identifier" in self.fields:  # (a filed request's page shows it read-only)
+            self.fields["identifier"].required = False
 
     def clean_identifier(self):
+        text = self.cleaned_data["identifier"]
+        if not text:
+            return ""
         try:
-            type_name, value = parse_identifier(self.cleaned_data["identifier"])
+            type_name, value = parse_identifier(text)
         except PrivacyRequestError as exc:
             raise forms.ValidationError(exc.message, code=exc.code) from None
         return f"{type_name}:{value}"
+
+    def clean(self):
+        cleaned = super().clean()
+        customer = cleaned.get("customer")
+        if cleaned.get("identifier") or "identifier" in self.errors:
+            return cleaned
+        if customer is None:
+            raise forms.ValidationError("Type an identifier or pick the person.", code="required")
+        identity = customer.identities.select_related("type").order_by("type__priority").first()
+        if identity is None:
+            self.add_error("customer", "This profile has no identifier to file a request under.")
+        else:
+            cleaned["identifier"] = f"{identity.type.name}:{identity.value}"
+        return cleaned
 
 
 @admin.register(DataSubjectRequest)
@@ -139,7 +182,9 @@ class DataSubjectRequestAdmin(RoleAwareAdmin):
 
     def get_fields(self, request, obj=None):
         return (
-            ("type", "identifier") if obj is None else ("type", "identifier", *self.readonly_fields)
+            ("type", "customer", "identifier")
+            if obj is None
+            else ("type", "identifier", *self.readonly_fields)
         )
 
     def get_readonly_fields(self, request, obj=None):

@@ -1,10 +1,11 @@
+import pycountry
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.urls import reverse
-from unfold.paginator import InfinitePaginator
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from accounts.roles import MERGE_PROFILES
+from core.db.estimate import EstimatedCountPaginator
 from core.models import OutboxEntry
 from customers import admin_shared_values  # noqa: F401  (registers the shared-values list)
 from customers.admin_merges import merge_selected
@@ -17,7 +18,11 @@ from customers.models import (
     Merge,
     Source,
 )
-from customers.selectors import customer_ids_matching_identifier, customer_timeline
+from customers.selectors import (
+    countries_in_use,
+    customer_ids_matching_identifier,
+    customer_timeline,
+)
 from customers.services.versions import bump_versions
 
 
@@ -49,6 +54,27 @@ class SourceFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CountryFilter(admin.SimpleListFilter):
+    """Countries by name, those profiles hold (read from the country index,
+    not by a DISTINCT over every profile)."""
+
+    title = "country"
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        return [(code, _country_name(code)) for code in countries_in_use()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(country=self.value())
+        return queryset
+
+
+def _country_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    return getattr(country, "common_name", None) or (country.name if country else code)
+
+
 class CustomerAdminMixin:
     """The profile list and form; ``backoffice.admin`` composes the one
     Customer admin from it (on ``HistoryAdmin``), with the other apps' mixins."""
@@ -63,12 +89,14 @@ class CustomerAdminMixin:
         "first_seen",
         "last_seen",
     )
-    list_filter = ("is_identified", SourceFilter, "country", "first_seen", "last_seen")
+    # No date hierarchy: it reads every profile's last_seen (MIN/MAX, then a
+    # DISTINCT by month) on each load; the date filters below need no query.
+    list_filter = ("is_identified", SourceFilter, CountryFilter, "first_seen", "last_seen")
     search_fields = ("email", "phone", "first_name", "last_name", "company")
     search_help_text = "Search by any identifier (email, phone, user id, external id) or name."
-    date_hierarchy = "last_seen"
     list_per_page = 50
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # "about 1,000,000 customers": no COUNT(*) over them all
     inlines = [IdentityInline]
     actions = [merge_selected]
     readonly_fields = (
@@ -232,8 +260,10 @@ class IdentityAdminMixin:
     list_filter = ("type",)
     list_select_related = ("type", "customer", "source")
     search_fields = ("value",)
-    raw_id_fields = ("customer",)
+    autocomplete_fields = ("customer",)  # move an identity: pick the person by name
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    ordering = ("-id",)  # newest first, on the primary key (the model's order sorts every row)
 
     # an identity moved or deleted here changes both profiles' documents
     def save_model(self, request, obj, form, change):
@@ -259,9 +289,10 @@ class EventAdminMixin:
     list_select_related = ("customer", "source")
     search_fields = ("name", "message_id")
     raw_id_fields = ("customer",)
-    date_hierarchy = "timestamp"
+    # no date hierarchy (a DISTINCT by month over every event on each load):
+    # the timestamp filter offers today, 7 days, this month and this year
     show_full_result_count = False
-    paginator = InfinitePaginator  # next/previous pages: no COUNT(*) over millions of events
+    paginator = EstimatedCountPaginator  # "about 10,000,000 events": no COUNT(*) over them
     readonly_fields = [f.name for f in Event._meta.fields]
 
     def has_add_permission(self, request):

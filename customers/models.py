@@ -209,13 +209,28 @@ class Customer(models.Model):
     class Meta:
         ordering = ["-last_seen"]
         # Every event of a known person rewrites the row (last_seen) and so
-        # every index: keep only those queries use. (merged_into, last_seen)
-        # also serves merged_into and last_seen alone, (last_name,
+        # every index: keep only those queries use. The active profiles'
+        # (last_seen, id) also serves last_seen alone, (last_name,
         # first_name) serves last_name; email and country are compared
         # whole, so they get no varchar_pattern_ops copy (phone keeps its
         # one, for "starts with +49" segments).
         indexes = [
-            models.Index(fields=["merged_into", "-last_seen"], name="customer_active_seen"),
+            # Active profiles by latest activity, then id (a total order): the
+            # customer list's and the search's order, and last_seen ranges.
+            # Partial, because PostgreSQL does not take "merged_into IS NULL"
+            # as an equality that would let a (merged_into, last_seen) index
+            # give that order: the list sorted every active profile per page.
+            models.Index(
+                fields=["-last_seen", "-id"],
+                condition=Q(merged_into__isnull=True),
+                name="customer_active_seen_id",
+            ),
+            # who was merged into a profile (few rows: only absorbed profiles)
+            models.Index(
+                fields=["merged_into"],
+                condition=Q(merged_into__isnull=False),
+                name="customer_merged_into",
+            ),
             models.Index(fields=["last_name", "first_name"], name="customer_name"),
             models.Index(fields=["postal_code"], name="customer_postal_code"),
             models.Index(fields=["email"], name="customer_email"),

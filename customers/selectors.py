@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from customers.models import Customer, IdentifierType, Identity
@@ -86,3 +87,31 @@ def find_customer_by_identifier(*, type_name: str, value: object) -> Customer | 
 def profile_identities() -> Prefetch:
     """Prefetch for listing profiles with their identities in two queries."""
     return Prefetch("identities", queryset=Identity.objects.select_related("type"))
+
+
+def countries_in_use() -> list[str]:
+    """The country codes profiles hold, in order, read from the country index.
+
+    On PostgreSQL a skip scan: one index probe per country (a few hundred at
+    most), however many profiles; a plain ``DISTINCT`` reads every row (1.4 s
+    a list page at a million profiles). Elsewhere ``DISTINCT``.
+    """
+    if connection.vendor != "postgresql":
+        rows = Customer.objects.exclude(country="").order_by("country")
+        return list(rows.values_list("country", flat=True).distinct())
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE found AS (
+                (SELECT country FROM {table} WHERE country > '' ORDER BY country LIMIT 1)
+                UNION ALL
+                SELECT (
+                    SELECT country FROM {table} WHERE country > found.country
+                    ORDER BY country LIMIT 1
+                ) FROM found WHERE found.country IS NOT NULL
+            )
+            SELECT country FROM found WHERE country IS NOT NULL
+            """  # noqa: S608 - the table name is our own, quoted
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -6,6 +6,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect, JsonResponse
@@ -20,6 +21,7 @@ from accounts.masking import (
     redact_text,
     shown_text,
 )
+from customers.models import Customer
 from customers.selectors import customer_ids_matching_identifier
 from segments import selectors
 from segments.charts import size_chart
@@ -44,6 +46,15 @@ class SegmentForm(forms.ModelForm):
         help_text="Static segments: one identifier per line (email, phone, user id, or "
         "type:value).",
     )
+    members_picked = forms.ModelMultipleChoiceField(
+        queryset=Customer.objects.active(),
+        required=False,
+        widget=AutocompleteSelectMultiple(
+            SegmentMembership._meta.get_field("customer"), admin.site
+        ),
+        label="Pick members",
+        help_text="Static segments: find people by name, company, city or an identifier.",
+    )
 
     class Meta:
         model = Segment
@@ -59,6 +70,8 @@ class SegmentForm(forms.ModelForm):
         lines = [line for line in cleaned.get("members_to_add", "").splitlines() if line.strip()]
         if lines and cleaned.get("kind") != Segment.Kind.STATIC:
             self.add_error("members_to_add", "Only static segments take hand-picked members.")
+        if cleaned.get("members_picked") and cleaned.get("kind") != Segment.Kind.STATIC:
+            self.add_error("members_picked", "Only static segments take hand-picked members.")
         unknown = [line for line in lines if not customer_ids_matching_identifier(line)]
         if unknown:
             self.add_error("members_to_add", f"No profile found for: {', '.join(unknown[:10])}")
@@ -96,6 +109,7 @@ class SegmentAdminMixin:
         ids = set()
         for line in data.get("member_lines", []):
             ids |= customer_ids_matching_identifier(line)
+        ids |= {customer.pk for customer in data.get("members_picked") or ()}
         if ids:
             entered = add_to_static_segment(segment=obj, customer_ids=ids)
             self.message_user(request, f"{len(entered)} profiles added.", messages.SUCCESS)
@@ -114,8 +128,24 @@ class SegmentAdminMixin:
                 rule_summary=shown_text(request.user, describe_rule(segment.rule))
                 if segment.kind == Segment.Kind.DYNAMIC
                 else "",
+                other_segments=Segment.objects.exclude(pk=segment.pk)
+                .order_by("name")
+                .values_list("pk", "name"),
+                **self._overlap_context(request, segment),
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def _overlap_context(self, request, segment: Segment) -> dict:
+        """``?overlap=ID``: this segment's members against another's."""
+        wanted = request.GET.get("overlap", "")
+        if not wanted:
+            return {}
+        other = None
+        if wanted.isdigit() and len(wanted) <= 18:
+            other = Segment.objects.exclude(pk=segment.pk).filter(pk=int(wanted)).first()
+        if other is None:
+            return {"overlap_error": "Pick another segment to compare with."}
+        return {"overlap_with": other, "overlap": selectors.overlap(segment, other)}
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

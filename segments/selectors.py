@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, QuerySet
 from django.utils import timezone
 
 from consent.models import Purpose
@@ -24,6 +24,7 @@ from segments.models import (
     StoredTrait,
     StoredTraitValue,
 )
+from segments.purchases import purchase_event
 from segments.rules import (
     ALL_OPS,
     FIELD_TYPES,
@@ -34,6 +35,9 @@ from segments.rules import (
 )
 
 SAMPLE = 2000
+# Conditions of a group counted one by one in the builder's preview: the
+# query groups profiles by which of them they match (at most 2**MAX_STEPS rows).
+MAX_STEPS = 12
 
 
 def builder_options() -> dict:
@@ -50,6 +54,8 @@ def builder_options() -> dict:
         },
         "traits": trait_names(),
         "events": sorted(used_events),
+        # a new event condition starts on the purchase (DESIGN.md's one definition)
+        "purchase_event": purchase_event(),
         "identifier_types": list(IdentifierType.objects.values_list("name", flat=True)),
         "sources": [{"id": s.pk, "name": s.name} for s in source_model.objects.order_by("name")],
         "segments": [
@@ -119,7 +125,8 @@ def preview(*, rule: object, segment_id: int | None = None, sample: int = 10) ->
         validate_rule(rule, segment_id=segment_id)
     except InvalidRule as error:
         return {"count": None, "sample": [], "errors": [e.as_dict() for e in error.errors]}
-    matching = Customer.objects.active().filter(compile_rule(rule, now=timezone.now()))
+    now = timezone.now()
+    matching = Customer.objects.active().filter(compile_rule(rule, now=now))
     rows = matching.order_by("-last_seen").only("pk", "first_name", "last_name", "email", "phone")
     return {
         "count": matching.count(),
@@ -127,8 +134,53 @@ def preview(*, rule: object, segment_id: int | None = None, sample: int = 10) ->
             {"id": c.pk, "name": str(c), "email": c.email, "url": c.get_absolute_url()}
             for c in rows[:sample]
         ],
+        "steps": condition_counts(rule, now=now),
         "errors": [],
     }
+
+
+def condition_counts(rule: dict, *, now) -> list[dict]:
+    """Why a (validated) rule matches as many profiles as it does: for each
+    condition of its top group, how many active profiles it matches alone
+    and how many are left after it (``all``: this one and every one before;
+    ``any``: this one or any before). The last ``running`` is the rule's count.
+
+    A rule that is a single condition has no steps. One query: each
+    condition is a yes/no column computed once per profile, grouped by the
+    combination (a few rows), and the counts are added up here.
+    """
+    mode = "all" if "all" in rule else "any" if "any" in rule else None
+    if mode is None:
+        return []
+    children = rule[mode][:MAX_STEPS]
+    columns = {
+        f"c{index}": ExpressionWrapper(compile_rule(child, now=now), output_field=BooleanField())
+        for index, child in enumerate(children)
+    }
+    combos = (
+        Customer.objects.active()
+        .annotate(**columns)
+        .values(*columns)
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    alone = [0] * len(children)
+    running = [0] * len(children)
+    for row in combos:
+        matched = [bool(row[name]) for name in columns]
+        for index, hit in enumerate(matched):
+            if hit:
+                alone[index] += row["n"]
+        so_far = matched[0]
+        for index, hit in enumerate(matched):
+            if index:
+                so_far = (so_far and hit) if mode == "all" else (so_far or hit)
+            if so_far:
+                running[index] += row["n"]
+    return [
+        {"path": f"$.{mode}[{index}]", "alone": alone[index], "running": running[index]}
+        for index in range(len(children))
+    ]
 
 
 def current_members(segment: Segment) -> QuerySet[SegmentMembership]:
@@ -137,6 +189,23 @@ def current_members(segment: Segment) -> QuerySet[SegmentMembership]:
         .select_related("customer")
         .order_by("-entered_at", "pk")
     )
+
+
+def overlap(segment: Segment, other: Segment) -> dict[str, int]:
+    """Current members of ``segment`` and ``other``: how many are in both, and
+    how many in one only (two counts on the one-active-membership index)."""
+    mine = SegmentMembership.objects.filter(segment=segment, exited_at__isnull=True)
+    theirs = SegmentMembership.objects.filter(segment=other, exited_at__isnull=True)
+    size, other_size = mine.count(), theirs.count()
+    both = theirs.filter(customer_id__in=mine.values("customer_id")).count()
+    return {
+        "size": size,
+        "other_size": other_size,
+        "both": both,
+        "only_this": size - both,
+        "only_other": other_size - both,
+        "percent_of_this": round(100 * both / size) if size else 0,
+    }
 
 
 def daily_sizes(segment: Segment, *, days: int = 90, today: date | None = None):

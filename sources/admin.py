@@ -152,10 +152,7 @@ class ImportJobAdmin(RoleAwareAdmin):
         "source",
         "status",
         "progress",
-        "rows_new",
-        "rows_updated",
-        "rows_merged",
-        "rows_invalid",
+        "outcome",  # one column for the row counts: the list fits a laptop's screen
         "created_by",
         "created_at",
     )
@@ -176,7 +173,17 @@ class ImportJobAdmin(RoleAwareAdmin):
 
     @admin.display(description="rows done")
     def progress(self, obj: ImportJob) -> str:
-        return f"{obj.rows_done} / {obj.rows_total}"
+        return f"{obj.rows_done:,} / {obj.rows_total:,}"
+
+    @admin.display(description="rows")
+    def outcome(self, obj: ImportJob) -> str:
+        counts = (
+            (obj.rows_new, "new"),
+            (obj.rows_updated, "updated"),
+            (obj.rows_merged, "merged"),
+            (obj.rows_invalid, "invalid"),
+        )
+        return " · ".join(f"{n:,} {label}" for n, label in counts if n) or "—"
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -11,16 +11,18 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from accounts.admin_roles import MASKED, HistoryAdmin
-from accounts.masking import can_see_contact_details
+from accounts.admin_roles import MASKED, SEARCH_REFUSED, HistoryAdmin
+from accounts.masking import can_see_contact_details, is_contact_lookup
 from backoffice import customer_actions
 from backoffice.customer360 import customer_360
 from backoffice.name_search import matching_names
+from backoffice.search import search_customers
 from customers.admin import CustomerAdminMixin, IdentityAdminMixin, IdentityInline
 from customers.models import Customer, Identity, Merge
 from customers.services.merging import MergeError, unmerge
@@ -56,7 +58,22 @@ class Customer360Mixin:
 
     def get_search_results(self, request, queryset, search_term):
         """The list's own search, with names matched as the global search
-        does (accents ignored: "francois" finds François)."""
+        does (accents ignored: "francois" finds François).
+
+        The customer pickers (``autocomplete_fields`` wherever a customer is
+        chosen) ask the global search itself: identifiers exactly, then
+        names, best first, on its indexes; a Viewer's email or phone term is
+        refused as everywhere (403)."""
+        match = getattr(request, "resolver_match", None)
+        if search_term and match is not None and match.url_name == "autocomplete":
+            if not can_see_contact_details(request.user) and is_contact_lookup(search_term):
+                raise PermissionDenied(SEARCH_REFUSED)
+            found = [r.pk for r in search_customers(term=search_term[:200], user=request.user)]
+            best_first = Case(
+                *(When(pk=pk, then=Value(rank)) for rank, pk in enumerate(found)),
+                output_field=IntegerField(),
+            )
+            return queryset.filter(pk__in=found).order_by(best_first), False
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if search_term:
             results = results | matching_names(queryset, search_term)

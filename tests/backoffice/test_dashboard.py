@@ -148,3 +148,108 @@ def test_rejected_values_of_the_last_seven_days(activity, source):
     record_issues(issues=[issue, issue], customer=activity[0], source_id=source.pk)
     rejected = compute_figures(now=timezone.now())["rejected"]
     assert rejected == {"import_rows": 0, "import_jobs_failed": 0, "quality_issues": 2}
+
+
+# --- period, comparison, axis (issue 26) -------------------------------------
+
+
+def test_the_period_is_compared_with_the_one_before(activity):
+    from backoffice.dashboard import Period
+
+    period = Period.last(7, today=NOW.date())
+    compare = {c.label: c for c in compute_figures(now=NOW, period=period)["compare"]}
+    # events: 4 today + 2 three days ago in the period, 1 ten days ago before it
+    assert (compare["Events"].now, compare["Events"].before) == (6, 1)
+    assert compare["Events"].change == 500.0
+    # profiles first seen 20..16 days ago: none new in either week
+    assert (compare["New profiles"].now, compare["New profiles"].before) == (0, 0)
+    assert compare["New profiles"].change is None
+
+
+def test_new_profiles_count_those_first_seen_in_the_period(activity):
+    from backoffice.dashboard import Period
+
+    period = Period(NOW.date() - timedelta(days=18), NOW.date() - timedelta(days=16))
+    compare = {c.label: c for c in compute_figures(now=NOW, period=period)["compare"]}
+    assert (compare["New profiles"].now, compare["New profiles"].before) == (3, 2)
+    assert (compare["New identified profiles"].now, compare["New identified profiles"].before) == (
+        1,
+        2,
+    )
+
+
+def test_the_charts_cover_the_chosen_period(activity):
+    from backoffice.dashboard import Period
+
+    period = Period.last(7, today=NOW.date())
+    figures = compute_figures(now=NOW, period=period)
+    assert [d for d, _ in figures["events_per_day"]] == period.each_day()
+    assert dict(figures["events_per_day"])[NOW.date()] == 4
+
+
+@pytest.mark.parametrize(
+    ("params", "days"),
+    [({"days": "7"}, 7), ({"days": "90"}, 90), ({"start": "2026-11-01", "end": "2026-11-10"}, 10)],
+)
+def test_the_page_shows_the_chosen_period(activity, admin_client, params, days):
+    with _today(NOW):
+        response = admin_client.get(reverse("admin:index"), params)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="bo-compare"' in body
+    assert f"vs previous {days} days" in body or f"previous {days} days:" in body
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"start": "yesterday", "end": "2026-11-10"}, "Enter a valid date."),
+        ({"start": "2026-11-10", "end": "2026-11-01"}, "The period ends before it starts."),
+        ({"start": "2026-11-10"}, "Give both dates of the period."),
+        ({"start": "2025-01-01", "end": "2026-11-10"}, "A period is at most 366 days long."),
+        ({"start": "2001-01-01", "end": "2001-01-02"}, "A period starts at most 732 days back."),
+        ({"start": "2026-11-01", "end": "2099-01-01"}, "The period cannot end in the future."),
+        ({"start": "99999-01-01", "end": "2026-11-10"}, "Enter a valid date."),
+        ({"days": "100000"}, "Select a valid choice."),
+    ],
+)
+def test_a_bad_period_is_a_form_error_and_the_default_is_shown(
+    activity, admin_client, params, error
+):
+    with _today(NOW):
+        response = admin_client.get(reverse("admin:index"), params)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert error in body
+    assert "vs previous 30 days" in body or "previous 30 days:" in body
+
+
+@pytest.mark.parametrize("role", ["viewer", "marketer", "steward"])
+def test_every_role_that_reads_customers_chooses_a_period(activity, role_client, role):
+    response = role_client(role).get(reverse("admin:index"), {"days": "7"})
+    assert 'id="bo-period"' in response.content.decode()
+
+
+def test_profiles_chart_axis_starts_at_zero_with_thousands():
+    from backoffice.charts import line_chart
+
+    chart = line_chart(
+        [(NOW.date() - timedelta(days=1), 1331), (NOW.date(), 1400)], title="Profiles"
+    )
+    assert ">1,400<" in chart
+    assert ">0<" in chart
+    assert ">1331<" not in chart  # no axis from the lowest value
+
+
+def test_another_period_is_cached_on_its_own(activity, admin_client):
+    admin_client.get(reverse("admin:index"), {"days": "7"})
+    week = admin_client.get(reverse("admin:index"), {"days": "7"}).content.decode()
+    month = admin_client.get(reverse("admin:index")).content.decode()
+    assert "vs previous 7 days" in week or "previous 7 days:" in week
+    assert "vs previous 30 days" in month or "previous 30 days:" in month
+
+
+def _today(now):
+    from unittest import mock
+
+    return mock.patch("django.utils.timezone.now", return_value=now)

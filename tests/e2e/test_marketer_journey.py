@@ -104,3 +104,28 @@ def test_main_pages_have_no_serious_accessibility_problems(login, sofia, axe_scr
         if found:
             problems[name] = found
     assert not problems, "\n".join(f"{name}: {line}" for name, v in problems.items() for line in v)
+
+
+def test_a_steward_picks_the_customer_by_name_to_record_consent(login, sofia, axe_script):
+    from consent.models import ConsentRecord
+
+    page = login("steward")
+    page.goto("/admin/consent/consentrecord/add/")
+    page.locator("#id_customer + .select2 .select2-selection").click()
+    page.locator(".select2-search__field").fill("sofia ross")
+    option = page.locator(".select2-results__option", has_text="Sofía Rossi")
+    option.wait_for()
+    screenshot(page, "customer-picker")
+    option.click()
+    page.select_option("#id_purpose", label="Email marketing")
+    page.select_option("#id_state", "granted")
+    assert not serious_violations(page, axe_script)
+    page.click("[name=_save]")
+    page.wait_for_url("**/admin/consent/consentrecord/")
+    assert ConsentRecord.objects.get(customer=sofia).state == "granted"
+    # the customer page with every action a steward has, the merge picker among them
+    page.goto(f"/admin/customers/customer/{sofia.pk}/change/")
+    assert page.locator("#bo-merge-with .select2").count() == 1
+    page.get_by_role("combobox", name="The other profile:").wait_for()  # named by pickers.js
+    screenshot(page, "customer-page-steward")
+    assert not serious_violations(page, axe_script)

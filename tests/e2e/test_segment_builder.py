@@ -33,6 +33,11 @@ def test_marketer_builds_a_segment_and_sees_its_count(login, people):
     page.wait_for_function(
         "document.querySelector('.rb-count-number')?.textContent === '1'", timeout=10_000
     )
+    # each condition's own count, and what is left after it (why a segment is small)
+    steps = page.locator(".rb-step")
+    assert steps.count() == 2
+    assert steps.nth(0).text_content() == "2 match this alone · 2 left after this"
+    assert steps.nth(1).text_content() == "2 match this alone · 1 left after this"
     screenshot(page, "segment-builder")
     page.click("[name=_save]")  # the theme's button
     page.wait_for_url(re.compile(r".*/admin/segments/segment/$"))

@@ -152,6 +152,15 @@ def test_import_job_list_renders_with_bounded_queries(
     assert "members.csv" in response.content.decode()
 
 
+def test_import_job_list_sums_up_the_rows_in_one_column(admin_client, uploaded):
+    ImportJob.objects.filter(pk=uploaded.pk).update(
+        rows_total=1500, rows_done=1500, rows_new=1200, rows_merged=3, rows_invalid=297
+    )
+    body = admin_client.get(reverse("admin:sources_importjob_changelist")).content.decode()
+    assert "1,200 new · 3 merged · 297 invalid" in body
+    assert "1,500 / 1,500" in body
+
+
 @pytest.mark.parametrize(("role", "sees_values"), [("viewer", False), ("marketer", True)])
 def test_the_job_page_lists_the_columns_with_values_only_for_who_may_see_them(
     uploaded, django_user_model, role, sees_values

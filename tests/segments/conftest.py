@@ -5,6 +5,7 @@ import pytest
 
 from customers.models import Customer, Event, IdentifierType, Identity
 from tests.api.conftest import make_api_client  # noqa: F401  (fixture for the API tests)
+from tests.backoffice.conftest import role_client  # noqa: F401  (a signed-in client per role)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 _message_ids = count(1)

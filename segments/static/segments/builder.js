@@ -169,7 +169,7 @@ document.addEventListener("DOMContentLoaded", function () {
         const t = options.computed_traits[0];
         return t ? { computed_trait: t.name, op: t.numeric ? "gte" : "eq", value: t.numeric ? 1 : "" } : { computed_trait: "", op: "gte", value: 1 };
       }
-      case "event": return { event: options.events[0] || "", within_days: 30 };
+      case "event": return { event: options.purchase_event || options.events[0] || "", within_days: 30 };
       case "has_identifier": return { has_identifier: options.identifier_types[0] || "email" };
       case "source": return { source: options.sources.length ? options.sources[0].id : 0 };
       case "segment": return { segment: options.segments.length ? options.segments[0].id : 0 };
@@ -314,6 +314,7 @@ document.addEventListener("DOMContentLoaded", function () {
       return;
     }
     result.textContent = "Counting…";
+    showSteps([]);
     fetch(root.dataset.previewUrl, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
@@ -324,10 +325,28 @@ document.addEventListener("DOMContentLoaded", function () {
         result.replaceChildren(el("ul", { class: "errorlist rb-errors" }, errors.map((e) => el("li", {}, e.path + ": " + e.message))));
         return;
       }
+      showSteps(data.steps || []);
       result.replaceChildren(
         el("p", { class: "rb-count-line" }, "Matching profiles: ", el("strong", { class: "rb-count-number" }, data.count.toLocaleString())),
         el("ul", { class: "rb-sample" }, data.sample.map((c) => el("li", {}, el("a", { href: c.url }, c.name), c.email ? " · " + c.email : ""))));
     }).catch(() => { result.textContent = "Could not count matching profiles."; });
+  }
+
+  /* Per-condition counts of the top group: how many profiles each condition
+   * matches alone, and how many are left after it (all) or gathered so far (any),
+   * so that a marketer sees which condition empties a segment. */
+  function showSteps(steps) {
+    const items = tree.querySelectorAll(":scope > .rb-group > .rb-children > .rb-item");
+    const all = "all" in rule;
+    items.forEach((item, index) => {
+      let badge = item.querySelector(":scope > .rb-step");
+      const step = steps[index];
+      if (!step) { if (badge) badge.remove(); return; }
+      if (!badge) { badge = el("span", { class: "rb-step" }); item.insertBefore(badge, item.lastChild); }
+      badge.textContent = step.alone.toLocaleString() + " match this alone · " + step.running.toLocaleString() +
+        (all ? " left after this" : " so far");
+      badge.classList.toggle("rb-step-zero", step.running === 0 || step.alone === 0);
+    });
   }
 
   function loadFromTextarea() {
