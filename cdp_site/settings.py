@@ -264,7 +264,7 @@ if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL, got {CACHE_URL!r}")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {"BACKEND": "core.cache.RedisCache", "LOCATION": CACHE_URL}
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -294,6 +294,10 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
 }
+# A working API key is remembered by each process this long (no query per
+# request); a revoked key stops working within it (at once in the process
+# that revoked it). 0: check the database on every request.
+TRIBUTARY_API_KEY_CACHE_SECONDS = env_int("TRIBUTARY_API_KEY_CACHE_SECONDS", 5, minimum=0)
 # Requests per API key (or signed-in person, or anonymous address), e.g. 1200/minute.
 TRIBUTARY_API_RATE = env_str("API_RATE_LIMIT", "1200/minute")
 if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", TRIBUTARY_API_RATE):

@@ -21,8 +21,15 @@ bind = os.environ.get("TRIBUTARY_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
 # most connections one worker holds, slow ones included (then 503)
 worker_connections = int(os.environ.get("TRIBUTARY_WORKER_CONNECTIONS", 1000))
-max_requests = 5000
-max_requests_jitter = 500
+# A worker is replaced after this many requests (0: never), as a guard
+# against slow memory growth; each replacement costs a Django start (about a
+# second of CPU, with its requests queued behind it). At 5000 a 2-core machine
+# serving profile reads (~100-150 requests/s per worker) replaced a worker every
+# 30-60 s, and all of them at about the same time; at 200,000 it is every
+# 20-30 minutes under that load, days under ordinary traffic, and the jitter
+# (10%) keeps the workers from restarting together.
+max_requests = int(os.environ.get("TRIBUTARY_MAX_REQUESTS", 200_000))
+max_requests_jitter = max_requests // 10
 timeout = 30
 graceful_timeout = 30
 keepalive = 5

@@ -22,12 +22,17 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with an empty cache (dashboard figures, rate limits, lockouts)."""
+    """Each test starts with an empty cache (dashboard figures, rate limits, lockouts)
+    and no API key remembered from another test."""
     from django.core.cache import cache
 
+    from accounts.services.api_keys import forget_verified_keys
+
     cache.clear()
+    forget_verified_keys()
     yield
     cache.clear()
+    forget_verified_keys()
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Rate limit per API key (or per person, or per address when anonymous).
 
 The rate is ``settings.TRIBUTARY_API_RATE`` (env ``API_RATE_LIMIT``, e.g.
-``1200/minute``). Counts live in Django's cache: per process with the default
-local-memory cache, shared when a shared cache is configured.
+``1200/minute``), counted over a sliding window by ``core.ratelimit`` in
+Django's cache: per process with the default local-memory cache, shared
+(and one round trip per request) with Redis (``CACHE_URL``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import ApiKey
+from core.ratelimit import hit
 
 
 class ApiRateThrottle(SimpleRateThrottle):
@@ -26,4 +28,14 @@ class ApiRateThrottle(SimpleRateThrottle):
             ident = f"user:{request.user.pk}"
         else:
             ident = f"addr:{self.get_ident(request)}"
-        return f"throttle:api:{ident}"
+        return f"api:{ident}"
+
+    def allow_request(self, request, view) -> bool:
+        verdict = hit(
+            self.get_cache_key(request, view), limit=self.num_requests, period=self.duration
+        )
+        self.retry_after = verdict.retry_after
+        return verdict.allowed
+
+    def wait(self) -> int:
+        return self.retry_after

@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
@@ -22,6 +25,13 @@ PREFIX_LENGTH = 10
 # last_used_at is written at most this often per key, so a busy key does not
 # turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# digest -> (monotonic expiry, key): a busy key costs no query per request.
+# Only working keys are kept, so unknown keys cannot fill it (it is also capped).
+_verified: dict[str, tuple[float, ApiKey]] = {}
+_verified_lock = threading.Lock()
+_VERIFIED_MAX = 1000
+_clock = time.monotonic
 
 
 class InvalidScopes(DomainError):
@@ -81,6 +91,7 @@ def update_api_key(*, api_key: ApiKey, name: str, scopes: list[str] | tuple[str,
     api_key.name = name
     api_key.scopes = _clean_scopes(scopes)
     api_key.save(update_fields=["name", "scopes"])
+    forget_verified_keys()
     return api_key
 
 
@@ -92,14 +103,44 @@ def revoke_api_key(*, api_key: ApiKey, actor=None) -> bool:
         return False
     api_key.revoked_at = timezone.now()
     api_key.save(update_fields=["revoked_at"])
+    forget_verified_keys()
     return True
 
 
+def forget_verified_keys() -> None:
+    """Check every key against the database again (this process; others within
+    ``TRIBUTARY_API_KEY_CACHE_SECONDS``)."""
+    with _verified_lock:
+        _verified.clear()
+
+
 def authenticate_api_key(key: str) -> ApiKey | None:
-    """The active key matching this secret, or None; records its use cheaply."""
+    """The active key matching this secret, or None; records its use cheaply.
+
+    A working key is remembered in the process for
+    ``TRIBUTARY_API_KEY_CACHE_SECONDS``: revoking it (or changing its scopes)
+    takes effect at once in the process that did it, and within that time in
+    the others.
+    """
     if not key or not key.startswith(KEY_PREFIX):
         return None
     digest = hash_key(key)
+    now = _clock()
+    held = _verified.get(digest)
+    if held is not None and held[0] > now:
+        _touch(held[1])
+        return held[1]
+    api_key = _load_key(digest)
+    ttl = settings.TRIBUTARY_API_KEY_CACHE_SECONDS
+    if api_key is not None and ttl > 0:
+        with _verified_lock:
+            if len(_verified) >= _VERIFIED_MAX:
+                _verified.clear()
+            _verified[digest] = (now + ttl, api_key)
+    return api_key
+
+
+def _load_key(digest: str) -> ApiKey | None:
     api_key = ApiKey.objects.select_related("user").filter(key_hash=digest).first()
     if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
         return None

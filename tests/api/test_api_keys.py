@@ -1,4 +1,5 @@
 import io
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from accounts.services.api_keys import (
     authenticate_api_key,
     create_api_key,
     revoke_api_key,
+    update_api_key,
 )
 
 
@@ -54,7 +56,8 @@ def test_unknown_scope_is_refused(db):
     assert ApiKey.objects.count() == 0
 
 
-def test_last_used_is_written_at_most_once_a_minute(db):
+def test_last_used_is_written_at_most_once_a_minute(db, settings):
+    settings.TRIBUTARY_API_KEY_CACHE_SECONDS = 0  # each call reads the key's row
     api_key, key = create_api_key(name="Shop", scopes=["profiles:read"])
     authenticate_api_key(key)
     first = ApiKey.objects.get(pk=api_key.pk).last_used_at
@@ -143,3 +146,75 @@ def test_admin_revoke_action_stops_the_key(admin_client):
 def test_admin_key_list_page_loads(admin_client):
     create_api_key(name="One", scopes=["profiles:read"])
     assert admin_client.get("/admin/accounts/apikey/").status_code == 200
+
+
+def _later(monkeypatch, seconds: float) -> None:
+    """Move the API key cache's clock ``seconds`` ahead."""
+    import accounts.services.api_keys as api_keys
+
+    now = time.monotonic()
+    monkeypatch.setattr(api_keys, "_clock", lambda: now + seconds)
+
+
+def test_working_key_is_checked_against_the_database_once_per_cache_time(
+    db, settings, django_assert_num_queries, monkeypatch
+):
+    settings.TRIBUTARY_API_KEY_CACHE_SECONDS = 5
+    api_key, key = create_api_key(name="Shop", scopes=["profiles:read"])
+    assert authenticate_api_key(key) == api_key  # reads it, writes last_used_at
+    with django_assert_num_queries(0):
+        assert authenticate_api_key(key) == api_key
+    _later(monkeypatch, 6)
+    with django_assert_num_queries(1):
+        assert authenticate_api_key(key) == api_key
+
+
+def test_key_revoked_by_another_process_stops_working_within_the_cache_time(
+    db, settings, monkeypatch
+):
+    settings.TRIBUTARY_API_KEY_CACHE_SECONDS = 5
+    api_key, key = create_api_key(name="Shop", scopes=["profiles:read"])
+    assert authenticate_api_key(key) is not None
+    # another web process revokes it: this one's memory is not told
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+    _later(monkeypatch, 4.9)
+    assert authenticate_api_key(key) is not None  # the stated window
+    _later(monkeypatch, 5.1)
+    assert authenticate_api_key(key) is None
+
+
+def test_key_revoked_in_this_process_stops_working_at_once(db, settings):
+    settings.TRIBUTARY_API_KEY_CACHE_SECONDS = 300
+    api_key, key = create_api_key(name="Shop", scopes=["profiles:read"])
+    assert authenticate_api_key(key) is not None
+    revoke_api_key(api_key=ApiKey.objects.get(pk=api_key.pk))
+    assert authenticate_api_key(key) is None
+
+
+def test_scope_change_applies_at_once_in_this_process(db, settings):
+    settings.TRIBUTARY_API_KEY_CACHE_SECONDS = 300
+    api_key, key = create_api_key(name="Shop", scopes=["profiles:read"])
+    assert authenticate_api_key(key).scopes == ["profiles:read"]
+    update_api_key(api_key=ApiKey.objects.get(pk=api_key.pk), name="Shop", scopes=[])
+    assert authenticate_api_key(key).scopes == []
+
+
+def test_unknown_keys_are_not_remembered(db, settings, django_assert_num_queries):
+    settings.TRIBUTARY_API_KEY_CACHE_SECONDS = 300
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            assert authenticate_api_key("tk_" + "x" * 43) is None
+
+
+def test_revoked_key_gets_401_over_http_within_the_cache_time(db, settings, monkeypatch):
+    from django.test import Client
+
+    settings.TRIBUTARY_API_KEY_CACHE_SECONDS = 5
+    api_key, key = create_api_key(name="Shop", scopes=["profiles:read"])
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.get("/api/v1/customers/").status_code == 200
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())  # elsewhere
+    _later(monkeypatch, 6)
+    response = client.get("/api/v1/customers/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_api_key"

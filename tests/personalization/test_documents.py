@@ -149,3 +149,15 @@ def test_identities_deleted_in_the_admin(rest, admin_client, elodie):
     assert response.status_code == 302
     identities = {i["value"] for i in rest("email:elodie.marchand@example.fr").json()["identities"]}
     assert "cust-1042" not in identities
+
+
+def test_a_warm_read_costs_one_query_on_either_endpoint(
+    ask, rest, elodie, django_assert_num_queries
+):
+    # warm: the document, the write key, the API key and the config are remembered
+    assert ask(userId="cust-1042").status_code == 200
+    assert rest("user_id:cust-1042").status_code == 200
+    with django_assert_num_queries(1):  # the identifier's profile and version
+        assert ask(userId="cust-1042").json()["traits"]["plan"] == "gold"
+    with django_assert_num_queries(1):
+        assert rest("user_id:cust-1042").json()["id"] == elodie.pk
