@@ -21,8 +21,9 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from core.db.copy import insert_values
+from core.db.sets import drop_tables, keep_returned
 from core.errors import DomainError
-from customers.services.versions import bump_versions
+from customers.services.versions import bump_versions, bump_versions_selected
 from segments import evaluation, tasks
 from segments.models import ComputedTrait, Segment, StoredTrait, StoredTraitValue
 from segments.services import reevaluate_customers
@@ -81,8 +82,6 @@ def _row(trait: StoredTrait, item: StoredValue, computed_at: datetime) -> tuple:
 
 
 _COLUMNS = ("trait_id", "customer_id", "number", "text", "value", "explanation", "computed_at")
-_NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _insert(rows: Iterable[tuple]) -> None:
@@ -110,6 +109,7 @@ def replace_stored_values(
 
 
 _INCOMING = "stored_trait_incoming"
+_CHANGED = "stored_trait_changed"
 
 
 @transaction.atomic
@@ -137,17 +137,24 @@ def replace_stored_traits(
     it last changed. Updating in place also spares the foreign-key checks an
     insert pays on every row. Only profiles whose values changed (gained,
     lost, or a new value; not a new explanation alone) get a new version —
-    their documents list the values — once for all the traits.
+    their documents list the values — once for all the traits. Their ids
+    stay in the database (a temporary table; no id travels to Python and
+    back), and one statement moves their versions.
     """
-    changed: set[int] = set()
-    counts = {name: _replace(name, rows, computed_at, changed) for name, rows in traits.items()}
-    bump_versions(changed)
+    with connection.cursor() as cursor:
+        # no key: a profile may change in several traits
+        cursor.execute(f"DROP TABLE IF EXISTS {_CHANGED}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {_CHANGED} (customer_id bigint)")
+    counts = {name: _replace(name, rows, computed_at) for name, rows in traits.items()}
+    bump_versions_selected(select=f"SELECT customer_id FROM {_CHANGED}")  # noqa: S608
+    with connection.cursor() as cursor:
+        drop_tables(cursor, _CHANGED)
     for name in traits:
         _recompute_dependents(name)
     return counts
 
 
-def _replace(name: str, rows, computed_at: datetime, changed: set[int]) -> int:
+def _replace(name: str, rows, computed_at: datetime) -> int:
     trait = StoredTrait.objects.select_for_update().get(name=name)
     table = connection.ops.quote_name(StoredTraitValue._meta.db_table)
     postgres = connection.vendor == "postgresql"
@@ -163,13 +170,14 @@ def _replace(name: str, rows, computed_at: datetime, changed: set[int]) -> int:
         count = _load_incoming(cursor, trait, rows)
         if postgres:  # the joins need the key's statistics, not the JSON's
             cursor.execute(f"ANALYZE {_INCOMING} (customer_id)")
-        cursor.execute(
+        keep_returned(
+            cursor,
             f"DELETE FROM {table} WHERE trait_id = %s AND NOT EXISTS "  # noqa: S608
             f"(SELECT 1 FROM {_INCOMING} i WHERE i.customer_id = {table}.customer_id) "
             "RETURNING customer_id",
             [trait.pk],
+            _CHANGED,
         )
-        changed.update(row[0] for row in cursor.fetchall())
         # Profile documents show values, not explanations: a new value moves
         # the profile's version, a new explanation alone does not.
         assign = (
@@ -177,12 +185,13 @@ def _replace(name: str, rows, computed_at: datetime, changed: set[int]) -> int:
             f"explanation = i.explanation, computed_at = %s FROM {_INCOMING} i "
             f"WHERE {table}.trait_id = %s AND {table}.customer_id = i.customer_id AND "
         )
-        cursor.execute(
+        keep_returned(
+            cursor,
             f"{assign} ({table}.number {differs} i.number OR {table}.text <> i.text OR "
             f"{table}.value {differs} i.value) RETURNING {table}.customer_id",
             [computed_at, trait.pk],
+            _CHANGED,
         )
-        changed.update(row[0] for row in cursor.fetchall())
         cursor.execute(f"{assign} {table}.explanation <> i.explanation", [computed_at, trait.pk])
         # What is left to insert is what the table does not hold yet. (An
         # INSERT that anti-joins the table it fills scans its own new rows
@@ -192,13 +201,14 @@ def _replace(name: str, rows, computed_at: datetime, changed: set[int]) -> int:
             f"(SELECT customer_id FROM {table} WHERE trait_id = %s)",
             [trait.pk],
         )
-        cursor.execute(
+        keep_returned(
+            cursor,
             f"INSERT INTO {table} ({', '.join(_COLUMNS)}) "  # noqa: S608
             f"SELECT %s, customer_id, number, text, value, explanation, %s FROM {_INCOMING} "
             "RETURNING customer_id",
             [trait.pk, computed_at],
+            _CHANGED,
         )
-        changed.update(row[0] for row in cursor.fetchall())
         cursor.execute(f"DROP TABLE {_INCOMING}")
     return count
 
@@ -225,34 +235,26 @@ def _load_incoming(cursor, trait: StoredTrait, rows: Iterable[tuple[int, object,
         sql = f"INSERT INTO {_INCOMING} VALUES (%s, %s, %s, %s, %s)"  # noqa: S608
         cursor.executemany(sql, batch)
         return len(batch)
-    sql = f"COPY {_INCOMING} FROM STDIN"
-    texts: dict[object, tuple] = {}  # text traits repeat few values
-    with cursor.cursor.copy(sql) as copy:
-        lines: list[str] = []
+    # psycopg formats and escapes each row in C (``write_row``); an int or a
+    # float (most rows) is written as its repr, as ``_columns`` would.
+    numeric = trait.numeric
+    plain = (int, float)
+    known: dict[object, tuple] = {}  # text traits repeat few values
+    with cursor.cursor.copy(f"COPY {_INCOMING} FROM STDIN") as copy:
+        write = copy.write_row
         for customer_id, value, explanation in rows:
             count += 1
-            if trait.numeric or value is None:
-                number, text, data = _columns(trait.numeric, value)
+            if numeric and value.__class__ in plain:
+                write((customer_id, value, "", repr(value), explanation))
+                continue
+            if numeric or value is None:
+                columns = _columns(numeric, value)
+            elif value in known:
+                columns = known[value]
             else:
-                if value not in texts:
-                    texts[value] = _columns(False, value)
-                number, text, data = texts[value]
-            shown = _NULL if number is None else repr(number)
-            data = _NULL if data is None else _escape(data)
-            lines.append(
-                f"{customer_id}\t{shown}\t{_escape(text)}\t{data}\t{_escape(explanation)}\n"
-            )
-            if len(lines) >= 10_000:
-                copy.write("".join(lines))
-                lines.clear()
-        copy.write("".join(lines))
+                columns = known[value] = _columns(False, value)
+            write((customer_id, *columns, explanation))
     return count
-
-
-def _escape(text: str) -> str:
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.translate(_COPY_ESCAPES)
-    return text
 
 
 @transaction.atomic
