@@ -146,8 +146,10 @@ def replace_stored_traits(
         cursor.execute(f"DROP TABLE IF EXISTS {_CHANGED}")
         cursor.execute(f"CREATE TEMPORARY TABLE {_CHANGED} (customer_id bigint)")
     counts = {name: _replace(name, rows, computed_at) for name, rows in traits.items()}
-    bump_versions_selected(select=f"SELECT customer_id FROM {_CHANGED}")  # noqa: S608
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {_CHANGED}")
+        bump_versions_selected(select=f"SELECT customer_id FROM {_CHANGED}")  # noqa: S608
         drop_tables(cursor, _CHANGED)
     for name in traits:
         _recompute_dependents(name)
@@ -163,7 +165,8 @@ def _replace(name: str, rows, computed_at: datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {_INCOMING}")
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {_INCOMING} (customer_id bigint PRIMARY KEY, "
+            # no key to maintain: the statements below are hash joins
+            f"CREATE TEMPORARY TABLE {_INCOMING} (customer_id bigint NOT NULL, "
             f"number double precision, text varchar({MAX_TEXT}), value {json_type}, "
             f"explanation {json_type})"
         )
@@ -177,6 +180,7 @@ def _replace(name: str, rows, computed_at: datetime) -> int:
             "RETURNING customer_id",
             [trait.pk],
             _CHANGED,
+            analyze=False,
         )
         # Profile documents show values, not explanations: a new value moves
         # the profile's version, a new explanation alone does not.
@@ -191,6 +195,7 @@ def _replace(name: str, rows, computed_at: datetime) -> int:
             f"{table}.value {differs} i.value) RETURNING {table}.customer_id",
             [computed_at, trait.pk],
             _CHANGED,
+            analyze=False,
         )
         cursor.execute(f"{assign} {table}.explanation <> i.explanation", [computed_at, trait.pk])
         # What is left to insert is what the table does not hold yet. (An
@@ -208,6 +213,7 @@ def _replace(name: str, rows, computed_at: datetime) -> int:
             "RETURNING customer_id",
             [trait.pk, computed_at],
             _CHANGED,
+            analyze=False,
         )
         cursor.execute(f"DROP TABLE {_INCOMING}")
     return count
