@@ -21,7 +21,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from core.db.copy import insert_values
-from core.db.sets import drop_tables, keep_returned
+from core.db.sets import drop_tables
 from core.errors import DomainError
 from customers.services.versions import bump_versions, bump_versions_selected
 from segments import evaluation, tasks
@@ -110,6 +110,7 @@ def replace_stored_values(
 
 _INCOMING = "stored_trait_incoming"
 _CHANGED = "stored_trait_changed"
+_PLAN = "stored_trait_plan"
 
 
 @transaction.atomic
@@ -156,12 +157,15 @@ def replace_stored_traits(
     return counts
 
 
+# What a row of the plan does to the table (``_plan``).
+_EXPLAINED, _MOVED, _NEW, _GONE = range(4)
+
+
 def _replace(name: str, rows, computed_at: datetime) -> int:
     trait = StoredTrait.objects.select_for_update().get(name=name)
     table = connection.ops.quote_name(StoredTraitValue._meta.db_table)
     postgres = connection.vendor == "postgresql"
     json_type = "jsonb" if postgres else "text"
-    differs = "IS DISTINCT FROM" if postgres else "IS NOT"
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {_INCOMING}")
         cursor.execute(
@@ -173,50 +177,78 @@ def _replace(name: str, rows, computed_at: datetime) -> int:
         count = _load_incoming(cursor, trait, rows)
         if postgres:  # the joins need the key's statistics, not the JSON's
             cursor.execute(f"ANALYZE {_INCOMING} (customer_id)")
-        keep_returned(
-            cursor,
-            f"DELETE FROM {table} WHERE trait_id = %s AND NOT EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {_INCOMING} i WHERE i.customer_id = {table}.customer_id) "
-            "RETURNING customer_id",
-            [trait.pk],
-            _CHANGED,
-            analyze=False,
-        )
-        # Profile documents show values, not explanations: a new value moves
-        # the profile's version, a new explanation alone does not.
-        assign = (
-            f"UPDATE {table} SET number = i.number, text = i.text, value = i.value, "  # noqa: S608
-            f"explanation = i.explanation, computed_at = %s FROM {_INCOMING} i "
-            f"WHERE {table}.trait_id = %s AND {table}.customer_id = i.customer_id AND "
-        )
-        keep_returned(
-            cursor,
-            f"{assign} ({table}.number {differs} i.number OR {table}.text <> i.text OR "
-            f"{table}.value {differs} i.value) RETURNING {table}.customer_id",
-            [computed_at, trait.pk],
-            _CHANGED,
-            analyze=False,
-        )
-        cursor.execute(f"{assign} {table}.explanation <> i.explanation", [computed_at, trait.pk])
-        # What is left to insert is what the table does not hold yet. (An
-        # INSERT that anti-joins the table it fills scans its own new rows
-        # once per row: quadratic.)
+        ops = _plan(cursor, table, trait.pk, postgres)
+        # Profile documents show values, not explanations: a value gained,
+        # lost or changed moves the profile's version, a new explanation does not.
         cursor.execute(
-            f"DELETE FROM {_INCOMING} WHERE customer_id IN "  # noqa: S608
-            f"(SELECT customer_id FROM {table} WHERE trait_id = %s)",
-            [trait.pk],
+            f"INSERT INTO {_CHANGED} (customer_id) "  # noqa: S608
+            f"SELECT customer_id FROM {_PLAN} WHERE op > {_EXPLAINED}"
         )
-        keep_returned(
-            cursor,
-            f"INSERT INTO {table} ({', '.join(_COLUMNS)}) "  # noqa: S608
-            f"SELECT %s, customer_id, number, text, value, explanation, %s FROM {_INCOMING} "
-            "RETURNING customer_id",
-            [trait.pk, computed_at],
-            _CHANGED,
-            analyze=False,
-        )
-        cursor.execute(f"DROP TABLE {_INCOMING}")
+        if ops.get(_GONE):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE trait_id = %s AND customer_id IN "  # noqa: S608
+                f"(SELECT customer_id FROM {_PLAN} WHERE op = {_GONE})",
+                [trait.pk],
+            )
+        if ops.get(_EXPLAINED) or ops.get(_MOVED):
+            cursor.execute(
+                f"UPDATE {table} SET number = p.number, text = p.text, value = p.value, "  # noqa: S608
+                f"explanation = p.explanation, computed_at = %s FROM {_PLAN} p "
+                f"WHERE {table}.trait_id = %s AND {table}.customer_id = p.customer_id "
+                f"AND p.op <= {_MOVED}",
+                [computed_at, trait.pk],
+            )
+        if ops.get(_NEW):
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(_COLUMNS)}) "  # noqa: S608
+                f"SELECT %s, customer_id, number, text, value, explanation, %s FROM {_PLAN} "
+                f"WHERE op = {_NEW}",
+                [trait.pk, computed_at],
+            )
+        drop_tables(cursor, _INCOMING, _PLAN)
     return count
+
+
+def _plan(cursor, table: str, trait_id: int, postgres: bool) -> dict[int, int]:
+    """Compare the incoming rows with the trait's stored ones in one join and
+    keep what has to be written (``_PLAN``: the incoming columns and an
+    ``op``); unchanged values are left out. Returns how many rows of each op.
+
+    The writes then read only the plan: an insert needs no join, a delete
+    runs only when someone lost the value. (On SQLite, which may lack
+    ``FULL JOIN``, the lost values are found by a second statement.)
+    """
+    differs = "IS DISTINCT FROM" if postgres else "IS NOT"
+    moved = f"s.number {differs} i.number OR s.text <> i.text OR s.value {differs} i.value"
+    stored = (
+        f"(SELECT customer_id, number, text, value, explanation FROM {table} "  # noqa: S608
+        "WHERE trait_id = %s) s"
+    )
+    join = "FULL JOIN" if postgres else "LEFT JOIN"
+    cursor.execute(f"DROP TABLE IF EXISTS {_PLAN}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {_PLAN} AS "  # noqa: S608
+        "SELECT COALESCE(i.customer_id, s.customer_id) AS customer_id, i.number, i.text, "
+        "i.value, i.explanation, "
+        f"CASE WHEN i.customer_id IS NULL THEN {_GONE} WHEN s.customer_id IS NULL THEN {_NEW} "
+        f"WHEN {moved} THEN {_MOVED} ELSE {_EXPLAINED} END AS op "
+        f"FROM {_INCOMING} i {join} {stored} ON s.customer_id = i.customer_id "
+        f"WHERE i.customer_id IS NULL OR s.customer_id IS NULL OR {moved} "
+        "OR s.explanation <> i.explanation",
+        [trait_id],
+    )
+    if not postgres:
+        cursor.execute(
+            f"INSERT INTO {_PLAN} (customer_id, op) SELECT customer_id, {_GONE} "  # noqa: S608
+            f"FROM {table} WHERE trait_id = %s AND customer_id NOT IN "
+            f"(SELECT customer_id FROM {_INCOMING})",
+            [trait_id],
+        )
+    cursor.execute(f"SELECT op, COUNT(*) FROM {_PLAN} GROUP BY op")  # noqa: S608
+    ops = dict(cursor.fetchall())
+    if postgres and ops:
+        cursor.execute(f"ANALYZE {_PLAN} (customer_id, op)")
+    return ops
 
 
 def _columns(numeric: bool, value) -> tuple[float | None, str, str | None]:

@@ -65,14 +65,12 @@ def create_id_table(cursor, table: str, select: str = "", params=()) -> None:
         cursor.execute(f"INSERT INTO {table} (customer_id) {select}", params)
 
 
-def keep_returned(cursor, statement: str, params, table: str, *, analyze: bool = True) -> int:
+def keep_returned(cursor, statement: str, params, table: str) -> int:
     """Run ``statement`` (an ``INSERT`` or ``UPDATE … RETURNING`` one id column)
     and add the ids it returned to the temporary ``table``; return how many.
 
     On PostgreSQL the ids never leave the server (a data-modifying ``WITH``);
     SQLite cannot insert from ``RETURNING``, so they make the round trip.
-    The table is analyzed afterwards unless the caller, filling it with
-    several statements, does that once at the end (``analyze=False``).
     """
     if connection.vendor == "postgresql":
         cursor.execute(
@@ -81,8 +79,7 @@ def keep_returned(cursor, statement: str, params, table: str, *, analyze: bool =
             params,
         )
         count = cursor.rowcount
-        if analyze:
-            cursor.execute(f"ANALYZE {table}")
+        cursor.execute(f"ANALYZE {table}")
         return count
     cursor.execute(statement, params)
     rows = cursor.fetchall()
