@@ -131,12 +131,15 @@ def replace_stored_traits(
     ``replace_stored_rows``, consumed one trait after the other); returns the
     number of values of each.
 
-    Each trait's rows go to a temporary table (``COPY`` on PostgreSQL); then,
-    in set-based statements, values of profiles not in it are deleted,
-    changed ones updated and new ones inserted. A value whose number, text
-    and explanation did not change is left alone: its ``computed_at`` is when
-    it last changed. Updating in place also spares the foreign-key checks an
-    insert pays on every row. Only profiles whose values changed (gained,
+    Each trait's rows go to a temporary table (``COPY`` on PostgreSQL); one
+    join with the stored rows plans what to write (``_plan``); then, in
+    set-based statements, values of profiles not in it are deleted, changed
+    ones updated and new ones inserted. A value whose number, text and
+    explanation did not change is left alone: its ``computed_at`` is when it
+    last changed. Updating in place also spares the foreign-key checks an
+    insert pays on every row, and the table's half-empty pages (migration
+    ``0005``) let most updates stay on their page without new index
+    entries. Only profiles whose values changed (gained,
     lost, or a new value; not a new explanation alone) get a new version —
     their documents list the values — once for all the traits. Their ids
     stay in the database (a temporary table; no id travels to Python and
