@@ -50,7 +50,7 @@ STAGES = (
     ("segments.stored", "replace_stored_rows"),
     ("segments.stored", "replace_stored_traits"),
     ("segments.stored", "_load_incoming"),
-    ("segments.stored", "_merge_incoming"),
+    ("segments.stored", "_plan"),
     ("segments.stored", "bump_versions"),
 )
 

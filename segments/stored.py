@@ -21,8 +21,9 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from core.db.copy import insert_values
+from core.db.sets import drop_tables
 from core.errors import DomainError
-from customers.services.versions import bump_versions
+from customers.services.versions import bump_versions, bump_versions_selected
 from segments import evaluation, tasks
 from segments.models import ComputedTrait, Segment, StoredTrait, StoredTraitValue
 from segments.services import reevaluate_customers
@@ -81,8 +82,6 @@ def _row(trait: StoredTrait, item: StoredValue, computed_at: datetime) -> tuple:
 
 
 _COLUMNS = ("trait_id", "customer_id", "number", "text", "value", "explanation", "computed_at")
-_NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _insert(rows: Iterable[tuple]) -> None:
@@ -110,6 +109,8 @@ def replace_stored_values(
 
 
 _INCOMING = "stored_trait_incoming"
+_CHANGED = "stored_trait_changed"
+_PLAN = "stored_trait_plan"
 
 
 @transaction.atomic
@@ -130,77 +131,127 @@ def replace_stored_traits(
     ``replace_stored_rows``, consumed one trait after the other); returns the
     number of values of each.
 
-    Each trait's rows go to a temporary table (``COPY`` on PostgreSQL); then,
-    in set-based statements, values of profiles not in it are deleted,
-    changed ones updated and new ones inserted. A value whose number, text
-    and explanation did not change is left alone: its ``computed_at`` is when
-    it last changed. Updating in place also spares the foreign-key checks an
-    insert pays on every row. Only profiles whose values changed (gained,
+    Each trait's rows go to a temporary table (``COPY`` on PostgreSQL); one
+    join with the stored rows plans what to write (``_plan``); then, in
+    set-based statements, values of profiles not in it are deleted, changed
+    ones updated and new ones inserted. A value whose number, text and
+    explanation did not change is left alone: its ``computed_at`` is when it
+    last changed. Updating in place also spares the foreign-key checks an
+    insert pays on every row, and the table's half-empty pages (migration
+    ``0005``) let most updates stay on their page without new index
+    entries. Only profiles whose values changed (gained,
     lost, or a new value; not a new explanation alone) get a new version —
-    their documents list the values — once for all the traits.
+    their documents list the values — once for all the traits. Their ids
+    stay in the database (a temporary table; no id travels to Python and
+    back), and one statement moves their versions.
     """
-    changed: set[int] = set()
-    counts = {name: _replace(name, rows, computed_at, changed) for name, rows in traits.items()}
-    bump_versions(changed)
+    with connection.cursor() as cursor:
+        # no key: a profile may change in several traits
+        cursor.execute(f"DROP TABLE IF EXISTS {_CHANGED}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {_CHANGED} (customer_id bigint)")
+    counts = {name: _replace(name, rows, computed_at) for name, rows in traits.items()}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {_CHANGED}")
+        bump_versions_selected(select=f"SELECT customer_id FROM {_CHANGED}")  # noqa: S608
+        drop_tables(cursor, _CHANGED)
     for name in traits:
         _recompute_dependents(name)
     return counts
 
 
-def _replace(name: str, rows, computed_at: datetime, changed: set[int]) -> int:
+# What a row of the plan does to the table (``_plan``).
+_EXPLAINED, _MOVED, _NEW, _GONE = range(4)
+
+
+def _replace(name: str, rows, computed_at: datetime) -> int:
     trait = StoredTrait.objects.select_for_update().get(name=name)
     table = connection.ops.quote_name(StoredTraitValue._meta.db_table)
     postgres = connection.vendor == "postgresql"
     json_type = "jsonb" if postgres else "text"
-    differs = "IS DISTINCT FROM" if postgres else "IS NOT"
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {_INCOMING}")
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {_INCOMING} (customer_id bigint PRIMARY KEY, "
+            # no key to maintain: the statements below are hash joins
+            f"CREATE TEMPORARY TABLE {_INCOMING} (customer_id bigint NOT NULL, "
             f"number double precision, text varchar({MAX_TEXT}), value {json_type}, "
             f"explanation {json_type})"
         )
         count = _load_incoming(cursor, trait, rows)
         if postgres:  # the joins need the key's statistics, not the JSON's
             cursor.execute(f"ANALYZE {_INCOMING} (customer_id)")
+        ops = _plan(cursor, table, trait.pk, postgres)
+        # Profile documents show values, not explanations: a value gained,
+        # lost or changed moves the profile's version, a new explanation does not.
         cursor.execute(
-            f"DELETE FROM {table} WHERE trait_id = %s AND NOT EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {_INCOMING} i WHERE i.customer_id = {table}.customer_id) "
-            "RETURNING customer_id",
-            [trait.pk],
+            f"INSERT INTO {_CHANGED} (customer_id) "  # noqa: S608
+            f"SELECT customer_id FROM {_PLAN} WHERE op > {_EXPLAINED}"
         )
-        changed.update(row[0] for row in cursor.fetchall())
-        # Profile documents show values, not explanations: a new value moves
-        # the profile's version, a new explanation alone does not.
-        assign = (
-            f"UPDATE {table} SET number = i.number, text = i.text, value = i.value, "  # noqa: S608
-            f"explanation = i.explanation, computed_at = %s FROM {_INCOMING} i "
-            f"WHERE {table}.trait_id = %s AND {table}.customer_id = i.customer_id AND "
-        )
-        cursor.execute(
-            f"{assign} ({table}.number {differs} i.number OR {table}.text <> i.text OR "
-            f"{table}.value {differs} i.value) RETURNING {table}.customer_id",
-            [computed_at, trait.pk],
-        )
-        changed.update(row[0] for row in cursor.fetchall())
-        cursor.execute(f"{assign} {table}.explanation <> i.explanation", [computed_at, trait.pk])
-        # What is left to insert is what the table does not hold yet. (An
-        # INSERT that anti-joins the table it fills scans its own new rows
-        # once per row: quadratic.)
-        cursor.execute(
-            f"DELETE FROM {_INCOMING} WHERE customer_id IN "  # noqa: S608
-            f"(SELECT customer_id FROM {table} WHERE trait_id = %s)",
-            [trait.pk],
-        )
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(_COLUMNS)}) "  # noqa: S608
-            f"SELECT %s, customer_id, number, text, value, explanation, %s FROM {_INCOMING} "
-            "RETURNING customer_id",
-            [trait.pk, computed_at],
-        )
-        changed.update(row[0] for row in cursor.fetchall())
-        cursor.execute(f"DROP TABLE {_INCOMING}")
+        if ops.get(_GONE):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE trait_id = %s AND customer_id IN "  # noqa: S608
+                f"(SELECT customer_id FROM {_PLAN} WHERE op = {_GONE})",
+                [trait.pk],
+            )
+        if ops.get(_EXPLAINED) or ops.get(_MOVED):
+            cursor.execute(
+                f"UPDATE {table} SET number = p.number, text = p.text, value = p.value, "  # noqa: S608
+                f"explanation = p.explanation, computed_at = %s FROM {_PLAN} p "
+                f"WHERE {table}.trait_id = %s AND {table}.customer_id = p.customer_id "
+                f"AND p.op <= {_MOVED}",
+                [computed_at, trait.pk],
+            )
+        if ops.get(_NEW):
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(_COLUMNS)}) "  # noqa: S608
+                f"SELECT %s, customer_id, number, text, value, explanation, %s FROM {_PLAN} "
+                f"WHERE op = {_NEW}",
+                [trait.pk, computed_at],
+            )
+        drop_tables(cursor, _INCOMING, _PLAN)
     return count
+
+
+def _plan(cursor, table: str, trait_id: int, postgres: bool) -> dict[int, int]:
+    """Compare the incoming rows with the trait's stored ones in one join and
+    keep what has to be written (``_PLAN``: the incoming columns and an
+    ``op``); unchanged values are left out. Returns how many rows of each op.
+
+    The writes then read only the plan: an insert needs no join, a delete
+    runs only when someone lost the value. (On SQLite, which may lack
+    ``FULL JOIN``, the lost values are found by a second statement.)
+    """
+    differs = "IS DISTINCT FROM" if postgres else "IS NOT"
+    moved = f"s.number {differs} i.number OR s.text <> i.text OR s.value {differs} i.value"
+    stored = (
+        f"(SELECT customer_id, number, text, value, explanation FROM {table} "  # noqa: S608
+        "WHERE trait_id = %s) s"
+    )
+    join = "FULL JOIN" if postgres else "LEFT JOIN"
+    cursor.execute(f"DROP TABLE IF EXISTS {_PLAN}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {_PLAN} AS "  # noqa: S608
+        "SELECT COALESCE(i.customer_id, s.customer_id) AS customer_id, i.number, i.text, "
+        "i.value, i.explanation, "
+        f"CASE WHEN i.customer_id IS NULL THEN {_GONE} WHEN s.customer_id IS NULL THEN {_NEW} "
+        f"WHEN {moved} THEN {_MOVED} ELSE {_EXPLAINED} END AS op "
+        f"FROM {_INCOMING} i {join} {stored} ON s.customer_id = i.customer_id "
+        f"WHERE i.customer_id IS NULL OR s.customer_id IS NULL OR {moved} "
+        "OR s.explanation <> i.explanation",
+        [trait_id],
+    )
+    if not postgres:
+        cursor.execute(
+            f"INSERT INTO {_PLAN} (customer_id, op) SELECT customer_id, {_GONE} "  # noqa: S608
+            f"FROM {table} WHERE trait_id = %s AND customer_id NOT IN "
+            f"(SELECT customer_id FROM {_INCOMING})",
+            [trait_id],
+        )
+    cursor.execute(f"SELECT op, COUNT(*) FROM {_PLAN} GROUP BY op")  # noqa: S608
+    ops = dict(cursor.fetchall())
+    if postgres and ops:
+        cursor.execute(f"ANALYZE {_PLAN} (customer_id, op)")
+    return ops
 
 
 def _columns(numeric: bool, value) -> tuple[float | None, str, str | None]:
@@ -225,34 +276,26 @@ def _load_incoming(cursor, trait: StoredTrait, rows: Iterable[tuple[int, object,
         sql = f"INSERT INTO {_INCOMING} VALUES (%s, %s, %s, %s, %s)"  # noqa: S608
         cursor.executemany(sql, batch)
         return len(batch)
-    sql = f"COPY {_INCOMING} FROM STDIN"
-    texts: dict[object, tuple] = {}  # text traits repeat few values
-    with cursor.cursor.copy(sql) as copy:
-        lines: list[str] = []
+    # psycopg formats and escapes each row in C (``write_row``); an int or a
+    # float (most rows) is written as its repr, as ``_columns`` would.
+    numeric = trait.numeric
+    plain = (int, float)
+    known: dict[object, tuple] = {}  # text traits repeat few values
+    with cursor.cursor.copy(f"COPY {_INCOMING} FROM STDIN") as copy:
+        write = copy.write_row
         for customer_id, value, explanation in rows:
             count += 1
-            if trait.numeric or value is None:
-                number, text, data = _columns(trait.numeric, value)
+            if numeric and value.__class__ in plain:
+                write((customer_id, value, "", repr(value), explanation))
+                continue
+            if numeric or value is None:
+                columns = _columns(numeric, value)
+            elif value in known:
+                columns = known[value]
             else:
-                if value not in texts:
-                    texts[value] = _columns(False, value)
-                number, text, data = texts[value]
-            shown = _NULL if number is None else repr(number)
-            data = _NULL if data is None else _escape(data)
-            lines.append(
-                f"{customer_id}\t{shown}\t{_escape(text)}\t{data}\t{_escape(explanation)}\n"
-            )
-            if len(lines) >= 10_000:
-                copy.write("".join(lines))
-                lines.clear()
-        copy.write("".join(lines))
+                columns = known[value] = _columns(False, value)
+            write((customer_id, *columns, explanation))
     return count
-
-
-def _escape(text: str) -> str:
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.translate(_COPY_ESCAPES)
-    return text
 
 
 @transaction.atomic

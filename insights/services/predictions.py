@@ -319,19 +319,21 @@ def _explanations(params: dict, frame: pd.DataFrame, why: dict) -> list[str]:
     labels = np.array(
         [json.dumps(features.feature_label(f, names)) for f in params["features"]], dtype=object
     )
-    text = pd.Series(json.dumps(why, separators=(",", ":"))[:-1] + ',"top":[', index=frame.index)
+    cells = '{"feature":' + labels[top] + ',"value":' + _reprs(raw) + ',"effect":'
+    cells = cells + _reprs(moved) + "}"
+    text = np.full(len(frame), json.dumps(why, separators=(",", ":"))[:-1] + ',"top":[', object)
     for rank in range(top.shape[1]):
-        text += (
-            ("{" if rank == 0 else ",{")
-            + '"feature":'
-            + labels[top[:, rank]]
-            + ',"value":'
-            + pd.Series(raw[:, rank], index=frame.index).astype(str)
-            + ',"effect":'
-            + pd.Series(moved[:, rank], index=frame.index).astype(str)
-            + "}"
-        )
+        text = text + (cells[:, rank] if rank == 0 else "," + cells[:, rank])
     return (text + "]}").tolist()
+
+
+def _reprs(numbers: np.ndarray) -> np.ndarray:
+    """Each float's ``repr`` (as ``json.dumps`` writes it), formatted once per
+    distinct value (by its bits: -0.0 stays "-0.0")."""
+    bits = np.ascontiguousarray(numbers, dtype=np.float64).view(np.int64)
+    distinct, where = np.unique(bits, return_inverse=True)
+    shown = np.array([repr(x) for x in distinct.view(np.float64).tolist()], dtype=object)
+    return shown[where.reshape(numbers.shape)]
 
 
 def _score_rows(

@@ -1,9 +1,12 @@
 """Stored computed traits: values an app above segments writes, usable in rules."""
 
+import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from customers.models import Customer
 from segments.compiler import compile_rule
@@ -236,3 +239,48 @@ def test_replacing_values_moves_only_the_versions_of_changed_profiles(stored):
     replace_stored_traits(traits={"rfm_recency": [(bob.pk, 2, "{}")]}, computed_at=NOW)
     # Ann and Cem lost their value
     assert versions(stored) == [before[0] + 1, before[1] + 1, before[2] + 1, before[3] + 1]
+
+
+@pytest.mark.parametrize(
+    ("value", "number", "stored"),
+    [
+        (5, 5.0, 5),
+        (0.1, 0.1, 0.1),
+        (1e-05, 1e-05, 1e-05),
+        (-0.0, -0.0, -0.0),
+        (True, 1.0, 1.0),
+        (Decimal("2.50"), 2.5, 2.5),
+        (None, None, None),
+    ],
+)
+def test_numeric_values_of_every_type_are_written_as_numbers(people, value, number, stored):
+    ann = people[0]
+    declare_stored_trait(name="score", numeric=True, producer="insights")
+    replace_stored_traits(traits={"score": [(ann.pk, value, '{"why":1}')]}, computed_at=NOW)
+    (row,) = stored_trait_values(ann.pk, names=["score"])
+    assert (row.number, row.value, row.text, row.explanation) == (number, stored, "", {"why": 1})
+    assert type(row.value) is type(stored)
+
+
+@pytest.mark.postgres_only
+def test_a_daily_replacement_rewrites_rows_in_place(make_customer):
+    """Pages are kept half empty, so a replacement of every value writes each
+    new row version beside the old one (a HOT update, no index entries)."""
+    people = [make_customer() for _ in range(80)]
+    declare_stored_trait(name="score", numeric=True, producer="insights")
+
+    def replace(day: int) -> dict[int, int]:
+        why = json.dumps({"day": day, "padding": "x" * 200})
+        replace_stored_traits(
+            traits={"score": [(p.pk, day, why) for p in people]},
+            computed_at=NOW + timedelta(days=day),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT customer_id, (ctid::text::point)[0]::int FROM segments_storedtraitvalue"
+            )
+            return dict(cursor.fetchall())
+
+    first = replace(1)
+    assert len(set(first.values())) > 1  # several pages
+    assert replace(2) == first
