@@ -36,6 +36,7 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 
 def post_worker_init(worker):
+    # gunicorn reads this file before Django is set up: import once the worker has it
     from cdp_site.serving import redact_access_log
 
     redact_access_log()
