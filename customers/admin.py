@@ -1,7 +1,8 @@
 import pycountry
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from accounts.admin_roles import HistoryAdmin, RoleAwareAdmin, RoleAwareInline
 from accounts.roles import MERGE_PROFILES
@@ -161,7 +162,6 @@ class CustomerAdminMixin:
 
     @admin.display(description="Latest events")
     def latest_events(self, obj: Customer) -> str:
-        from django.utils.html import format_html_join
 
         rows = customer_timeline(obj, limit=20)
         if not rows:
@@ -174,8 +174,6 @@ class CustomerAdminMixin:
 
     @admin.display(description="Merge history")
     def merge_history(self, obj: Customer) -> str:
-        from django.db.models import Q
-        from django.utils.html import format_html_join
 
         rows = list(
             Merge.objects.filter(Q(survivor=obj) | Q(absorbed=obj)).order_by("-created_at")[:20]
@@ -200,8 +198,6 @@ class CustomerAdminMixin:
 
     @admin.display(description="Data-quality issues")
     def data_quality(self, obj: Customer) -> str:
-        from django.urls import reverse
-        from django.utils.html import format_html, format_html_join
 
         rows = list(obj.data_quality_issues.select_related("source")[:20])
         if not rows:

@@ -13,6 +13,10 @@ from typing import Any
 
 import pycountry
 
+from consent.models import Purpose
+from customers.models import Identity
+from segments.models import Segment
+
 OPS = {
     "eq": "is",
     "neq": "is not",
@@ -63,10 +67,6 @@ def _comparison(subject: str, node: dict) -> str:
 
 class _Names:
     def __init__(self, rule: object):
-        from consent.models import Purpose
-        from customers.models import Identity
-        from segments.models import Segment
-
         leaves = list(_leaves(rule))
         ids = {key: {n[key] for n in leaves if key in n} for key in ("source", "segment")}
         codes = {n["consent"] for n in leaves if "consent" in n}
