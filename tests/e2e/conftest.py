@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -91,7 +92,33 @@ def e2e_db(browser, django_db_serialized_rollback, live_server, settings):
     """A database the live server shares, restored to its migrated state."""
     # Fast hashing for the users created per test (the server runs in-process).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    _one_request_at_a_time_on_sqlite(live_server)
     return live_server
+
+
+def _one_request_at_a_time_on_sqlite(live_server) -> None:
+    """On SQLite the live server's threads share the test's in-memory connection,
+    so two requests a page sends at once (a tracking call while the page asks
+    for its answer again) could open a transaction inside the other's
+    ("cannot start a transaction within a transaction"); served one at a time
+    they cannot. PostgreSQL gives each thread its own connection."""
+    from django.db import connection
+
+    httpd = live_server.thread.httpd
+    if connection.vendor != "sqlite" or getattr(httpd, "serialized", False):
+        return
+    app, lock = httpd.get_app(), threading.Lock()
+
+    def serialized(environ, start_response):
+        with lock:
+            response = app(environ, start_response)
+            try:
+                return list(response)
+            finally:  # request_finished (Django's response.close) inside the lock too
+                getattr(response, "close", lambda: None)()
+
+    httpd.set_app(serialized)
+    httpd.serialized = True
 
 
 @pytest.fixture
