@@ -1,10 +1,11 @@
 """The Celery app: configured from Django settings (CELERY_* names)."""
 
-import gc
 import os
 
 from celery import Celery
 from celery.signals import setup_logging, worker_init, worker_process_init
+
+from core.processes import freeze_startup_heap
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdp_site.settings")
 
@@ -31,17 +32,7 @@ def use_django_logging(loglevel=None, **kwargs) -> None:
         logging.getLogger().setLevel(loglevel)
 
 
-@worker_init.connect
-@worker_process_init.connect
-def freeze_startup_heap(**kwargs) -> None:
-    """Leave what the worker loaded at startup out of garbage collection.
-
-    Modules, Django's app registry, pandas, scikit-learn and phone-number
-    metadata live as long as the process, yet every full collection walks
-    them all again: in an import batch that was a quarter of the CPU time.
-    ``gc.freeze`` moves them to the permanent generation (still freed by
-    reference counting); the parent freezes before it forks, so the children
-    also keep sharing those pages, and each child freezes what it adds.
-    """
-    gc.collect()
-    gc.freeze()
+# the parent freezes before it forks (the children keep sharing those pages),
+# each child what it adds
+worker_init.connect(freeze_startup_heap)
+worker_process_init.connect(freeze_startup_heap)

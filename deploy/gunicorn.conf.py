@@ -12,7 +12,6 @@ Every value can be overridden on the command line (``-b``, ``-w`` …) or by
 the environment variables read below.
 """
 
-import gc
 import multiprocessing
 import os
 
@@ -46,9 +45,7 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 def post_worker_init(worker):
     # gunicorn reads this file before Django is set up: import once the worker has it
     from cdp_site.serving import redact_access_log
+    from core.processes import freeze_startup_heap
 
     redact_access_log()
-    # what the worker loaded at startup lives as long as it does: left out of
-    # full garbage collections, which otherwise walk it all again mid-request
-    gc.collect()
-    gc.freeze()
+    freeze_startup_heap()
