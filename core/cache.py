@@ -11,14 +11,21 @@ each) live in the process and are shared by every thread; redis-py's pools
 are thread-safe and start afresh after a fork.
 
 Settings: ``BACKEND: "core.cache.RedisCache"``, as Django's. It also counts
-rate-limit windows in one round trip (``core.ratelimit``).
+rate-limit windows in one round trip (``core.ratelimit``), and reads entries
+on the event loop (``aget``, ``alog_request``: one ``redis.asyncio`` client
+per loop) for the paths that answer without Django's request machinery
+(``sources.personalization.warm``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import secrets
 import threading
 
+import redis.asyncio
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from django.utils.functional import cached_property
@@ -82,6 +89,10 @@ def shared_client(servers: list[str], options: dict) -> SharedRedisClient:
     return client
 
 
+def _sliding_log_args(now: float, period: int, limit: int) -> list:
+    return [repr(now), period, limit, f"{now!r}:{secrets.token_hex(4)}"]
+
+
 class RedisCache(DjangoRedisCache):
     @cached_property
     def _cache(self):
@@ -93,8 +104,54 @@ class RedisCache(DjangoRedisCache):
         oldest request still inside the period."""
         key = self.make_and_validate_key(key)
         client = self._cache.get_client(key, write=True)
-        member = f"{now!r}:{secrets.token_hex(4)}"
         answer = self._cache.script(_SLIDING_LOG)(
-            keys=[key], args=[repr(now), period, limit, member], client=client
+            keys=[key], args=_sliding_log_args(now, period, limit), client=client
         )
         return None if answer[0] else float(answer[1])
+
+
+# Reads on the event loop: the default cache's first server, one client per loop.
+_loop_clients: dict[asyncio.AbstractEventLoop, tuple[redis.asyncio.Redis, object]] = {}
+
+
+@functools.cache
+def _default_backend() -> RedisCache | None:
+    """The default cache, made once (``caches[...]`` makes one per async context)."""
+    backend = caches.create_connection("default")
+    return backend if isinstance(backend, RedisCache) else None
+
+
+def loop_reads_available() -> bool:
+    return _default_backend() is not None
+
+
+def _loop_client() -> tuple[redis.asyncio.Redis, object]:
+    loop = asyncio.get_running_loop()
+    held = _loop_clients.get(loop)
+    if held is None:
+        client = redis.asyncio.Redis.from_url(_default_backend()._servers[0])
+        held = _loop_clients[loop] = (client, client.register_script(_SLIDING_LOG))
+    return held
+
+
+async def aget(key: str, default=None):
+    """``cache.get(key, default)`` of the default (Redis) cache, without blocking the loop."""
+    backend = _default_backend()
+    client, _script = _loop_client()
+    data = await client.get(backend.make_and_validate_key(key))
+    return default if data is None else backend._cache._serializer.loads(data)
+
+
+async def alog_request(key: str, *, now: float, period: int, limit: int) -> float | None:
+    """``RedisCache.log_request`` on the event loop (same script, same keys)."""
+    _client, script = _loop_client()
+    key = _default_backend().make_and_validate_key(key)
+    answer = await script(keys=[key], args=_sliding_log_args(now, period, limit))
+    return None if answer[0] else float(answer[1])
+
+
+async def close_loop_client() -> None:
+    """Close this loop's client (tests; a worker's lives as long as it does)."""
+    held = _loop_clients.pop(asyncio.get_running_loop(), None)
+    if held is not None:
+        await held[0].aclose()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from django.core.cache import caches
 
-from core.cache import RedisCache
+from core.cache import RedisCache, alog_request
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,17 @@ def hit(name: str, *, limit: int, period: int, now: float | None = None) -> Verd
         oldest = backend.log_request(key, now=now, period=period, limit=limit)
     else:
         oldest = _log_in_list(backend, key, now=now, period=period, limit=limit)
+    return _verdict(oldest, now=now, period=period)
+
+
+async def ahit(name: str, *, limit: int, period: int) -> Verdict:
+    """``hit`` on the event loop; only with ``core.cache.RedisCache`` as the default cache."""
+    now = time.time()
+    oldest = await alog_request(f"rate:{name}", now=now, period=period, limit=limit)
+    return _verdict(oldest, now=now, period=period)
+
+
+def _verdict(oldest: float | None, *, now: float, period: int) -> Verdict:
     if oldest is None:
         return Verdict(allowed=True)
     return Verdict(allowed=False, retry_after=max(1, math.ceil(oldest + period - now)))

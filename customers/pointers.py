@@ -12,6 +12,7 @@ from functools import cache
 
 from django.db import connection
 
+from core.db import async_reads
 from customers.models import Customer, IdentifierType, Identity
 from customers.selectors import resolve_survivor_id
 from customers.services.normalize import normalize_identifier
@@ -22,6 +23,10 @@ class ProfilePointer:
     customer_id: int
     version: int
     is_identified: bool
+
+
+class MergedProfile(Exception):
+    """The identifier's profile was merged into another (``afind_unmerged_pointer``)."""
 
 
 def find_profile_pointer(*, type_name: str, value: object) -> ProfilePointer | None:
@@ -46,6 +51,20 @@ def find_profile_pointer(*, type_name: str, value: object) -> ProfilePointer | N
         if survivor is None:
             return None
         customer_id, version, identified = survivor
+    return ProfilePointer(customer_id=customer_id, version=version, is_identified=bool(identified))
+
+
+async def afind_unmerged_pointer(*, type_name: str, normalized: str) -> ProfilePointer | None:
+    """``find_profile_pointer`` on the event loop, for an already normalized value.
+
+    Raises ``MergedProfile`` rather than following a merge (rare; the
+    synchronous reader does)."""
+    row = await async_reads.fetch_one(_pointer_sql(), [type_name, normalized])
+    if row is None:
+        return None
+    customer_id, merged_into, version, identified = row
+    if merged_into is not None:
+        raise MergedProfile(customer_id)
     return ProfilePointer(customer_id=customer_id, version=version, is_identified=bool(identified))
 
 

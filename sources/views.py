@@ -37,7 +37,7 @@ def tracking_call(request: HttpRequest, call_type: str | None = None) -> JsonRes
     try:
         # the header's key is checked before the body is read: a client without
         # a valid key cannot make the server wait for (or store) its body
-        key = _basic_auth_key(request)
+        key = basic_auth_key(request.headers.get("Authorization", ""))
         source = source_for_key(key) if key is not None else None
         if _content_length(request) > limit:
             raise RequestRejected("body_too_large", f"body is larger than {limit} bytes", 413)
@@ -93,9 +93,8 @@ def _content_length(request: HttpRequest) -> int:
         raise RequestRejected("invalid_content_length", "Content-Length is not a number") from None
 
 
-def _basic_auth_key(request: HttpRequest) -> str | None:
-    """The write key from ``Authorization: Basic`` (user name, empty password)."""
-    header = request.headers.get("Authorization", "")
+def basic_auth_key(header: str) -> str | None:
+    """The write key from an ``Authorization: Basic`` header (user name, empty password)."""
     if not header:
         return None
     scheme, _, encoded = header.partition(" ")

@@ -140,6 +140,22 @@ def authenticate_api_key(key: str) -> ApiKey | None:
     return api_key
 
 
+def remembered_api_key(key: str) -> ApiKey | None:
+    """The key, if this process verified it less than
+    ``TRIBUTARY_API_KEY_CACHE_SECONDS`` ago and its last use is recorded
+    recently enough that this use needs no write; else None (ask
+    ``authenticate_api_key``). Reads no database."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    held = _verified.get(hash_key(key))
+    if held is None or held[0] <= _clock():
+        return None
+    last_used = held[1].last_used_at
+    if last_used is None or timezone.now() - last_used >= LAST_USED_RESOLUTION:
+        return None
+    return held[1]
+
+
 def _load_key(digest: str) -> ApiKey | None:
     api_key = ApiKey.objects.select_related("user").filter(key_hash=digest).first()
     if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):

@@ -44,6 +44,14 @@ def current_config() -> Config:
     return config
 
 
+def remembered_config() -> Config | None:
+    """The config if this process read it recently enough, else None (no query)."""
+    held = _cached
+    if held is not None and held[0] > time.monotonic():
+        return held[1]
+    return None
+
+
 def forget_config() -> None:
     """Re-read at the next request (tests, and the admin after an edit in this process)."""
     global _cached

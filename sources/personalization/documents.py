@@ -21,6 +21,7 @@ from rest_framework.renderers import JSONRenderer
 
 from consent.registry import Subject
 from core.api.exceptions import ApiError
+from core.cache import aget
 from customers.api.lookups import profile_or_404
 from customers.models import Customer
 from customers.pointers import ProfilePointer, find_profile_pointer
@@ -38,7 +39,7 @@ def profile_document(pointer: ProfilePointer) -> dict | None:
     """The profile's unmasked REST answer at ``pointer.version``; None if it is gone."""
     fingerprint = current_config().fingerprint
     held = cache.get(_key(pointer.customer_id))
-    if held is not None and held[0] == pointer.version and held[1] == fingerprint:
+    if _is_current(held, pointer, fingerprint):
         return held[2]
     customer = (
         Customer.objects.active()
@@ -58,6 +59,16 @@ def profile_document(pointer: ProfilePointer) -> dict | None:
         settings.TRIBUTARY_PROFILE_DOCUMENT_SECONDS,
     )
     return document
+
+
+async def warm_document(pointer: ProfilePointer, fingerprint: str) -> dict | None:
+    """The cached document at ``pointer.version``, or None (render it synchronously)."""
+    held = await aget(_key(pointer.customer_id))
+    return held[2] if _is_current(held, pointer, fingerprint) else None
+
+
+def _is_current(held, pointer: ProfilePointer, fingerprint: str) -> bool:
+    return held is not None and held[0] == pointer.version and held[1] == fingerprint
 
 
 def document_or_404(identifier: str) -> dict:

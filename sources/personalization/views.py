@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 from sources.personalization.answers import personalize
 from sources.services.intake import source_for_key
 from sources.services.parsing import RequestRejected
-from sources.views import _basic_auth_key, _error
+from sources.views import _error, basic_auth_key
 
 
 @csrf_exempt
@@ -28,7 +28,7 @@ def personalize_view(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return _error(RequestRejected("method_not_allowed", "use GET", 405))
     try:
-        key = _basic_auth_key(request)
+        key = basic_auth_key(request.headers.get("Authorization", ""))
         if key is None:
             raise RequestRejected(
                 "invalid_write_key", "send the write key as the HTTP Basic user name", 401
@@ -49,16 +49,26 @@ def personalize_view(request: HttpRequest) -> HttpResponse:
         )
     except RequestRejected as error:
         return _error(error)
+    status, body, headers = encode_answer(answer, request.headers.get("If-None-Match", ""))
+    response = HttpResponse(body, status=status, content_type="application/json")
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def encode_answer(answer: dict, if_none_match: str) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and headers of an answer: 304 with no body when the
+    client's ``If-None-Match`` holds its ETag."""
     body = json.dumps(answer, separators=(",", ":"), sort_keys=True).encode()
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    if etag in _etags(request.headers.get("If-None-Match", "")):
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = etag
-    response["Cache-Control"] = f"private, max-age={settings.TRIBUTARY_PERSONALIZE_MAX_AGE}"
-    response["Vary"] = "Authorization, Origin"
-    return response
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"private, max-age={settings.TRIBUTARY_PERSONALIZE_MAX_AGE}",
+        "Vary": "Authorization, Origin",
+    }
+    if etag in _etags(if_none_match):
+        return 304, b"", headers
+    return 200, body, headers
 
 
 def _etags(header: str) -> set[str]:

@@ -62,6 +62,15 @@ def source_for_key(key: str) -> Source:
     return source
 
 
+def remembered_source(key: str) -> Source | None:
+    """The enabled source of a key this process checked less than
+    ``TRIBUTARY_WRITE_KEY_CACHE_SECONDS`` ago, else None (ask ``source_for_key``)."""
+    cached = _source_cache.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    return None
+
+
 def accept_calls(
     *,
     source: Source,
