@@ -385,6 +385,10 @@ TRIBUTARY_PERSONALIZE_MAX_AGE = env_int("TRIBUTARY_PERSONALIZE_MAX_AGE", 0, mini
 # Cached profile documents (REST profile answers, personalization) expire
 # after this long even without a change, so time-windowed computed traits move on.
 TRIBUTARY_PROFILE_DOCUMENT_SECONDS = env_int("TRIBUTARY_PROFILE_DOCUMENT_SECONDS", 300, minimum=1)
+# Warm profile reads (/v1/personalize, the REST profile) answered on the event
+# loop without Django's request machinery (sources/personalization/warm.py);
+# PostgreSQL and Redis (CACHE_URL) only.
+TRIBUTARY_WARM_READS = env_bool("TRIBUTARY_WARM_READS", True)
 # A worker task applies its own request's calls plus other calls still waiting
 # (their own tasks then find nothing to do), up to this many per transaction:
 # per-batch costs are shared, 100-call requests are processed 500 at a time.

@@ -28,6 +28,8 @@ import redis.asyncio
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.functional import cached_property
 
 _lock = threading.Lock()
@@ -119,6 +121,12 @@ def _default_backend() -> RedisCache | None:
     """The default cache, made once (``caches[...]`` makes one per async context)."""
     backend = caches.create_connection("default")
     return backend if isinstance(backend, RedisCache) else None
+
+
+@receiver(setting_changed)
+def _forget_default_backend(*, setting, **_kwargs) -> None:
+    if setting == "CACHES":  # tests
+        _default_backend.cache_clear()
 
 
 def loop_reads_available() -> bool:

@@ -15,6 +15,16 @@ from accounts.models import ApiKey
 from core.ratelimit import hit
 
 
+def api_rate() -> tuple[int, int]:
+    """(requests, seconds) of ``TRIBUTARY_API_RATE``."""
+    return SimpleRateThrottle.parse_rate(None, settings.TRIBUTARY_API_RATE)
+
+
+def api_key_bucket(api_key: ApiKey) -> str:
+    """The rate-limit log an API key's requests are counted in."""
+    return f"api:key:{api_key.pk}"
+
+
 class ApiRateThrottle(SimpleRateThrottle):
     scope = "api"
 
@@ -23,12 +33,10 @@ class ApiRateThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view) -> str:
         if isinstance(request.auth, ApiKey):
-            ident = f"key:{request.auth.pk}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"user:{request.user.pk}"
-        else:
-            ident = f"addr:{self.get_ident(request)}"
-        return f"api:{ident}"
+            return api_key_bucket(request.auth)
+        if request.user and request.user.is_authenticated:
+            return f"api:user:{request.user.pk}"
+        return f"api:addr:{self.get_ident(request)}"
 
     def allow_request(self, request, view) -> bool:
         verdict = hit(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
+from django.conf import settings
 from django.db import connections
 from psycopg_pool import AsyncConnectionPool
 
@@ -23,7 +24,7 @@ _pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
 
 def available() -> bool:
     """Only on PostgreSQL (the reads are written in its SQL)."""
-    return connections["default"].vendor == "postgresql"
+    return "postgresql" in settings.DATABASES["default"]["ENGINE"]
 
 
 def _connection_kwargs() -> dict:
