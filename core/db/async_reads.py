@@ -34,6 +34,11 @@ def _connection_kwargs() -> dict:
     for name in ("cursor_factory", "context"):
         params.pop(name, None)
     params["autocommit"] = True
+    # Django turns server-side prepared statements off for poolers that lack
+    # them; these few statements run on every page view, so they are prepared
+    # on first use (PgBouncer >= 1.21 keeps them) unless OPTIONS says otherwise
+    if "prepare_threshold" not in settings.DATABASES["default"].get("OPTIONS", {}):
+        params["prepare_threshold"] = 0
     return params
 
 
