@@ -12,8 +12,8 @@ are thread-safe and start afresh after a fork.
 
 Settings: ``BACKEND: "core.cache.RedisCache"``, as Django's. It also counts
 rate-limit windows in one round trip (``core.ratelimit``), and reads entries
-on the event loop (``aget``, ``alog_request``: one ``redis.asyncio`` client
-per loop) for the paths that answer without Django's request machinery
+on the event loop (``aget``, ``alog_request_and_get``: one ``redis.asyncio``
+client per loop) for the paths that answer without Django's request machinery
 (``sources.personalization.warm``).
 """
 
@@ -35,21 +35,41 @@ from django.utils.functional import cached_property
 _lock = threading.Lock()
 _clients: dict[tuple, SharedRedisClient] = {}
 
-# KEYS: the sorted set of one client's recent requests (scored by time).
+# The sliding log of one client's recent requests, a sorted set scored by time.
 # ARGV: now, the period, the limit, a unique member for this request. Drops
 # requests older than the period; adds this one only if it is allowed. Returns
-# {1} or {0, the oldest request's time} (as text: Lua numbers become integers).
-_SLIDING_LOG = """
-local now, period = tonumber(ARGV[1]), tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, oldest[2]}
+# false when allowed, else the oldest request's time (as text: Lua numbers
+# become integers).
+_LOG_REQUEST = """
+local function log_request(key)
+  local now, period = tonumber(ARGV[1]), tonumber(ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[3]) then
+    return redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]
+  end
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('EXPIRE', key, math.ceil(period))
+  return false
 end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('EXPIRE', KEYS[1], math.ceil(period))
+"""
+# KEYS[1]: the log. Returns {1} or {0, the oldest request's time}.
+_SLIDING_LOG = (
+    _LOG_REQUEST
+    + """
+local oldest = log_request(KEYS[1])
+if oldest then return {0, oldest} end
 return {1}
 """
+)
+# KEYS[1]: the log, KEYS[2]: an entry read in the same round trip. Returns
+# {1 or 0, the oldest request's time or nil, the entry or nil}.
+_LOG_AND_GET = (
+    _LOG_REQUEST
+    + """
+local oldest = log_request(KEYS[1])
+return {oldest and 0 or 1, oldest, redis.call('GET', KEYS[2])}
+"""
+)
 
 
 class SharedRedisClient(RedisCacheClient):
@@ -138,7 +158,7 @@ def _loop_client() -> tuple[redis.asyncio.Redis, object]:
     held = _loop_clients.get(loop)
     if held is None:
         client = redis.asyncio.Redis.from_url(_default_backend()._servers[0])
-        held = _loop_clients[loop] = (client, client.register_script(_SLIDING_LOG))
+        held = _loop_clients[loop] = (client, client.register_script(_LOG_AND_GET))
     return held
 
 
@@ -150,12 +170,17 @@ async def aget(key: str, default=None):
     return default if data is None else backend._cache._serializer.loads(data)
 
 
-async def alog_request(key: str, *, now: float, period: int, limit: int) -> float | None:
-    """``RedisCache.log_request`` on the event loop (same script, same keys)."""
+async def alog_request_and_get(
+    log_key: str, get_key: str, *, now: float, period: int, limit: int
+) -> tuple[float | None, object]:
+    """``RedisCache.log_request(log_key, ...)`` and ``cache.get(get_key)`` in one
+    round trip, on the event loop: (None or the oldest request's time, the value or None)."""
+    backend = _default_backend()
     _client, script = _loop_client()
-    key = _default_backend().make_and_validate_key(key)
-    answer = await script(keys=[key], args=_sliding_log_args(now, period, limit))
-    return None if answer[0] else float(answer[1])
+    keys = [backend.make_and_validate_key(log_key), backend.make_and_validate_key(get_key)]
+    allowed, oldest, data = await script(keys=keys, args=_sliding_log_args(now, period, limit))
+    value = None if data is None else backend._cache._serializer.loads(data)
+    return (None if allowed else float(oldest)), value
 
 
 async def close_loop_client() -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from django.core.cache import caches
 
-from core.cache import RedisCache, alog_request
+from core.cache import RedisCache, alog_request_and_get
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,14 @@ def hit(name: str, *, limit: int, period: int, now: float | None = None) -> Verd
     return _verdict(oldest, now=now, period=period)
 
 
-async def ahit(name: str, *, limit: int, period: int) -> Verdict:
-    """``hit`` on the event loop; only with ``core.cache.RedisCache`` as the default cache."""
+async def ahit_and_get(name: str, *, limit: int, period: int, key: str) -> tuple[Verdict, object]:
+    """``hit``, and the default cache's entry ``key`` read in the same round trip;
+    on the event loop, with ``core.cache.RedisCache`` as the default cache only."""
     now = time.time()
-    oldest = await alog_request(f"rate:{name}", now=now, period=period, limit=limit)
-    return _verdict(oldest, now=now, period=period)
+    oldest, value = await alog_request_and_get(
+        f"rate:{name}", key, now=now, period=period, limit=limit
+    )
+    return _verdict(oldest, now=now, period=period), value
 
 
 def _verdict(oldest: float | None, *, now: float, period: int) -> Verdict:

@@ -14,6 +14,11 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts.models import ApiKey
 from core.ratelimit import hit
 
+# An ASGI scope key: the log a request was already counted in before it reached
+# Django (``sources.personalization.warm`` counts while it reads, and may then
+# hand the request over); the scope is the server's, clients cannot set it.
+COUNTED_IN = "tributary.rate_counted_in"
+
 
 def api_rate() -> tuple[int, int]:
     """(requests, seconds) of ``TRIBUTARY_API_RATE``."""
@@ -39,9 +44,10 @@ class ApiRateThrottle(SimpleRateThrottle):
         return f"api:addr:{self.get_ident(request)}"
 
     def allow_request(self, request, view) -> bool:
-        verdict = hit(
-            self.get_cache_key(request, view), limit=self.num_requests, period=self.duration
-        )
+        bucket = self.get_cache_key(request, view)
+        if getattr(request._request, "scope", {}).get(COUNTED_IN) == bucket:
+            return True  # allowed and counted already
+        verdict = hit(bucket, limit=self.num_requests, period=self.duration)
         self.retry_after = verdict.retry_after
         return verdict.allowed
 

@@ -31,16 +31,16 @@ from sources.personalization.config import current_config
 from sources.personalization.serializers import ProfileDetailSerializer
 
 
-def _key(customer_id: int) -> str:
+def document_key(customer_id: int) -> str:
     return f"profile-doc:{customer_id}"
 
 
 def profile_document(pointer: ProfilePointer) -> dict | None:
     """The profile's unmasked REST answer at ``pointer.version``; None if it is gone."""
     fingerprint = current_config().fingerprint
-    held = cache.get(_key(pointer.customer_id))
-    if _is_current(held, pointer, fingerprint):
-        return held[2]
+    document = current_document(cache.get(document_key(pointer.customer_id)), pointer, fingerprint)
+    if document is not None:
+        return document
     customer = (
         Customer.objects.active()
         .prefetch_related(profile_identities())
@@ -54,7 +54,7 @@ def profile_document(pointer: ProfilePointer) -> dict | None:
     # stored under the version read before rendering: if a change commits
     # meanwhile, its new version makes the next reader render again
     cache.set(
-        _key(pointer.customer_id),
+        document_key(pointer.customer_id),
         (pointer.version, fingerprint, document),
         settings.TRIBUTARY_PROFILE_DOCUMENT_SECONDS,
     )
@@ -63,12 +63,15 @@ def profile_document(pointer: ProfilePointer) -> dict | None:
 
 async def warm_document(pointer: ProfilePointer, fingerprint: str) -> dict | None:
     """The cached document at ``pointer.version``, or None (render it synchronously)."""
-    held = await aget(_key(pointer.customer_id))
-    return held[2] if _is_current(held, pointer, fingerprint) else None
+    held = await aget(document_key(pointer.customer_id))
+    return current_document(held, pointer, fingerprint)
 
 
-def _is_current(held, pointer: ProfilePointer, fingerprint: str) -> bool:
-    return held is not None and held[0] == pointer.version and held[1] == fingerprint
+def current_document(held, pointer: ProfilePointer, fingerprint: str) -> dict | None:
+    """The document in a cache entry if it is at the pointer's version and config."""
+    if held is not None and held[0] == pointer.version and held[1] == fingerprint:
+        return held[2]
+    return None
 
 
 def document_or_404(identifier: str) -> dict:
@@ -96,7 +99,7 @@ def erase_documents(subject: Subject) -> int:
     so one rendered while the erasure ran is gone too. A request still
     rendering after that could store one more; it is never served (no
     identifier leads to the profile) and expires with the others' TTL."""
-    keys = [_key(pk) for pk in subject.customer_ids]
+    keys = [document_key(pk) for pk in subject.customer_ids]
     cache.delete_many(keys)
     transaction.on_commit(lambda: cache.delete_many(keys))
     return 0

@@ -12,8 +12,9 @@ this process or is one of those two reads:
   with the same expiry), and the personalization config is fresh;
 - the identifier names an unmerged profile (``afind_unmerged_pointer``,
   async psycopg) whose document at its current version is in the cache
-  (``warm_document``), so a change is seen by the next request after its
-  commit, exactly as through Django;
+  (``warm_document``; for the REST API read in the same Redis round trip
+  that counts the request against the API key's rate limit), so a change is
+  seen by the next request after its commit, exactly as through Django;
 - the request is plain: GET, an allowed host, no redirect to HTTPS due.
 
 Anything else (a refusal, an unknown key, a merge, a cache miss, a 404, a
@@ -36,11 +37,11 @@ from django.http import QueryDict
 from django.http.request import split_domain_port, validate_host
 from rest_framework.renderers import JSONRenderer
 
-from accounts.api.throttling import api_key_bucket, api_rate
+from accounts.api.throttling import COUNTED_IN, api_key_bucket, api_rate
 from accounts.services.api_keys import remembered_api_key
 from core.cache import loop_reads_available
 from core.db import async_reads
-from core.ratelimit import ahit
+from core.ratelimit import ahit_and_get
 from customers.pointers import MergedProfile, afind_unmerged_pointer
 from customers.services.normalize import InvalidValue, normalize_identifier
 from sources.personalization.answers import (
@@ -50,7 +51,7 @@ from sources.personalization.answers import (
     requested_identifier,
 )
 from sources.personalization.config import remembered_config
-from sources.personalization.documents import warm_document
+from sources.personalization.documents import current_document, document_key, warm_document
 from sources.personalization.views import encode_answer
 from sources.services.intake import remembered_source
 from sources.services.parsing import RequestRejected
@@ -195,13 +196,20 @@ async def _profile(scope, headers: dict[str, str]) -> tuple[int, dict, bytes]:
     pointer = await afind_unmerged_pointer(
         type_name=type_name, normalized=normalize_identifier(type_name, value)
     )
-    document = await warm_document(pointer, config.fingerprint) if pointer else None
-    if document is None:
-        raise Delegate
-    # counted last: once allowed, this request is answered here (Django never
-    # counts it again); a refusal is not counted, and Django answers the 429
+    if pointer is None:
+        raise Delegate  # Django's 404
+    # the request is counted as the document is read (one round trip); a
+    # refusal is not counted, and Django answers the 429
+    bucket = api_key_bucket(api_key)
     limit, period = api_rate()
-    if not (await ahit(api_key_bucket(api_key), limit=limit, period=period)).allowed:
+    verdict, held = await ahit_and_get(
+        bucket, limit=limit, period=period, key=document_key(pointer.customer_id)
+    )
+    if not verdict.allowed:
+        raise Delegate
+    document = current_document(held, pointer, config.fingerprint)
+    if document is None:
+        scope[COUNTED_IN] = bucket  # Django renders the document, and counts nothing
         raise Delegate
     body = JSONRenderer().render(document)
     return 200, {"Content-Type": "application/json", "Allow": PROFILE_ALLOW}, body

@@ -369,3 +369,26 @@ def test_the_rate_limit_counts_warm_reads(server, settings, api_key, elodie):
     statuses, refused = run(scenario)
     assert statuses == [200, 200, 200, 429, 429]
     assert int(refused[1]["retry-after"]) > 0
+
+
+def test_a_warm_read_handed_to_django_is_counted_once(server, settings, api_key, elodie, track):
+    """The warm path counts a request as it reads the document; when the
+    document turns out stale, Django renders it without counting it again."""
+    settings.TRIBUTARY_API_RATE = "3/minute"
+    _key, bearer = api_key
+    path = "/api/v1/profiles/user_id:cust-1042/"
+
+    async def scenario():
+        statuses = [(await _get(server, path, "", bearer))[0]]  # Django: remembers the key
+        await asyncio.to_thread(
+            track, "identify", {"userId": "cust-1042", "traits": {"plan": "platinum"}}
+        )
+        before = server.app.calls
+        stale = await _get(server, path, "", bearer)  # counted here, rendered by Django
+        assert server.app.calls == before + 1
+        assert json.loads(stale[2])["traits"]["plan"] == "platinum"
+        statuses.append(stale[0])
+        statuses += [(await _get(server, path, "", bearer))[0] for _ in range(2)]
+        return statuses
+
+    assert run(scenario) == [200, 200, 200, 429]
