@@ -29,5 +29,6 @@ urlpatterns = [
     path("demo/personalize/", demo_page, name="demo-personalize"),
 ]
 
+handler400 = "core.api.errors.bad_request"
 handler404 = "core.api.errors.page_not_found"
 handler500 = "core.api.errors.server_error"

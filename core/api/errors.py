@@ -109,6 +109,17 @@ def page_not_found(request, exception=None):
     return defaults.page_not_found(request, exception)
 
 
+def bad_request(request, exception=None):
+    """A request Django refuses before any view (too many parameters, a
+    suspicious header): JSON on the APIs, as every other refusal there."""
+    message = "The request is malformed (too many parameters, or a value that cannot be read)."
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("bad_request", message), status=400)
+    if request.path.startswith("/v1/"):  # the tracking API's shape
+        return JsonResponse({"code": "bad_request", "message": message}, status=400)
+    return defaults.bad_request(request, exception)
+
+
 def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse(

@@ -102,7 +102,7 @@ async def _get(app, path: str, query: str = "", headers: dict | None = None):
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
-        "query_string": query.encode(),
+        "query_string": query if isinstance(query, bytes) else query.encode(),
         "headers": [
             (name.lower().encode(), value.encode())
             for name, value in {"Host": "testserver", **(headers or {})}.items()
@@ -392,3 +392,25 @@ def test_a_warm_read_handed_to_django_is_counted_once(server, settings, api_key,
         return statuses
 
     assert run(scenario) == [200, 200, 200, 429]
+
+
+def test_hostile_queries_are_left_to_django_and_never_500(server, key, elodie):
+    hostile = [
+        b"userId=%FF%FE&anonymousId=\xff",  # not UTF-8
+        "&".join(f"p{i}=1" for i in range(5000)).encode(),  # over Django's field limit
+        b"userId=cust%001042",  # a NUL
+        b"userId=" + b"9" * 100_000,
+        b"anonymousId=null",  # a placeholder, not an identifier
+        b"userId[]=cust-1042&userId[$ne]=x",
+    ]
+
+    async def scenario():
+        await _get(server, PERSONALIZE, "userId=cust-1042", basic(key))
+        return [await _get(server, PERSONALIZE, query, basic(key)) for query in hostile]
+
+    answers = run(scenario)
+    assert [status for status, _h, _b in answers] == [400] * len(hostile)
+    # Django refuses a query string that is not UTF-8 before any view or handler
+    for _status, headers, body in answers[1:]:
+        assert headers["content-type"] == "application/json"
+        assert json.loads(body)["code"]

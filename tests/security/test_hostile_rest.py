@@ -248,3 +248,9 @@ def test_preview_with_a_deeply_nested_body_is_a_400(admin_client):
     )
     assert response.status_code == 400
     assert set(response.json()) == {"code", "message", "details"}
+
+
+def test_too_many_query_parameters_get_the_error_shape_not_an_html_page(full_api_client, ann):
+    query = "&".join(f"p{i}=1" for i in range(5000))  # over DATA_UPLOAD_MAX_NUMBER_FIELDS
+    response = full_api_client.get(f"/api/v1/customers/?{query}")
+    assert_error(response, 400, "bad_request")
