@@ -64,6 +64,32 @@ def test_the_counts_take_one_query_however_many_conditions(people, django_assert
         condition_counts({"all": [GERMANY, PRO, FRANCE, GERMANY]}, now=timezone.now())
 
 
+def test_a_grouped_rule_is_counted_from_its_steps(people):
+    """The preview's count is the last running count: the steps' query
+    replaces the COUNT(*), so a group costs no more queries than one condition."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from segments.selectors import preview
+
+    with CaptureQueriesContext(connection) as single:
+        assert preview(rule=GERMANY)["count"] == 2
+    with CaptureQueriesContext(connection) as grouped:
+        answer = preview(rule={"any": [GERMANY, FRANCE]})
+    assert answer["count"] == answer["steps"][-1]["running"] == 3
+    assert len(grouped.captured_queries) == len(single.captured_queries)
+
+
+def test_a_rule_with_more_conditions_than_steps_is_counted_whole(people, admin_client):
+    from segments.selectors import MAX_STEPS
+
+    rule = {"all": [{"not": FRANCE}] * MAX_STEPS + [GERMANY]}  # the last one is past the steps
+    body = _preview(admin_client, rule).json()
+    assert len(body["steps"]) == MAX_STEPS
+    assert body["steps"][-1]["running"] == 3
+    assert body["count"] == 2
+
+
 def test_merged_profiles_are_not_counted(people, admin_client):
     people[1].merged_into = people[0]
     people[1].save()
