@@ -3,7 +3,9 @@
 - uvicorn workers on ``cdp_site.asgi``: slow clients (a body sent a byte a
   second, headers that never end) hold a coroutine, not a worker; see
   ``cdp_site/serving.py``. Each worker still runs one view at a time, like a
-  sync worker, so size ``workers`` as before (2 per core).
+  sync worker, so size ``workers`` as before (2 per core); warm profile reads
+  (``sources/personalization/warm.py``) are answered on the event loop, many
+  at a time, beside it.
 - The access log (set ``TRIBUTARY_ACCESS_LOG=-`` for stdout, or a file) has
   neither the HTTP Basic user (a write key) nor emails or phone numbers:
   they are masked in request paths and query strings.
