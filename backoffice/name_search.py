@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
 
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
@@ -41,6 +42,9 @@ NAME_TEXT_SQL = (
 )
 MIN_WORD = 2  # shorter words match too much to help (and have no trigram)
 MAX_WORDS = 5
+# First, a glance at the latest ``limit`` times this many profiles: a common
+# term's results are all there (exact: they are the head of the results' order).
+GLANCE_PER_RESULT = 50
 # A term with at most this many matches is rare: all of them are read from
 # the trigram index and sorted here. Above it, the term is common.
 CANDIDATE_CAP = 500
@@ -77,21 +81,25 @@ def matching_names(queryset: models.QuerySet, term: str) -> models.QuerySet:
     """Customers in ``queryset`` whose name text holds every word of ``term``
     (none when the term has no word long enough). Unbounded and unordered:
     ``ranked_matches`` is the bounded search."""
-    found = _plain_words(term)
+    return _matching(queryset, _plain_words(term), indexed=True)
+
+
+def _matching(queryset: models.QuerySet, found: list[str], *, indexed: bool) -> models.QuerySet:
     if not found:
         return queryset.none()
     for word in found:
-        queryset = queryset.filter(_holds(word))
+        queryset = queryset.filter(_holds(word, indexed=indexed))
     return queryset
 
 
-def _holds(word: str) -> RawSQL:
-    """The name text holds ``word``.
+def _holds(word: str, *, indexed: bool) -> RawSQL:
+    """The name text holds ``word``: ``LIKE``, which the trigram index serves,
+    or ``strpos``, which it does not (PostgreSQL).
 
-    A word with no trigram (two letters, "a-b") is tested with ``strpos``,
-    which the trigram index does not serve: a ``LIKE`` would make PostgreSQL
-    read the whole index for it. The other words pick the rows."""
-    if connection.vendor == "postgresql" and not _has_trigram(word):
+    ``strpos`` is for words without a trigram (two letters, "a-b"), for which
+    a ``LIKE`` would read the whole index, and for scans of the recent
+    window, which must walk the activity index rather than the trigram one."""
+    if connection.vendor == "postgresql" and not (indexed and _has_trigram(word)):
         return RawSQL(  # noqa: S611 - constant SQL, the word is a parameter
             f"strpos({NAME_TEXT_SQL}, %s) > 0", (word,), output_field=models.BooleanField()
         )
@@ -113,35 +121,62 @@ def ranked_matches(queryset: models.QuerySet, term: str, *, limit: int) -> list[
     found = _plain_words(term)
     if not found or limit <= 0:
         return []
-    matches = matching_names(queryset, term).order_by()
+    queryset = queryset.order_by("-last_seen", "-pk")
     if connection.vendor != "postgresql":
-        return list(matches.order_by("-last_seen", "-pk").values_list("pk", flat=True)[:limit])
-    candidates: list[tuple[int, object]] = []
-    if any(_has_trigram(word) for word in found):
-        candidates = list(matches.values_list("pk", "last_seen")[: CANDIDATE_CAP + 1])
-        if len(candidates) <= CANDIDATE_CAP:  # a rare term: every match is here
+        return list(_matching(queryset, found, indexed=True).values_list("pk", flat=True)[:limit])
+    scanned = _matching(queryset, found, indexed=False)
+    # 1. a glance at the latest few profiles: enough matches there for a common term
+    glance = limit * GLANCE_PER_RESULT
+    ids = _among_latest(scanned, window=glance, limit=limit)
+    if len(ids) == limit:
+        return ids
+    # 2. a rare term: every match, from the trigram index, sorted here (skipped
+    # when the glance already shows that the recent window holds enough)
+    indexed = any(_has_trigram(word) for word in found)
+    common = len(ids) * RECENT_WINDOW >= 2 * limit * glance
+    candidates: list[tuple[int, datetime]] = []
+    if indexed and not common:
+        candidates = _candidates(queryset, found)
+        if len(candidates) <= CANDIDATE_CAP:
             return _latest_first(candidates)[:limit]
-    recent = matches
-    start = _recent_window_start()
-    if start is not None:
-        recent = recent.filter(last_seen__gte=start)
-    ids = list(recent.order_by("-last_seen", "-pk").values_list("pk", flat=True)[:limit])
-    if len(ids) < limit:  # the window held too few: older ones from the candidates
+    # 3. a common term, or one without trigrams: the recent window, then older candidates
+    ids = _among_latest(scanned, window=RECENT_WINDOW, limit=limit)
+    if len(ids) < limit:
+        if indexed and common:
+            candidates = _candidates(queryset, found)
         shown = set(ids)
         ids += [pk for pk in _latest_first(candidates) if pk not in shown][: limit - len(ids)]
     return ids
 
 
-def _latest_first(rows: list[tuple[int, object]]) -> list[int]:
+def _candidates(queryset: models.QuerySet, found: list[str]) -> list[tuple[int, datetime]]:
+    """Up to ``CANDIDATE_CAP`` + 1 matches, in no order: a bitmap scan of the trigram index."""
+    matches = _matching(queryset.order_by(), found, indexed=True)
+    return list(matches.values_list("pk", "last_seen")[: CANDIDATE_CAP + 1])
+
+
+def _among_latest(scanned: models.QuerySet, *, window: int, limit: int) -> list[int]:
+    """The first ``limit`` of ``scanned`` (latest first) among the ``window``
+    most recently active profiles: the activity index is walked from its
+    start, and no further than the window's last activity.
+
+    That edge is read first (an index-only walk): as a value, rather than a
+    subquery, it lets the planner see a short range and walk it alone (a
+    subquery's unknown edge got a parallel plan, whose workers take longer to
+    start than the walk)."""
+    edge = (
+        Customer.objects.active()
+        .order_by("-last_seen", "-pk")
+        .values_list("last_seen", flat=True)[window - 1 : window]
+    )
+    start = next(iter(edge), None)
+    if start is not None:
+        scanned = scanned.filter(last_seen__gte=start)
+    return list(scanned.values_list("pk", flat=True)[:limit])
+
+
+def _latest_first(rows: list[tuple[int, datetime]]) -> list[int]:
     return [pk for pk, _ in sorted(rows, key=lambda row: (row[1], row[0]), reverse=True)]
-
-
-def _recent_window_start():
-    """The last activity of the ``RECENT_WINDOW``-th latest active profile
-    (an index-only walk of the activity index); None when there are fewer."""
-    latest = Customer.objects.active().order_by("-last_seen", "-pk")
-    window_end = latest.values_list("last_seen", flat=True)[RECENT_WINDOW - 1 : RECENT_WINDOW]
-    return next(iter(window_end), None)
 
 
 def register_sqlite_fold(sender, connection, **kwargs) -> None:

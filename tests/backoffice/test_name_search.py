@@ -119,14 +119,17 @@ def _seen(first, last, days_ago, **fields):
 
 @pytest.fixture
 def small_bounds(monkeypatch):
-    """A rare term has at most 2 matches; a common one is looked for in the latest 3."""
+    """A glance at the latest ``limit`` profiles; a rare term has at most 2
+    matches; a common one is looked for in the latest 4."""
+    monkeypatch.setattr(name_search, "GLANCE_PER_RESULT", 1)
     monkeypatch.setattr(name_search, "CANDIDATE_CAP", 2)
-    monkeypatch.setattr(name_search, "RECENT_WINDOW", 3)
+    monkeypatch.setattr(name_search, "RECENT_WINDOW", 4)
 
 
 def test_a_common_name_lists_the_most_recently_active_first(db, small_bounds):
-    webers = [_seen("Anna", "Weber", days) for days in (1, 2, 3, 4, 5, 6)]
-    _seen("Old", "Other", 0, merged_into=webers[0])  # merged away: neither listed nor counted
+    recent = _seen("Recent", "Person", 1)
+    webers = [_seen("Anna", "Weber", days) for days in (2, 3, 4, 5, 6, 7)]
+    _seen("Old", "Other", 0, merged_into=recent)  # merged away: neither listed nor counted
     found = name_search.ranked_matches(Customer.objects.active(), "weber", limit=2)
     assert found == [webers[0].pk, webers[1].pk]
 
@@ -139,7 +142,7 @@ def test_a_rare_name_is_found_however_old(db, small_bounds):
 
 
 def test_a_common_name_outside_the_recent_window_still_finds_real_matches(db, small_bounds):
-    for days in range(3):
+    for days in range(4):
         _seen("Recent", "Person", days)
     webers = {_seen("Anna", "Weber", 100 + days).pk for days in range(5)}
     found = name_search.ranked_matches(Customer.objects.active(), "weber", limit=8)
