@@ -17,11 +17,20 @@ The SQL expression is written once, here; the index is built on the very
 same text, so the planner can use it.
 
 ``ranked_matches`` keeps every search bounded on PostgreSQL, whatever the
-term: a rare term's matches come from the trigram index and are sorted in
-Python; a common one (more than ``CANDIDATE_CAP`` matches) is looked for in
-the latest ``RECENT_WINDOW`` active profiles only, walking the activity index,
-which is exact whenever that window holds enough matches (it is the head of
-the very order the results are shown in).
+term, in at most three steps, each reading a bounded number of rows:
+
+1. a glance at the latest ``limit`` x ``GLANCE_PER_RESULT`` active profiles,
+   walking the activity index: a common term's results are all there, and
+   exact (those profiles are the head of the order results are shown in);
+2. a rare term (at most ``CANDIDATE_CAP`` matches): every match, from the
+   trigram index (a bitmap scan), sorted in Python;
+3. otherwise the latest ``RECENT_WINDOW`` active profiles, walked the same
+   way, then older matches from the step-2 candidates if the window holds
+   too few. Terms without a trigram (only two-letter words, "a-b") skip
+   step 2: the index cannot serve them.
+
+Steps 1 and 3 test words with ``strpos`` so that the planner walks the
+activity index instead of reading every match from the trigram index.
 """
 
 from __future__ import annotations
