@@ -39,6 +39,7 @@ import re
 import unicodedata
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 
@@ -53,12 +54,15 @@ MIN_WORD = 2  # shorter words match too much to help (and have no trigram)
 MAX_WORDS = 5
 # First, a glance at the latest ``limit`` times this many profiles: a common
 # term's results are all there (exact: they are the head of the results' order).
-GLANCE_PER_RESULT = 50
+GLANCE_PER_RESULT = 20
 # A term with at most this many matches is rare: all of them are read from
 # the trigram index and sorted here. Above it, the term is common.
 CANDIDATE_CAP = 500
 # A common term is looked for among this many latest active profiles.
 RECENT_WINDOW = 20_000
+# How long a window's edge is reused (a busy site moves it by new activity)
+EDGE_SECONDS = 10
+_NO_EDGE = "all"  # fewer active profiles than the window
 # pg_trgm makes trigrams of runs of letters and digits only
 _TRIGRAM_RUN = re.compile(r"[^\W_]{3}")
 
@@ -170,21 +174,31 @@ def _candidates(queryset: models.QuerySet, found: list[str]) -> list[tuple[int, 
 def _among_latest(scanned: models.QuerySet, *, window: int, limit: int) -> list[int]:
     """The first ``limit`` of ``scanned`` (latest first) among the ``window``
     most recently active profiles: the activity index is walked from its
-    start, and no further than the window's last activity.
-
-    That edge is read first (an index-only walk): as a value, rather than a
-    subquery, it lets the planner see a short range and walk it alone (a
-    subquery's unknown edge got a parallel plan, whose workers take longer to
-    start than the walk)."""
-    edge = (
-        Customer.objects.active()
-        .order_by("-last_seen", "-pk")
-        .values_list("last_seen", flat=True)[window - 1 : window]
-    )
-    start = next(iter(edge), None)
-    if start is not None:
-        scanned = scanned.filter(last_seen__gte=start)
+    start, and no further than the window's edge (``_window_edge``)."""
+    edge = _window_edge(window)
+    if edge is not _NO_EDGE:
+        scanned = scanned.filter(last_seen__gte=edge)
     return list(scanned.values_list("pk", flat=True)[:limit])
+
+
+def _window_edge(window: int) -> datetime | object:
+    """The last activity of the ``window``-th latest active profile (an
+    index-only walk), ``_NO_EDGE`` when there are fewer; kept for
+    ``EDGE_SECONDS``.
+
+    Any edge keeps the results exact, as the window it cuts is still the head
+    of the results' order; a stale one only makes the window a little longer
+    (or shorter). It is passed as a value, rather than a subquery: the planner
+    then sees a short range and walks it alone (a subquery's unknown edge got
+    a parallel plan, whose workers take longer to start than the walk)."""
+    key = f"name-search:edge:{window}"
+    edge = cache.get(key)
+    if edge is None:
+        latest = Customer.objects.active().order_by("-last_seen", "-pk")
+        found = latest.values_list("last_seen", flat=True)[window - 1 : window]
+        edge = next(iter(found), _NO_EDGE)
+        cache.set(key, edge, EDGE_SECONDS)
+    return edge
 
 
 def _latest_first(rows: list[tuple[int, datetime]]) -> list[int]:

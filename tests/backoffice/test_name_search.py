@@ -166,3 +166,11 @@ def test_terms_without_trigrams_are_searched_among_recent_profiles(
     _seen("Jo", "Kim", 2, company="A-B Logistics")
     _seen("Xay", "Moss", 3)
     assert _names(search_customers(term=term, user=admin_user)) == expected
+
+
+def test_a_remembered_window_edge_still_lists_the_latest_first(db, small_bounds):
+    webers = [_seen("Anna", "Weber", days) for days in (3, 4, 5, 6)]
+    active = Customer.objects.active()
+    assert name_search.ranked_matches(active, "weber", limit=2) == [w.pk for w in webers[:2]]
+    newest = _seen("Karl", "Weber", 1)  # active since the edge was read
+    assert name_search.ranked_matches(active, "weber", limit=2) == [newest.pk, webers[0].pk]
