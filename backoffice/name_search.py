@@ -55,6 +55,7 @@ MAX_WORDS = 5
 # First, a glance at the latest ``limit`` times this many profiles: a common
 # term's results are all there (exact: they are the head of the results' order).
 GLANCE_PER_RESULT = 20
+MIN_COMMON_EVIDENCE = 3  # glance matches needed to call a term common
 # A term with at most this many matches is rare: all of them are read from
 # the trigram index and sorted here. Above it, the term is common.
 CANDIDATE_CAP = 500
@@ -147,9 +148,12 @@ def ranked_matches(queryset: models.QuerySet, term: str, *, limit: int) -> list[
     if len(ids) == limit:
         return ids
     # 2. a rare term: every match, from the trigram index, sorted here (skipped
-    # when the glance already shows that the recent window holds enough)
+    # when the glance already shows that the recent window holds enough: twice
+    # the results expected there, from at least a few matches, as one or two
+    # recent matches of a rare name prove nothing)
     indexed = any(_has_trigram(word) for word in found)
-    common = len(ids) * RECENT_WINDOW >= 2 * limit * glance
+    expected = len(ids) * RECENT_WINDOW / glance
+    common = len(ids) >= MIN_COMMON_EVIDENCE and expected >= 2 * limit
     candidates: list[tuple[int, datetime]] = []
     if indexed and not common:
         candidates = _candidates(queryset, found)
