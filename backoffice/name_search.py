@@ -63,7 +63,7 @@ CANDIDATE_CAP = 500
 RECENT_WINDOW = 20_000
 # How long a window's edge is reused (a busy site moves it by new activity)
 EDGE_SECONDS = 10
-_NO_EDGE = "all"  # fewer active profiles than the window
+_NO_EDGE = "all"  # fewer active profiles than the window (cached: None is a miss)
 # pg_trgm makes trigrams of runs of letters and digits only
 _TRIGRAM_RUN = re.compile(r"[^\W_]{3}")
 
@@ -180,7 +180,7 @@ def _among_latest(scanned: models.QuerySet, *, window: int, limit: int) -> list[
     most recently active profiles: the activity index is walked from its
     start, and no further than the window's edge (``_window_edge``)."""
     edge = _window_edge(window)
-    if edge is not _NO_EDGE:
+    if isinstance(edge, datetime):  # else fewer profiles than the window: all of them
         scanned = scanned.filter(last_seen__gte=edge)
     return list(scanned.values_list("pk", flat=True)[:limit])
 

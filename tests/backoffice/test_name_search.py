@@ -174,3 +174,12 @@ def test_a_remembered_window_edge_still_lists_the_latest_first(db, small_bounds)
     assert name_search.ranked_matches(active, "weber", limit=2) == [w.pk for w in webers[:2]]
     newest = _seen("Karl", "Weber", 1)  # active since the edge was read
     assert name_search.ranked_matches(active, "weber", limit=2) == [newest.pk, webers[0].pk]
+
+
+def test_searching_again_reuses_the_remembered_window_edges(people, admin_user):
+    # fewer profiles than any window: the remembered answer is "all of them"
+    for _ in range(2):
+        assert _names(search_customers(term="schm", user=admin_user)) == [
+            "Anna Schmitz",
+            "Lukas Schmidt",
+        ]
