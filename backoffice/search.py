@@ -8,12 +8,22 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from accounts.masking import can_see_contact_details, is_contact_lookup, shown_email, shown_phone
-from backoffice.name_search import matching_names
+from backoffice.name_search import ranked_matches
 from customers.models import Customer
 from customers.selectors import customer_ids_matching_identifier
 
 MAX_RESULTS = 50
 MAX_SUGGESTIONS = 8
+_RESULT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "city",
+    "country",
+    "last_seen",
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ def search_customers(*, term: str, user, limit: int = MAX_RESULTS) -> list[Searc
     term = term.replace("\x00", "").strip()  # PostgreSQL text holds no NUL (a 500 otherwise)
     if not term:
         return []
-    active = Customer.objects.active()
+    active = Customer.objects.active().only(*_RESULT_FIELDS)
     by_identifier: list[Customer] = []
     if can_see_contact_details(user) or not is_contact_lookup(term):
         ids = customer_ids_matching_identifier(term)
@@ -46,11 +56,9 @@ def search_customers(*, term: str, user, limit: int = MAX_RESULTS) -> list[Searc
     seen = {c.pk for c in by_identifier}
     by_name = []
     if len(by_identifier) < limit:
-        by_name = list(
-            matching_names(active, term)
-            .exclude(pk__in=seen)
-            .order_by("-last_seen", "-pk")[: limit - len(by_identifier)]
-        )
+        ids = ranked_matches(active.exclude(pk__in=seen), term, limit=limit - len(by_identifier))
+        rows = active.in_bulk(ids)
+        by_name = [rows[pk] for pk in ids if pk in rows]
     return [_result(c, user) for c in (*by_identifier, *by_name)]
 
 

@@ -1,6 +1,8 @@
+from functools import lru_cache
+
 import pycountry
 from django.contrib import admin
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -50,8 +52,12 @@ class SourceFilter(admin.SimpleListFilter):
         return [(s.pk, s.name) for s in Source.objects.only("pk", "name")]
 
     def queryset(self, request, queryset):
+        """Profiles holding an identifier from the source: ``EXISTS``, so a
+        profile with several is listed once without a ``DISTINCT`` over the
+        list (each probe reads the profile's identities by their index)."""
         if self.value():
-            return queryset.filter(identities__source_id=self.value()).distinct()
+            from_source = Identity.objects.filter(customer=OuterRef("pk"), source_id=self.value())
+            return queryset.filter(Exists(from_source))
         return queryset
 
 
@@ -71,6 +77,7 @@ class CountryFilter(admin.SimpleListFilter):
         return queryset
 
 
+@lru_cache(maxsize=512)
 def _country_name(code: str) -> str:
     country = pycountry.countries.get(alpha_2=code)
     return getattr(country, "common_name", None) or (country.name if country else code)
@@ -85,7 +92,7 @@ class CustomerAdminMixin:
         "__str__",
         "email",
         "phone",
-        "country",
+        "country_name",
         "is_identified",
         "first_seen",
         "last_seen",
@@ -149,6 +156,11 @@ class CustomerAdminMixin:
 
     def get_queryset(self, request) -> QuerySet:
         return super().get_queryset(request).filter(merged_into__isnull=True)
+
+    @admin.display(description="country", ordering="country")
+    def country_name(self, obj: Customer) -> str:
+        """The country by name ("Germany"), the code when it is no known one."""
+        return _country_name(obj.country) if obj.country else ""
 
     def has_merge_permission(self, request) -> bool:
         return request.user.has_perms(MERGE_PROFILES)

@@ -21,7 +21,7 @@ from accounts.admin_roles import MASKED, SEARCH_REFUSED, HistoryAdmin
 from accounts.masking import can_see_contact_details, is_contact_lookup
 from backoffice import customer_actions
 from backoffice.customer360 import customer_360
-from backoffice.name_search import matching_names
+from backoffice.name_search import ranked_matches
 from backoffice.search import search_customers
 from customers.admin import CustomerAdminMixin, IdentityAdminMixin, IdentityInline
 from customers.models import Customer, Identity, Merge
@@ -33,6 +33,10 @@ class MaskedIdentityInline(IdentityInline):
     # Django's tabular inline, labelling rows by type rather than "type:value".
     template = "backoffice/identity_inline.html"
 
+
+# The list's name matches (most recently active first), bounded like every
+# name search (``backoffice.name_search``): ten pages of the list.
+LIST_NAME_MATCHES = 500
 
 # Sections the 360° page shows itself, better than the plain fields did.
 _SHOWN_BY_360 = {"traits", "trait_provenance", "latest_events", "data_quality"}
@@ -76,7 +80,8 @@ class Customer360Mixin:
             return queryset.filter(pk__in=found).order_by(best_first), False
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if search_term:
-            results = results | matching_names(queryset, search_term)
+            named = ranked_matches(queryset, search_term, limit=LIST_NAME_MATCHES)
+            results = results | queryset.filter(pk__in=named)
         return results, may_have_duplicates
 
     def get_urls(self):

@@ -58,6 +58,39 @@ def test_customer_list_filters_by_country_and_source(demo, admin_client):
     assert {c.country for c in shown} == {"DE"}
 
 
+def test_customer_list_shows_countries_by_name(db, admin_client):
+    Customer.objects.create(first_name="Lukas", country="DE")
+    Customer.objects.create(first_name="Min-jun", country="KR")
+    Customer.objects.create(first_name="Nowhere", country="XX")  # no such country: the code
+    body = admin_client.get(reverse("admin:customers_customer_changelist")).content.decode()
+    assert 'data-label="country">Germany</td>' in body
+    assert 'data-label="country">South Korea</td>' in body
+    assert 'data-label="country">XX</td>' in body
+
+
+def test_source_filter_lists_each_profile_once_without_distinct(db, admin_client, source):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.models import IdentifierType, Source
+
+    other = Source.objects.create(name="Shop", kind="server")
+    email, user_id = (IdentifierType.objects.get(name=n) for n in ("email", "user_id"))
+    both = Customer.objects.create(first_name="Both")
+    Identity.objects.create(type=email, value="both@example.com", customer=both, source=source)
+    Identity.objects.create(type=user_id, value="both-1", customer=both, source=source)
+    elsewhere = Customer.objects.create(first_name="Elsewhere")
+    Identity.objects.create(type=email, value="e@example.com", customer=elsewhere, source=other)
+    url = reverse("admin:customers_customer_changelist")
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(url, {"source": source.pk})
+    assert list(response.context["cl"].result_list) == [both]
+    filtered = [q["sql"] for q in queries if '"customers_identity"' in q["sql"]]
+    assert filtered
+    assert all("EXISTS" in sql for sql in filtered)
+    assert not any("DISTINCT" in sql or "JOIN" in sql for sql in filtered)
+
+
 def test_history_page_renders_for_customer(demo, admin_client):
     customer = Customer.objects.first()
     response = admin_client.get(reverse("admin:customers_customer_history", args=[customer.pk]))

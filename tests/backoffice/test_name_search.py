@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.masking import mask_email
+from backoffice import name_search
 from backoffice.name_search import fold, words
 from backoffice.search import search_customers
 from customers.models import Customer
@@ -107,3 +108,78 @@ def test_customer_list_search_finds_accent_free_names(people, role_client):
     body = role_client("marketer").get(url, {"q": "francois"}).content.decode()
     assert "François Dupont" in body or "Dupont" in body
     assert "Rossi" not in body
+
+
+def _seen(first, last, days_ago, **fields):
+    from datetime import UTC, datetime, timedelta
+
+    at = datetime(2026, 11, 30, tzinfo=UTC) - timedelta(days=days_ago)
+    return Customer.objects.create(first_name=first, last_name=last, last_seen=at, **fields)
+
+
+@pytest.fixture
+def small_bounds(monkeypatch):
+    """A glance at the latest ``limit`` profiles; a rare term has at most 2
+    matches; a common one is looked for in the latest 4."""
+    monkeypatch.setattr(name_search, "GLANCE_PER_RESULT", 1)
+    monkeypatch.setattr(name_search, "CANDIDATE_CAP", 2)
+    monkeypatch.setattr(name_search, "RECENT_WINDOW", 4)
+
+
+def test_a_common_name_lists_the_most_recently_active_first(db, small_bounds):
+    recent = _seen("Recent", "Person", 1)
+    webers = [_seen("Anna", "Weber", days) for days in (2, 3, 4, 5, 6, 7)]
+    _seen("Old", "Other", 0, merged_into=recent)  # merged away: neither listed nor counted
+    found = name_search.ranked_matches(Customer.objects.active(), "weber", limit=2)
+    assert found == [webers[0].pk, webers[1].pk]
+
+
+def test_a_rare_name_is_found_however_old(db, small_bounds):
+    for days in range(5):
+        _seen("Recent", "Person", days)
+    old = _seen("Giulia", "Zanetti", 400)
+    assert name_search.ranked_matches(Customer.objects.active(), "zanet", limit=8) == [old.pk]
+
+
+def test_a_common_name_outside_the_recent_window_still_finds_real_matches(db, small_bounds):
+    for days in range(4):
+        _seen("Recent", "Person", days)
+    webers = {_seen("Anna", "Weber", 100 + days).pk for days in range(5)}
+    found = name_search.ranked_matches(Customer.objects.active(), "weber", limit=8)
+    assert found
+    assert set(found) <= webers
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("li", ["Li Wei"]),  # two letters: no trigram to look up
+        ("wei li", ["Li Wei"]),
+        ("a-b", ["Jo Kim"]),  # no three letters in a row
+        ("x_y", []),  # an underscore is no wildcard
+    ],
+)
+def test_terms_without_trigrams_are_searched_among_recent_profiles(
+    db, small_bounds, admin_user, term, expected
+):
+    _seen("Li", "Wei", 1)
+    _seen("Jo", "Kim", 2, company="A-B Logistics")
+    _seen("Xay", "Moss", 3)
+    assert _names(search_customers(term=term, user=admin_user)) == expected
+
+
+def test_a_remembered_window_edge_still_lists_the_latest_first(db, small_bounds):
+    webers = [_seen("Anna", "Weber", days) for days in (3, 4, 5, 6)]
+    active = Customer.objects.active()
+    assert name_search.ranked_matches(active, "weber", limit=2) == [w.pk for w in webers[:2]]
+    newest = _seen("Karl", "Weber", 1)  # active since the edge was read
+    assert name_search.ranked_matches(active, "weber", limit=2) == [newest.pk, webers[0].pk]
+
+
+def test_searching_again_reuses_the_remembered_window_edges(people, admin_user):
+    # fewer profiles than any window: the remembered answer is "all of them"
+    for _ in range(2):
+        assert _names(search_customers(term="schm", user=admin_user)) == [
+            "Anna Schmitz",
+            "Lukas Schmidt",
+        ]
