@@ -34,7 +34,7 @@ def hit(name: str, *, limit: int, period: int, now: float | None = None) -> Verd
     """Record one request of ``name`` if fewer than ``limit`` were allowed in the
     last ``period`` seconds."""
     now = time.time() if now is None else now
-    key = f"rate:{name}"
+    key = _log_key(name)
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         oldest = backend.log_request(key, now=now, period=period, limit=limit)
@@ -48,9 +48,13 @@ async def ahit_and_get(name: str, *, limit: int, period: int, key: str) -> tuple
     on the event loop, with ``core.cache.RedisCache`` as the default cache only."""
     now = time.time()
     oldest, value = await alog_request_and_get(
-        f"rate:{name}", key, now=now, period=period, limit=limit
+        _log_key(name), key, now=now, period=period, limit=limit
     )
     return _verdict(oldest, now=now, period=period), value
+
+
+def _log_key(name: str) -> str:
+    return f"rate:{name}"
 
 
 def _verdict(oldest: float | None, *, now: float, period: int) -> Verdict:

@@ -1,4 +1,3 @@
-import socket
 import threading
 import uuid
 
@@ -6,16 +5,9 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
+from tests.services import needs_redis
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+pytestmark = needs_redis
 
 
 @pytest.fixture

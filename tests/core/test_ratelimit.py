@@ -1,4 +1,3 @@
-import socket
 import threading
 import uuid
 
@@ -8,17 +7,7 @@ from django.test import override_settings
 
 from core.cache import RedisCache
 from core.ratelimit import hit
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-needs_redis = pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+from tests.services import needs_redis
 
 
 @pytest.fixture(params=["locmem", pytest.param("redis", marks=needs_redis)])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 import uuid
 
 import pytest
@@ -31,20 +30,12 @@ from segments.services import recompute_segment, save_segment
 from sources.personalization.secrets import rotate_identity_secret, user_hash
 from sources.personalization.warm import WarmReads
 from tests.personalization.conftest import configure, grant
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
+from tests.services import redis_up
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(
-        connection.vendor != "postgresql" or not _redis_up(),
+        connection.vendor != "postgresql" or not redis_up(),
         reason="warm reads need PostgreSQL and Redis",
     ),
 ]

@@ -22,14 +22,15 @@ from sources.imports.resend import resend_stalled_batches
 from sources.imports.runner import run_import
 from sources.models import ImportJob
 from tests.imports.conftest import csv_bytes
-from tests.scale.workers import kill, redis_up, start_worker
+from tests.scale.workers import kill, start_worker
+from tests.services import needs_redis
 
 PEOPLE = 1200
 STALLED = timedelta(seconds=5)  # no batch applied for this long: the rest are sent again
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379"),
+    needs_redis,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 

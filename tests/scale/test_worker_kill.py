@@ -13,14 +13,15 @@ import pytest
 from customers.models import Event
 from sources.models import IntakeMessage
 from sources.services.keys import create_source
-from tests.scale.workers import kill, redis_up, start_worker
+from tests.scale.workers import kill, start_worker
+from tests.services import needs_redis
 
 MESSAGES = 600
 BATCH = 25
 
 pytestmark = [
     pytest.mark.postgres_only,
-    pytest.mark.skipif(not redis_up(), reason="needs Redis on 127.0.0.1:6379"),
+    needs_redis,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 

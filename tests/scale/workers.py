@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -17,14 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BROKER = "redis://127.0.0.1:6379/14"
 # a key prefix of its own, so parallel runs sharing this Redis never mix tasks
 KEY_PREFIX = f"tributary-test-{uuid.uuid4().hex[:12]}:"
-
-
-def redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _worker_env() -> dict[str, str]:
