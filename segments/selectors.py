@@ -13,6 +13,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, QuerySet
 from django.utils import timezone
 
 from consent.models import Purpose
+from core.db.sampling import page_sample
 from customers.models import Customer, Event, IdentifierType, Identity
 from segments.compiler import compile_rule
 from segments.computed import values_for_customer
@@ -120,34 +121,54 @@ def _scalar(data: object, key: str):
 
 
 def preview(*, rule: object, segment_id: int | None = None, sample: int = 10) -> dict:
-    """Count and a sample of the profiles a (possibly unsaved) rule matches."""
+    """Count and a sample of the profiles a (possibly unsaved) rule matches.
+
+    On a big profile table the counts are estimated from a sample of its
+    pages (``core.db.sampling``) and say so (``estimated``); a saved
+    segment's computed size is always exact.
+    """
     try:
         validate_rule(rule, segment_id=segment_id)
     except InvalidRule as error:
         return {"count": None, "sample": [], "errors": [e.as_dict() for e in error.errors]}
     now = timezone.now()
-    matching = Customer.objects.active().filter(compile_rule(rule, now=now))
+    pages = page_sample(Customer)
+    profiles = Customer.objects.active()
+    if pages:
+        profiles = profiles.filter(pk__in=pages.ids())
+    matching = profiles.filter(compile_rule(rule, now=now))
     rows = matching.order_by("-last_seen").only("pk", "first_name", "last_name", "email", "phone")
-    steps = condition_counts(rule, now=now)
+    steps = condition_counts(rule, now=now, profiles=profiles)
     covers_rule = steps and len(steps) == len(next(iter(rule.values())))
-    return {
-        # the last running count is the rule's own when the steps cover every
-        # condition: one scan of the profiles fewer
-        "count": steps[-1]["running"] if covers_rule else matching.count(),
+    # the last running count is the rule's own when the steps cover every
+    # condition: one scan of the profiles fewer
+    count = steps[-1]["running"] if covers_rule else matching.count()
+    answer = {
+        "count": count,
         "sample": [
             {"id": c.pk, "name": str(c), "email": c.email, "url": c.get_absolute_url()}
             for c in rows[:sample]
         ],
         "steps": steps,
+        "estimated": pages is not None,
         "errors": [],
     }
+    if pages:
+        answer["count"] = pages.scale(count)
+        answer["sampled_profiles"] = pages.rows
+        # matched by none of the sampled profiles: fewer than one sampled profile stands for
+        answer["fewer_than"] = pages.scale(1) if count == 0 else None
+        for step in steps:
+            step.update(alone=pages.scale(step["alone"]), running=pages.scale(step["running"]))
+    return answer
 
 
-def condition_counts(rule: dict, *, now) -> list[dict]:
+def condition_counts(rule: dict, *, now, profiles: QuerySet[Customer] | None = None) -> list[dict]:
     """Why a (validated) rule matches as many profiles as it does: for each
     condition of its top group, how many active profiles it matches alone
     and how many are left after it (``all``: this one and every one before;
     ``any``: this one or any before). The last ``running`` is the rule's count.
+    ``profiles`` narrows the active profiles counted (a sample).
 
     A rule that is a single condition has no steps. One query: each
     condition is a yes/no column computed once per profile, grouped by the
@@ -162,7 +183,7 @@ def condition_counts(rule: dict, *, now) -> list[dict]:
         for index, child in enumerate(children)
     }
     combos = (
-        Customer.objects.active()
+        (Customer.objects.active() if profiles is None else profiles)
         .annotate(**columns)
         .values(*columns)
         .annotate(n=Count("pk"))

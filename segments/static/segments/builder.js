@@ -325,9 +325,14 @@ document.addEventListener("DOMContentLoaded", function () {
         result.replaceChildren(el("ul", { class: "errorlist rb-errors" }, errors.map((e) => el("li", {}, e.path + ": " + e.message))));
         return;
       }
-      showSteps(data.steps || []);
+      showSteps(data.steps || [], data.estimated);
+      const number = data.estimated
+        ? (data.fewer_than ? "fewer than about " + data.fewer_than.toLocaleString() : "about " + data.count.toLocaleString())
+        : data.count.toLocaleString();
       result.replaceChildren(
-        el("p", { class: "rb-count-line" }, "Matching profiles: ", el("strong", { class: "rb-count-number" }, data.count.toLocaleString())),
+        el("p", { class: "rb-count-line" }, "Matching profiles: ", el("strong", { class: "rb-count-number" }, number),
+          data.estimated ? el("span", { class: "rb-estimate-note" }, " (estimated from " + data.sampled_profiles.toLocaleString() +
+            " sampled profiles; the saved segment is counted exactly)") : ""),
         el("ul", { class: "rb-sample" }, data.sample.map((c) => el("li", {}, el("a", { href: c.url }, c.name), c.email ? " · " + c.email : ""))));
     }).catch(() => { result.textContent = "Could not count matching profiles."; });
   }
@@ -335,7 +340,8 @@ document.addEventListener("DOMContentLoaded", function () {
   /* Per-condition counts of the top group: how many profiles each condition
    * matches alone, and how many are left after it (all) or gathered so far (any),
    * so that a marketer sees which condition empties a segment. */
-  function showSteps(steps) {
+  function showSteps(steps, estimated) {
+    const about = estimated ? "about " : "";
     const items = tree.querySelectorAll(":scope > .rb-group > .rb-children > .rb-item");
     const all = "all" in rule;
     items.forEach((item, index) => {
@@ -343,7 +349,7 @@ document.addEventListener("DOMContentLoaded", function () {
       const step = steps[index];
       if (!step) { if (badge) badge.remove(); return; }
       if (!badge) { badge = el("span", { class: "rb-step" }); item.insertBefore(badge, item.lastChild); }
-      badge.textContent = step.alone.toLocaleString() + " match this alone · " + step.running.toLocaleString() +
+      badge.textContent = about + step.alone.toLocaleString() + " match this alone · " + about + step.running.toLocaleString() +
         (all ? " left after this" : " so far");
       badge.classList.toggle("rb-step-zero", step.running === 0 || step.alone === 0);
     });
