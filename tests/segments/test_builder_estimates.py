@@ -71,7 +71,8 @@ def test_a_big_table_is_estimated_from_a_sample_and_says_so(shop, big):
     assert answer["fewer_than"] is None
     # the sample shows matching people only
     matching = {p.pk for i, p in enumerate(shop) if i % 6 == 0}
-    assert answer["sample"] and {row["id"] for row in answer["sample"]} <= matching
+    assert answer["sample"]
+    assert {row["id"] for row in answer["sample"]} <= matching
 
 
 @pytest.mark.postgres_only
@@ -94,7 +95,8 @@ def test_the_sampled_table_reads_a_fraction_of_its_pages(shop, big):
     """The sample is of pages (SYSTEM), so the rule's event subqueries run for
     the sampled profiles only."""
     pages = sampling.page_sample(Customer)
-    assert pages is not None and 0 < pages.percent < 100
+    assert pages is not None
+    assert 0 < pages.percent < 100
     assert pages.rows < len(shop)
     assert Customer.objects.filter(pk__in=pages.ids()).count() == pages.rows
 
