@@ -23,7 +23,7 @@ from accounts.masking import (
 )
 from customers.models import Customer
 from customers.selectors import customer_ids_matching_identifier
-from segments import selectors
+from segments import previews, selectors
 from segments.charts import size_chart
 from segments.describe import describe_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership
@@ -202,7 +202,7 @@ class SegmentAdminMixin:
         if masked and (paths := contact_conditions(body.get("rule"))):
             return _contact_refused(paths)
         segment_id = body.get("segment_id")
-        result = selectors.preview(
+        result = previews.preview(
             rule=body.get("rule"), segment_id=segment_id if isinstance(segment_id, int) else None
         )
         if result["errors"]:

@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from consent.models import Purpose
-from core.db.sampling import page_sample
 from customers.models import Customer, Event, IdentifierType, Identity
-from segments.compiler import compile_rule
 from segments.computed import values_for_customer
 from segments.models import (
     ComputedTrait,
@@ -31,14 +29,9 @@ from segments.rules import (
     FIELD_TYPES,
     NUMBER_OPS,
     OPS_BY_TYPE,
-    InvalidRule,
-    validate_rule,
 )
 
 SAMPLE = 2000
-# Conditions of a group counted one by one in the builder's preview: the
-# query groups profiles by which of them they match (at most 2**MAX_STEPS rows).
-MAX_STEPS = 12
 
 
 def builder_options() -> dict:
@@ -118,94 +111,6 @@ def _scalar(data: object, key: str):
         return None
     value = data.get(key)
     return value if isinstance(value, str | int | float) and value != "" else None
-
-
-def preview(*, rule: object, segment_id: int | None = None, sample: int = 10) -> dict:
-    """Count and a sample of the profiles a (possibly unsaved) rule matches.
-
-    On a big profile table the counts are estimated from a sample of its
-    pages (``core.db.sampling``) and say so (``estimated``); a saved
-    segment's computed size is always exact.
-    """
-    try:
-        validate_rule(rule, segment_id=segment_id)
-    except InvalidRule as error:
-        return {"count": None, "sample": [], "errors": [e.as_dict() for e in error.errors]}
-    now = timezone.now()
-    pages = page_sample(Customer)
-    profiles = Customer.objects.active()
-    if pages:
-        profiles = profiles.filter(pk__in=pages.ids())
-    matching = profiles.filter(compile_rule(rule, now=now))
-    rows = matching.order_by("-last_seen").only("pk", "first_name", "last_name", "email", "phone")
-    steps = condition_counts(rule, now=now, profiles=profiles)
-    covers_rule = steps and len(steps) == len(next(iter(rule.values())))
-    # the last running count is the rule's own when the steps cover every
-    # condition: one scan of the profiles fewer
-    count = steps[-1]["running"] if covers_rule else matching.count()
-    answer = {
-        "count": count,
-        "sample": [
-            {"id": c.pk, "name": str(c), "email": c.email, "url": c.get_absolute_url()}
-            for c in rows[:sample]
-        ],
-        "steps": steps,
-        "estimated": pages is not None,
-        "errors": [],
-    }
-    if pages:
-        answer["count"] = pages.scale(count)
-        answer["sampled_profiles"] = pages.rows
-        # matched by none of the sampled profiles: fewer than one sampled profile stands for
-        answer["fewer_than"] = pages.scale(1) if count == 0 else None
-        for step in steps:
-            step.update(alone=pages.scale(step["alone"]), running=pages.scale(step["running"]))
-    return answer
-
-
-def condition_counts(rule: dict, *, now, profiles: QuerySet[Customer] | None = None) -> list[dict]:
-    """Why a (validated) rule matches as many profiles as it does: for each
-    condition of its top group, how many active profiles it matches alone
-    and how many are left after it (``all``: this one and every one before;
-    ``any``: this one or any before). The last ``running`` is the rule's count.
-    ``profiles`` narrows the active profiles counted (a sample).
-
-    A rule that is a single condition has no steps. One query: each
-    condition is a yes/no column computed once per profile, grouped by the
-    combination (a few rows), and the counts are added up here.
-    """
-    mode = "all" if "all" in rule else "any" if "any" in rule else None
-    if mode is None:
-        return []
-    children = rule[mode][:MAX_STEPS]
-    columns = {
-        f"c{index}": ExpressionWrapper(compile_rule(child, now=now), output_field=BooleanField())
-        for index, child in enumerate(children)
-    }
-    combos = (
-        (Customer.objects.active() if profiles is None else profiles)
-        .annotate(**columns)
-        .values(*columns)
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    alone = [0] * len(children)
-    running = [0] * len(children)
-    for row in combos:
-        matched = [bool(row[name]) for name in columns]
-        for index, hit in enumerate(matched):
-            if hit:
-                alone[index] += row["n"]
-        so_far = matched[0]
-        for index, hit in enumerate(matched):
-            if index:
-                so_far = (so_far and hit) if mode == "all" else (so_far or hit)
-            if so_far:
-                running[index] += row["n"]
-    return [
-        {"path": f"$.{mode}[{index}]", "alone": alone[index], "running": running[index]}
-        for index in range(len(children))
-    ]
 
 
 def current_members(segment: Segment) -> QuerySet[SegmentMembership]:

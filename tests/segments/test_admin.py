@@ -76,6 +76,7 @@ def test_builder_preview_counts_and_samples_matching_profiles(admin_client, make
         "count": 1,
         "sample": [{"id": ann.pk, "name": "Ann", "email": "", "url": ann.get_absolute_url()}],
         "steps": [],
+        "estimated": False,
         "errors": [],
     }
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from segments.charts import size_chart
 from segments.models import SegmentSize
-from segments.selectors import condition_counts
+from segments.previews import condition_counts
 from segments.services import add_to_static_segment, save_segment
 
 GERMANY = {"field": "country", "op": "eq", "value": "Germany"}
@@ -70,7 +70,7 @@ def test_a_grouped_rule_is_counted_from_its_steps(people):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from segments.selectors import preview
+    from segments.previews import preview
 
     with CaptureQueriesContext(connection) as single:
         assert preview(rule=GERMANY)["count"] == 2
@@ -81,7 +81,7 @@ def test_a_grouped_rule_is_counted_from_its_steps(people):
 
 
 def test_a_rule_with_more_conditions_than_steps_is_counted_whole(people, admin_client):
-    from segments.selectors import MAX_STEPS
+    from segments.previews import MAX_STEPS
 
     rule = {"all": [{"not": FRANCE}] * MAX_STEPS + [GERMANY]}  # the last one is past the steps
     body = _preview(admin_client, rule).json()

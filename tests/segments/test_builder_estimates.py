@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.db import sampling
 from customers.models import Customer, Event
-from segments.selectors import preview
+from segments.previews import preview
 
 GERMANY = {"field": "country", "op": "eq", "value": "Germany"}
 BOUGHT_TWICE = {"event": "Order Completed", "count": {"at_least": 2}, "within_days": 365}
@@ -87,18 +87,39 @@ def test_the_same_sample_answers_every_question(shop, big):
 def test_a_rule_no_sampled_profile_matches_is_fewer_than_one_sampled_profile(shop, big):
     answer = preview(rule={"all": [GERMANY, NOBODY]})
     assert answer["count"] == 0
-    assert answer["fewer_than"] == pytest.approx(3000 / answer["sampled_profiles"], abs=1)
+    # none seen among n sampled: fewer than 3 in n with 95 % confidence ("rule of three")
+    assert answer["fewer_than"] == pytest.approx(3 * 3000 / answer["sampled_profiles"], abs=1)
 
 
 @pytest.mark.postgres_only
-def test_the_sampled_table_reads_a_fraction_of_its_pages(shop, big):
-    """The sample is of pages (SYSTEM), so the rule's event subqueries run for
-    the sampled profiles only."""
+def test_the_sample_is_a_fraction_of_the_table(shop, big):
     pages = sampling.page_sample(Customer)
     assert pages is not None
-    assert 0 < pages.percent < 100
-    assert pages.rows < len(shop)
+    assert 0 < pages.rows < len(shop)
     assert Customer.objects.filter(pk__in=pages.ids()).count() == pages.rows
+
+
+@pytest.mark.postgres_only
+def test_the_event_subqueries_read_the_sampled_profiles_only(shop, big):
+    """One query for every count and the sample, whose event subquery is
+    narrowed to the sampled ids (not a pass over every order event)."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        preview(rule=RULE)
+    evaluated = [q["sql"] for q in queries.captured_queries if "customers_event" in q["sql"]]
+    assert len(evaluated) == 1
+    assert evaluated[0].count("unnest(") >= 2  # the profiles and their events
+
+
+@pytest.mark.postgres_only
+def test_a_rule_longer_than_the_steps_is_still_estimated_whole(shop, big, monkeypatch):
+    from segments import previews
+
+    monkeypatch.setattr(previews, "MAX_STEPS", 1)
+    answer = preview(rule=RULE)
+    assert len(answer["steps"]) == 1
+    assert answer["count"] == pytest.approx(500, rel=0.2)
 
 
 @pytest.mark.postgres_only
