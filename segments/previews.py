@@ -112,6 +112,7 @@ def _estimated(rule: dict, *, now: datetime, pages: PageSample, sample: int) -> 
         step.update(alone=pages.scale(step["alone"]), running=pages.scale(step["running"]))
     return {
         "count": pages.scale(len(matched)),
+        "margin": pages.margin(len(matched)),
         "sample": _people(people.only("pk", "first_name", "last_name", "email", "phone")),
         "steps": steps,
         "estimated": True,

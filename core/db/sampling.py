@@ -14,6 +14,7 @@ and other databases, are counted exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.db import connections
@@ -48,6 +49,13 @@ class PageSample:
     def scale(self, count: int) -> int:
         """``count`` rows of the sample, as rows of the whole table."""
         return round(count * self.table_rows / self.rows)
+
+    def margin(self, count: int) -> int:
+        """Half the width of a 95 % interval around ``scale(count)``, as if the
+        rows were drawn one by one (pages hold neighbours, which may be alike:
+        the true margin can be wider)."""
+        share = count / self.rows
+        return round(1.96 * math.sqrt(share * (1 - share) / self.rows) * self.table_rows)
 
 
 def page_sample(model: type[Model]) -> PageSample | None:

@@ -69,6 +69,9 @@ def test_a_big_table_is_estimated_from_a_sample_and_says_so(shop, big):
     assert bought["alone"] == pytest.approx(500, rel=0.2)
     assert answer["count"] == bought["running"] == pytest.approx(500, rel=0.2)
     assert answer["fewer_than"] is None
+    # a 95 % margin: a sixth of 1,200-odd sampled profiles is about ±2 percentage points
+    assert 0.01 * 3000 < answer["margin"] < 0.05 * 3000
+    assert abs(answer["count"] - 500) <= 2 * answer["margin"]
     # the sample shows matching people only
     matching = {p.pk for i, p in enumerate(shop) if i % 6 == 0}
     assert answer["sample"]

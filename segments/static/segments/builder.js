@@ -327,7 +327,8 @@ document.addEventListener("DOMContentLoaded", function () {
       }
       showSteps(data.steps || [], data.estimated);
       const number = data.estimated
-        ? (data.fewer_than ? "fewer than about " + data.fewer_than.toLocaleString() : "about " + data.count.toLocaleString())
+        ? (data.fewer_than ? "fewer than about " + data.fewer_than.toLocaleString()
+          : "about " + data.count.toLocaleString() + (data.margin ? " ± " + data.margin.toLocaleString() : ""))
         : data.count.toLocaleString();
       result.replaceChildren(
         el("p", { class: "rb-count-line" }, "Matching profiles: ", el("strong", { class: "rb-count-number" }, number),
