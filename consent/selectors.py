@@ -25,25 +25,26 @@ from customers.models import Customer
 _OBJECTIONS = (ConsentStateChoices.DENIED, ConsentStateChoices.WITHDRAWN)
 
 
-def allowed_q(purpose: Purpose | str, *, prefix: str = "") -> Q:
+def allowed_q(purpose: Purpose | str, *, prefix: str = "", scope=None) -> Q:
     """A ``Q`` over customers allowed for ``purpose``, usable inside any query.
 
     ``prefix`` is the path from the queried model to the customer, e.g.
     ``allowed_q("email_marketing", prefix="customer__")`` on memberships.
+    With ``scope`` (customer ids, or a subquery of them) only those
+    customers' consent is read: the answer is right for them only.
     Raises ``UnknownPurpose`` for a code that names no active purpose.
     """
     purpose = get_purpose(purpose)
     if not purpose.is_active:
         return Q(pk__in=[])
     key = f"{prefix}pk__in"
+    states = ConsentState.objects.filter(purpose_id=purpose.pk)
+    if scope is not None:
+        states = states.filter(customer_id__in=scope)
     if purpose.requires_consent:
-        granted = ConsentState.objects.filter(
-            purpose_id=purpose.pk, state=ConsentStateChoices.GRANTED
-        ).values("customer_id")
+        granted = states.filter(state=ConsentStateChoices.GRANTED).values("customer_id")
         return Q(**{key: granted})
-    objected = ConsentState.objects.filter(purpose_id=purpose.pk, state__in=_OBJECTIONS).values(
-        "customer_id"
-    )
+    objected = states.filter(state__in=_OBJECTIONS).values("customer_id")
     return ~Q(**{key: objected})
 
 

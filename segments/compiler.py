@@ -383,7 +383,7 @@ def _segment(node: dict, ctx: Context) -> Q:
 def _consent(node: dict, ctx: Context) -> Q:
     """The purpose may use the profile (``consent.selectors.allowed_q``)."""
     try:
-        return allowed_q(node["consent"])
+        return allowed_q(node["consent"], scope=ctx.scope)
     except UnknownPurpose:
         return FALSE  # an inactive (or removed) purpose allows no one
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from django.db.models import BooleanField, Count, ExpressionWrapper
 from django.utils import timezone
 
-from core.db.sampling import PageSample, page_sample
+from core.db.sampling import RowSample, row_sample
 from customers.models import Customer
 from segments.compiler import compile_rule
 from segments.rules import InvalidRule, validate_rule
@@ -39,9 +39,9 @@ def preview(*, rule: object, segment_id: int | None = None, sample: int = 10) ->
     except InvalidRule as error:
         return {"count": None, "sample": [], "errors": [e.as_dict() for e in error.errors]}
     now = timezone.now()
-    pages = page_sample(Customer)
-    if pages is not None:
-        return _estimated(rule, now=now, pages=pages, sample=sample)
+    sampled = row_sample(Customer)
+    if sampled is not None:
+        return _estimated(rule, now=now, sampled=sampled, sample=sample)
     matching = Customer.objects.active().filter(compile_rule(rule, now=now))
     rows = matching.order_by("-last_seen").only("pk", "first_name", "last_name", "email", "phone")
     steps = condition_counts(rule, now=now)
@@ -82,10 +82,10 @@ def condition_counts(rule: dict, *, now: datetime) -> list[dict]:
     return _steps(mode, len(children), counted)
 
 
-def _estimated(rule: dict, *, now: datetime, pages: PageSample, sample: int) -> dict:
+def _estimated(rule: dict, *, now: datetime, sampled: RowSample, sample: int) -> dict:
     """The preview from the sampled profiles: one row per sampled profile with
     a yes/no per condition, added up here."""
-    scope = pages.ids()
+    scope = sampled.ids()
     mode, children = _top_group(rule)
     columns = _columns(children, now=now, scope=scope)
     covered = mode is not None and len(children) == len(rule[mode])
@@ -109,15 +109,15 @@ def _estimated(rule: dict, *, now: datetime, pages: PageSample, sample: int) -> 
     shown = {row[0] for row in matched[:sample]}
     people = Customer.objects.filter(pk__in=shown).order_by("-last_seen", "-pk")
     for step in steps:
-        step.update(alone=pages.scale(step["alone"]), running=pages.scale(step["running"]))
+        step.update(alone=sampled.scale(step["alone"]), running=sampled.scale(step["running"]))
     return {
-        "count": pages.scale(len(matched)),
-        "margin": pages.margin(len(matched)),
+        "count": sampled.scale(len(matched)),
+        "margin": sampled.margin(row[0] for row in matched),
         "sample": _people(people.only("pk", "first_name", "last_name", "email", "phone")),
         "steps": steps,
         "estimated": True,
-        "sampled_profiles": pages.rows,
-        "fewer_than": pages.scale(_NONE_SEEN) if not matched else None,
+        "sampled_profiles": sampled.rows,
+        "fewer_than": sampled.scale(_NONE_SEEN) if not matched else None,
         "errors": [],
     }
 
