@@ -21,7 +21,7 @@ from accounts.permissions import require_permissions
 from consent.registry import ConsentChange
 from core.outbox import Topic, emit_for_customers
 from customers.models import Customer
-from customers.services.versions import bump_versions
+from customers.services.versions import bump_stamps
 from segments import evaluation, membership
 from segments.compiler import compile_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
@@ -162,7 +162,6 @@ def _record_size(segment: Segment, now: datetime) -> int:
 
 def _emit(segment: Segment, *, entered: Sequence[int], exited: Sequence[int], now: datetime):
     payload = membership.transition_payload(segment, now)
-    bump_versions([*entered, *exited])  # the profiles' documents list their segments
     for topic, ids in ((Topic.SEGMENT_ENTERED, entered), (Topic.SEGMENT_EXITED, exited)):
         emit_for_customers(topic=topic, customer_ids=list(ids), payload=payload, created_at=now)
 
@@ -248,6 +247,8 @@ def reevaluate_customers(
     now = now or timezone.now()
     result["entered"] = _enter_pairs(sorted(matches - current), now)
     result["exited"] = _exit_pairs(sorted(current - matches), now)
+    # the profiles' documents list their segments: one bump for all, in id order
+    bump_stamps(cid for _s, cid in [*result["entered"], *result["exited"]])
     for segment_id, segment in by_id.items():
         entered = [cid for s, cid in result["entered"] if s == segment_id]
         exited = [cid for s, cid in result["exited"] if s == segment_id]
@@ -313,6 +314,7 @@ def add_to_static_segment(
         Customer.objects.active().filter(pk__in=set(customer_ids)).values_list("pk", flat=True)
     )
     entered = [cid for _, cid in _enter_pairs([(segment.pk, cid) for cid in sorted(ids)], now)]
+    bump_stamps(entered)
     _emit(segment, entered=entered, exited=[], now=now)
     _record_size(segment, now)
     reevaluate_customers(customer_ids=entered, changes=[f"segment:{segment.pk}"], now=now)
@@ -328,6 +330,7 @@ def remove_from_static_segment(
     now = now or timezone.now()
     pairs = [(segment.pk, cid) for cid in sorted(set(customer_ids))]
     exited = [cid for _, cid in _exit_pairs(pairs, now)]
+    bump_stamps(exited)
     _emit(segment, entered=[], exited=exited, now=now)
     _record_size(segment, now)
     reevaluate_customers(customer_ids=exited, changes=[f"segment:{segment.pk}"], now=now)
