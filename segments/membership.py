@@ -39,7 +39,9 @@ def apply_matching(*, segment: Segment, sql: str, params, now: datetime) -> tupl
                 f"SELECT %s, m.customer_id, %s FROM {MATCH} m WHERE NOT EXISTS "
                 f"(SELECT 1 FROM {table} s WHERE s.segment_id = %s "
                 "AND s.customer_id = m.customer_id AND s.exited_at IS NULL) "
-                "ON CONFLICT DO NOTHING RETURNING customer_id",
+                # in id order: each index takes its entries at its right edge,
+                # and the foreign-key checks at commit read profiles in order
+                "ORDER BY m.customer_id ON CONFLICT DO NOTHING RETURNING customer_id",
                 [segment.pk, now, segment.pk],
                 ENTERED,
             )

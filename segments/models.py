@@ -68,10 +68,20 @@ class SegmentMembership(models.Model):
     """
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
-    # no index of its own: (customer, segment) below leads with it, and every
-    # index is one more write per member of a 400,000-member first compute
+    # No index of its own: (customer, segment) below leads with it, and every
+    # index is one more write per member of a 400,000-member first compute.
+    # No foreign-key check per row either (400,000 at commit): a row is only
+    # ever inserted with a ``segment.entered`` outbox entry for the same
+    # profile in the same transaction (``segments.membership``,
+    # ``services._emit``), whose check remains, so a profile deleted
+    # meanwhile still fails one of the two transactions, as before. Deleting
+    # a profile deletes its rows (Django's cascade, and the segments eraser).
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="segment_memberships", db_index=False
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="segment_memberships",
+        db_index=False,
+        db_constraint=False,
     )
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField(null=True, blank=True)
