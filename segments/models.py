@@ -67,7 +67,13 @@ class SegmentMembership(models.Model):
     Re-entering creates a new row, so the rows are the enter/exit history.
     """
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    # No foreign-key check per row (a first compute checked the same segment
+    # row 400,000 times at commit): every writer locks its segments instead
+    # (a recompute ``FOR UPDATE``, live re-evaluation ``FOR KEY SHARE``), and
+    # ``delete_segments`` locks them before it deletes their rows.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="memberships", db_constraint=False
+    )
     # No index of its own: (customer, segment) below leads with it, and every
     # index is one more write per member of a 400,000-member first compute.
     # No foreign-key check per row either (400,000 at commit): a row is only

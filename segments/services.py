@@ -270,6 +270,13 @@ def reevaluate_for_consent(changes: Sequence[ConsentChange]) -> None:
 def _enter_pairs(pairs: list[tuple[int, int]], now: datetime) -> list[tuple[int, int]]:
     if not pairs:
         return []
+    # Memberships keep no foreign-key constraint to their segment: the
+    # segments are locked here instead, once each (a deletion, which locks
+    # them first, finishes before or waits), and pairs of a deleted one dropped.
+    live = _lock_segments_shared({segment_id for segment_id, _cid in pairs})
+    pairs = [pair for pair in pairs if pair[0] in live]
+    if not pairs:
+        return []
     table = connection.ops.quote_name(MEMBERSHIP)
     values = ", ".join(["(%s, %s, %s)"] * len(pairs))
     params = [item for segment_id, cid in pairs for item in (segment_id, cid, now)]
@@ -280,6 +287,39 @@ def _enter_pairs(pairs: list[tuple[int, int]], now: datetime) -> list[tuple[int,
             params,
         )
         return sorted((row[0], row[1]) for row in cursor.fetchall())
+
+
+def _lock_segments_shared(segment_ids: set[int]) -> set[int]:
+    """Which of these segments exist, each locked against deletion until commit."""
+    query = Segment.objects.filter(pk__in=segment_ids).order_by("pk")
+    if connection.vendor != "postgresql":  # SQLite serialises writers already
+        return set(query.values_list("pk", flat=True))
+    table = connection.ops.quote_name(Segment._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",  # noqa: S608
+            [sorted(segment_ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+@transaction.atomic
+def delete_segments(*, segment_ids: Iterable[int]) -> int:
+    """Delete segments with their memberships, sizes and history of sizes.
+
+    The segments are locked first: a recompute or a live re-evaluation
+    writing members of one finishes before the rows are collected, so its
+    members go too (memberships keep no foreign-key constraint that would
+    catch them), and one that starts later finds the segment gone.
+    Returns the number of rows deleted.
+    """
+    locked = list(
+        Segment.objects.filter(pk__in=set(segment_ids))
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
+    return Segment.objects.filter(pk__in=locked).delete()[0]
 
 
 def _exit_pairs(pairs: list[tuple[int, int]], now: datetime) -> list[tuple[int, int]]:
