@@ -16,8 +16,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from core.db.bulk import update_rows
-from customers.models import Customer, ProfileStamp
+from customers.models import Customer, Merge, ProfileStamp
 from customers.pointers import document_versions, find_profile_pointer
+from customers.services.merging import merge_customers, unmerge
 from customers.services.versions import (
     bump_stamps,
     bump_stamps_selected,
@@ -152,3 +153,20 @@ def test_a_deleted_profile_takes_its_stamp_along():
     bump_stamps([gone.pk, kept.pk])
     Customer.objects.filter(pk=gone.pk).delete()
     assert list(ProfileStamp.objects.values_list("customer_id", flat=True)) == [kept.pk]
+
+
+def test_a_merge_and_its_unmerge_only_ever_move_document_versions_up(resolve):
+    """A stamp is its profile's own counter: a merge moving it to the
+    survivor, and the unmerge moving it back, would take the survivor's
+    document version down again, to a number a stale document may hold."""
+    ann = resolve(("user_id", "u-1")).customer
+    dup = resolve(("anonymous_id", "d-1")).customer
+    bump_stamps([dup.pk, dup.pk])
+    bump_stamps([dup.pk])
+    seen = [document_versions([ann.pk])[ann.pk]]
+    [merge] = merge_customers(survivor=ann, absorbed=[dup], reason=Merge.Reason.MANUAL)
+    seen.append(document_versions([ann.pk])[ann.pk])
+    unmerge(merge=merge)
+    seen.append(document_versions([ann.pk])[ann.pk])
+    assert seen == sorted(set(seen))
+    assert ProfileStamp.objects.get(customer=dup).stamp == 2
