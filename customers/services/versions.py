@@ -35,9 +35,10 @@ _pending: ContextVar[set[int] | None] = ContextVar("pending_version_bumps", defa
 def bump_versions(customer_ids: Iterable[int | None]) -> None:
     """Add one to these profiles' versions, inside the caller's transaction.
 
-    Rows are locked in id order first, as ``lock_active`` does, so a segment
-    recompute bumping thousands of profiles cannot deadlock with a batch.
-    Inside ``bumped_once`` the ids are only noted.
+    Rows are locked in id order first, as ``lock_active`` does, so a bulk
+    change bumping thousands of profiles cannot deadlock with a batch.
+    Inside ``bumped_once`` the ids are only noted. For changes derived from
+    a profile rather than made to it (segments, stored traits): ``bump_stamps``.
     """
     pending = _pending.get()
     if pending is not None:
@@ -93,9 +94,10 @@ def mark_bumped(customer_ids: Iterable[int]) -> None:
 
 def bump_versions_selected(*, select: str, params=()) -> int:
     """``bump_versions`` for the profile ids ``select`` (one column,
-    ``customer_id``) yields, when they are in the database already (a segment
-    recompute moving 400,000 profiles): one statement, rows locked in id
-    order as ``bump_versions`` locks them. Returns how many were bumped."""
+    ``customer_id``) yields, when they are in the database already: one
+    statement, rows locked in id order as ``bump_versions`` locks them.
+    Returns how many were bumped. (Segment recomputes moving 400,000
+    profiles use ``bump_stamps_selected``: no wide row is rewritten.)"""
     table = connection.ops.quote_name(Customer._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
