@@ -2,18 +2,22 @@
 
 The read the profile-document cache starts from (``sources.personalization``):
 cheap enough for every page view, and never stale, because the version is
-read from the same row the change committed to.
+read from the rows the change committed to: the profile's own counter plus
+its stamp (``customers.services.versions``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
 from django.db import connection
+from django.db.models import F
+from django.db.models.functions import Coalesce
 
 from core.db import async_reads
-from customers.models import Customer, IdentifierType, Identity
+from customers.models import Customer, IdentifierType, Identity, ProfileStamp
 from customers.selectors import resolve_survivor_id
 from customers.services.normalize import normalize_identifier
 
@@ -45,7 +49,8 @@ def find_profile_pointer(*, type_name: str, value: object) -> ProfilePointer | N
         survivor = (
             Customer.objects.active()
             .filter(pk=resolve_survivor_id(customer_id))
-            .values_list("pk", "version", "is_identified")
+            .annotate(document_version=document_version())
+            .values_list("pk", "document_version", "is_identified")
             .first()
         )
         if survivor is None:
@@ -68,6 +73,21 @@ async def afind_unmerged_pointer(*, type_name: str, normalized: str) -> ProfileP
     return ProfilePointer(customer_id=customer_id, version=version, is_identified=bool(identified))
 
 
+def document_version():
+    """A profile's document version, for ``annotate``: its own counter plus
+    its stamp (``customers.services.versions``); both only grow."""
+    return F("version") + Coalesce(F("stamp__stamp"), 0)
+
+
+def document_versions(customer_ids: Iterable[int]) -> dict[int, int]:
+    """The document version of each of these profiles, as a pointer reads it."""
+    return dict(
+        Customer.objects.filter(pk__in=list(customer_ids))
+        .annotate(document_version=document_version())
+        .values_list("pk", "document_version")
+    )
+
+
 @cache
 def _pointer_sql() -> str:
     """``identities_named(...)`` joined to its profile, as SQL written once: this
@@ -75,10 +95,13 @@ def _pointer_sql() -> str:
     running it. (type, value) is unique, so no ORDER BY."""
     qn = connection.ops.quote_name
     identity, kind, customer = Identity._meta, IdentifierType._meta, Customer._meta
+    stamp = ProfileStamp._meta
     template = (
-        "SELECT i.{customer_id}, c.{merged_into}, c.{version}, c.{identified} "
+        "SELECT i.{customer_id}, c.{merged_into}, c.{version} + COALESCE(s.{stamp}, 0), "
+        "c.{identified} "
         "FROM {identity} i JOIN {kind} t ON t.{kind_pk} = i.{type_id} "
         "JOIN {customer} c ON c.{customer_pk} = i.{customer_id} "
+        "LEFT JOIN {stamps} s ON s.{stamp_customer} = c.{customer_pk} "
         "WHERE t.{name} = %s AND i.{value} = %s"
     )
     # names from the models (quoted); the identifier's values are parameters
@@ -93,6 +116,9 @@ def _pointer_sql() -> str:
         type_id=qn(identity.get_field("type").column),
         customer=qn(customer.db_table),
         customer_pk=qn(customer.pk.column),
+        stamps=qn(stamp.db_table),
+        stamp=qn(stamp.get_field("stamp").column),
+        stamp_customer=qn(stamp.pk.column),
         name=qn(kind.get_field("name").column),
         value=qn(identity.get_field("value").column),
     )

@@ -30,6 +30,7 @@ from segments.models import ComputedTrait, Segment, SegmentMembership
 from segments.rules import InvalidRule, contact_conditions, validate_rule
 from segments.services import (
     add_to_static_segment,
+    delete_segments,
     recompute_segment,
     save_computed_trait,
     save_segment,
@@ -113,6 +114,12 @@ class SegmentAdminMixin:
         if ids:
             entered = add_to_static_segment(segment=obj, customer_ids=ids)
             self.message_user(request, f"{len(entered)} profiles added.", messages.SUCCESS)
+
+    def delete_model(self, request, obj):
+        delete_segments(segment_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        delete_segments(segment_ids=list(queryset.values_list("pk", flat=True)))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         segment = self.get_object(request, object_id)

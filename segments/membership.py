@@ -5,7 +5,7 @@ The profiles matching the rule land in a temporary table; entering is
 statement really changed (``INSERT … ON CONFLICT DO NOTHING RETURNING``,
 ``UPDATE … RETURNING``, so a live re-evaluation that got there first is not
 counted twice) lands in two more temporary tables, which the outbox entries
-and the profiles' version bumps are written from. No id travels to Python
+and the profiles' document stamps are written from. No id travels to Python
 and back: a first compute of a 400,000-member segment is a handful of
 statements.
 """
@@ -18,7 +18,7 @@ from django.db import connection
 
 from core.db.sets import bulk_planning, create_id_table, drop_tables, keep_returned
 from core.outbox import Topic, emit_for_selected
-from customers.services.versions import bump_versions_selected
+from customers.services.versions import bump_stamps_selected
 from segments.models import Segment, SegmentMembership
 
 MATCH, ENTERED, EXITED = "segment_match", "segment_entered", "segment_exited"
@@ -39,7 +39,9 @@ def apply_matching(*, segment: Segment, sql: str, params, now: datetime) -> tupl
                 f"SELECT %s, m.customer_id, %s FROM {MATCH} m WHERE NOT EXISTS "
                 f"(SELECT 1 FROM {table} s WHERE s.segment_id = %s "
                 "AND s.customer_id = m.customer_id AND s.exited_at IS NULL) "
-                "ON CONFLICT DO NOTHING RETURNING customer_id",
+                # in id order: each index takes its entries at its right edge,
+                # and the foreign-key checks at commit read profiles in order
+                "ORDER BY m.customer_id ON CONFLICT DO NOTHING RETURNING customer_id",
                 [segment.pk, now, segment.pk],
                 ENTERED,
             )
@@ -54,8 +56,9 @@ def apply_matching(*, segment: Segment, sql: str, params, now: datetime) -> tupl
         # Planned normally: the moved ids' tables are analyzed, so a handful
         # of moves is a few index lookups, not a scan of every profile.
         if entered or exited:
-            # the profiles' documents list their segments
-            bump_versions_selected(
+            # the profiles' documents list their segments: their stamps move
+            # (narrow rows; the wide profile rows are not rewritten)
+            bump_stamps_selected(
                 select=f"SELECT customer_id FROM {ENTERED} "  # noqa: S608
                 f"UNION ALL SELECT customer_id FROM {EXITED}"
             )

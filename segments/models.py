@@ -67,11 +67,27 @@ class SegmentMembership(models.Model):
     Re-entering creates a new row, so the rows are the enter/exit history.
     """
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
-    # no index of its own: (customer, segment) below leads with it, and every
-    # index is one more write per member of a 400,000-member first compute
+    # No foreign-key check per row (a first compute checked the same segment
+    # row 400,000 times at commit): every writer locks its segments instead
+    # (a recompute ``FOR UPDATE``, live re-evaluation ``FOR KEY SHARE``), and
+    # ``delete_segments`` locks them before it deletes their rows.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="memberships", db_constraint=False
+    )
+    # No index of its own: (customer, segment) below leads with it, and every
+    # index is one more write per member of a 400,000-member first compute.
+    # No foreign-key check per row either (400,000 at commit): a row is only
+    # ever inserted with a ``segment.entered`` outbox entry for the same
+    # profile in the same transaction (``segments.membership``,
+    # ``services._emit``), whose check remains, so a profile deleted
+    # meanwhile still fails one of the two transactions, as before. Deleting
+    # a profile deletes its rows (Django's cascade, and the segments eraser).
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="segment_memberships", db_index=False
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="segment_memberships",
+        db_index=False,
+        db_constraint=False,
     )
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField(null=True, blank=True)

@@ -21,7 +21,7 @@ from accounts.permissions import require_permissions
 from consent.registry import ConsentChange
 from core.outbox import Topic, emit_for_customers
 from customers.models import Customer
-from customers.services.versions import bump_versions
+from customers.services.versions import bump_stamps
 from segments import evaluation, membership
 from segments.compiler import compile_rule
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
@@ -162,7 +162,6 @@ def _record_size(segment: Segment, now: datetime) -> int:
 
 def _emit(segment: Segment, *, entered: Sequence[int], exited: Sequence[int], now: datetime):
     payload = membership.transition_payload(segment, now)
-    bump_versions([*entered, *exited])  # the profiles' documents list their segments
     for topic, ids in ((Topic.SEGMENT_ENTERED, entered), (Topic.SEGMENT_EXITED, exited)):
         emit_for_customers(topic=topic, customer_ids=list(ids), payload=payload, created_at=now)
 
@@ -248,6 +247,8 @@ def reevaluate_customers(
     now = now or timezone.now()
     result["entered"] = _enter_pairs(sorted(matches - current), now)
     result["exited"] = _exit_pairs(sorted(current - matches), now)
+    # the profiles' documents list their segments: one bump for all, in id order
+    bump_stamps(cid for _s, cid in [*result["entered"], *result["exited"]])
     for segment_id, segment in by_id.items():
         entered = [cid for s, cid in result["entered"] if s == segment_id]
         exited = [cid for s, cid in result["exited"] if s == segment_id]
@@ -269,6 +270,13 @@ def reevaluate_for_consent(changes: Sequence[ConsentChange]) -> None:
 def _enter_pairs(pairs: list[tuple[int, int]], now: datetime) -> list[tuple[int, int]]:
     if not pairs:
         return []
+    # Memberships keep no foreign-key constraint to their segment: the
+    # segments are locked here instead, once each (a deletion, which locks
+    # them first, finishes before or waits), and pairs of a deleted one dropped.
+    live = _lock_segments_shared({segment_id for segment_id, _cid in pairs})
+    pairs = [pair for pair in pairs if pair[0] in live]
+    if not pairs:
+        return []
     table = connection.ops.quote_name(MEMBERSHIP)
     values = ", ".join(["(%s, %s, %s)"] * len(pairs))
     params = [item for segment_id, cid in pairs for item in (segment_id, cid, now)]
@@ -279,6 +287,39 @@ def _enter_pairs(pairs: list[tuple[int, int]], now: datetime) -> list[tuple[int,
             params,
         )
         return sorted((row[0], row[1]) for row in cursor.fetchall())
+
+
+def _lock_segments_shared(segment_ids: set[int]) -> set[int]:
+    """Which of these segments exist, each locked against deletion until commit."""
+    query = Segment.objects.filter(pk__in=segment_ids).order_by("pk")
+    if connection.vendor != "postgresql":  # SQLite serialises writers already
+        return set(query.values_list("pk", flat=True))
+    table = connection.ops.quote_name(Segment._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",  # noqa: S608
+            [sorted(segment_ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+@transaction.atomic
+def delete_segments(*, segment_ids: Iterable[int]) -> int:
+    """Delete segments with their memberships, sizes and history of sizes.
+
+    The segments are locked first: a recompute or a live re-evaluation
+    writing members of one finishes before the rows are collected, so its
+    members go too (memberships keep no foreign-key constraint that would
+    catch them), and one that starts later finds the segment gone.
+    Returns the number of rows deleted.
+    """
+    locked = list(
+        Segment.objects.filter(pk__in=set(segment_ids))
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
+    return Segment.objects.filter(pk__in=locked).delete()[0]
 
 
 def _exit_pairs(pairs: list[tuple[int, int]], now: datetime) -> list[tuple[int, int]]:
@@ -313,6 +354,7 @@ def add_to_static_segment(
         Customer.objects.active().filter(pk__in=set(customer_ids)).values_list("pk", flat=True)
     )
     entered = [cid for _, cid in _enter_pairs([(segment.pk, cid) for cid in sorted(ids)], now)]
+    bump_stamps(entered)
     _emit(segment, entered=entered, exited=[], now=now)
     _record_size(segment, now)
     reevaluate_customers(customer_ids=entered, changes=[f"segment:{segment.pk}"], now=now)
@@ -328,6 +370,7 @@ def remove_from_static_segment(
     now = now or timezone.now()
     pairs = [(segment.pk, cid) for cid in sorted(set(customer_ids))]
     exited = [cid for _, cid in _exit_pairs(pairs, now)]
+    bump_stamps(exited)
     _emit(segment, entered=[], exited=exited, now=now)
     _record_size(segment, now)
     reevaluate_customers(customer_ids=exited, changes=[f"segment:{segment.pk}"], now=now)

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from core.db.copy import insert_values
 from core.db.sets import drop_tables
 from core.errors import DomainError
-from customers.services.versions import bump_versions, bump_versions_selected
+from customers.services.versions import bump_stamps, bump_stamps_selected
 from segments import evaluation, tasks
 from segments.models import ComputedTrait, Segment, StoredTrait, StoredTraitValue
 from segments.services import reevaluate_customers
@@ -153,7 +153,7 @@ def replace_stored_traits(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"ANALYZE {_CHANGED}")
-        bump_versions_selected(select=f"SELECT customer_id FROM {_CHANGED}")  # noqa: S608
+        bump_stamps_selected(select=f"SELECT customer_id FROM {_CHANGED}")  # noqa: S608
         drop_tables(cursor, _CHANGED)
     for name in traits:
         _recompute_dependents(name)
@@ -308,7 +308,7 @@ def write_stored_values(
     ids = sorted({item.customer_id for item in values})
     StoredTraitValue.objects.filter(trait=trait, customer_id__in=ids).delete()
     _insert([_row(trait, v, computed_at) for v in values])
-    bump_versions(ids)
+    bump_stamps(ids)
     if reevaluate and ids:
         reevaluate_customers(customer_ids=ids, changes=[f"computed_trait:{name}"])
     return len(values)
@@ -321,7 +321,7 @@ def delete_stored_values(*, customer_ids: Iterable[int], names: Iterable[str] | 
     query = StoredTraitValue.objects.filter(customer_id__in=customer_ids)
     if names is not None:
         query = query.filter(trait__name__in=list(names))
-    bump_versions(customer_ids)
+    bump_stamps(customer_ids)
     return query.delete()[0]
 
 

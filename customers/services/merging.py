@@ -47,7 +47,9 @@ from customers.services.precedence import replaces, source_ranks
 from customers.services.versions import bump_versions
 
 _CHUNK = 5000
-_SELF_MODELS = ("Merge", "OutboxEntry", "DuplicateSuggestion", "Customer")
+# ProfileStamp: each profile's own counter; moving it would move a document
+# version down again on unmerge (``customers.services.versions``)
+_SELF_MODELS = ("Merge", "OutboxEntry", "DuplicateSuggestion", "Customer", "ProfileStamp")
 
 
 class MergeError(DomainError):

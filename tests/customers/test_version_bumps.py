@@ -16,8 +16,15 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from core.db.bulk import update_rows
-from customers.models import Customer
-from customers.services.versions import bump_versions, bumped_once
+from customers.models import Customer, Merge, ProfileStamp
+from customers.pointers import document_versions, find_profile_pointer
+from customers.services.merging import merge_customers, unmerge
+from customers.services.versions import (
+    bump_stamps,
+    bump_stamps_selected,
+    bump_versions,
+    bumped_once,
+)
 from sources.contracts import NormalizedMessage
 from sources.pipeline import apply_messages
 from sources.services.keys import create_source
@@ -109,3 +116,57 @@ def test_update_rows_increments_in_the_same_statement():
         ("Lisboa", 2),
         ("Faro", 2),
     ]
+
+
+def test_a_stamp_moves_the_document_version_and_leaves_the_row_alone():
+    known = Customer.objects.create(email="ines@example.pt")
+    Customer.objects.filter(pk=known.pk).update(version=5)
+    row = Customer.objects.values_list("version", "updated_at").get(pk=known.pk)
+    bump_stamps([known.pk, known.pk, None])
+    bump_stamps([known.pk])
+    assert Customer.objects.values_list("version", "updated_at").get(pk=known.pk) == row
+    assert ProfileStamp.objects.get(customer=known).stamp == 2
+    assert document_versions([known.pk]) == {known.pk: 7}
+
+
+def test_the_pointer_reads_the_stamp(django_assert_num_queries):
+    source, _key = create_source(name="Shop (web)", kind="website")
+    known = call(source, at=AT, user_id="cust-78").customer
+    before = find_profile_pointer(type_name="user_id", value="cust-78").version
+    bump_stamps_selected(select="SELECT %s AS customer_id", params=[known.pk])
+    with django_assert_num_queries(1):
+        pointer = find_profile_pointer(type_name="user_id", value="cust-78")
+    assert pointer.version == before + 1 == document_versions([known.pk])[known.pk]
+
+
+def test_stamps_inside_a_batch_fold_into_its_one_bump():
+    ids = [Customer.objects.create().pk for _ in range(2)]
+    with transaction.atomic(), bumped_once():
+        bump_versions(ids[:1])
+        bump_stamps(ids)
+    assert [_version(pk) for pk in ids] == [2, 2]
+    assert not ProfileStamp.objects.exists()
+
+
+def test_a_deleted_profile_takes_its_stamp_along():
+    gone, kept = Customer.objects.create(), Customer.objects.create()
+    bump_stamps([gone.pk, kept.pk])
+    Customer.objects.filter(pk=gone.pk).delete()
+    assert list(ProfileStamp.objects.values_list("customer_id", flat=True)) == [kept.pk]
+
+
+def test_a_merge_and_its_unmerge_only_ever_move_document_versions_up(resolve):
+    """A stamp is its profile's own counter: a merge moving it to the
+    survivor, and the unmerge moving it back, would take the survivor's
+    document version down again, to a number a stale document may hold."""
+    ann = resolve(("user_id", "u-1")).customer
+    dup = resolve(("anonymous_id", "d-1")).customer
+    bump_stamps([dup.pk, dup.pk])
+    bump_stamps([dup.pk])
+    seen = [document_versions([ann.pk])[ann.pk]]
+    [merge] = merge_customers(survivor=ann, absorbed=[dup], reason=Merge.Reason.MANUAL)
+    seen.append(document_versions([ann.pk])[ann.pk])
+    unmerge(merge=merge)
+    seen.append(document_versions([ann.pk])[ann.pk])
+    assert seen == sorted(set(seen))
+    assert ProfileStamp.objects.get(customer=dup).stamp == 2

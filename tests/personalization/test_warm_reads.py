@@ -25,7 +25,9 @@ from cdp_site import asgi
 from consent.services.privacy import create_request
 from core.cache import close_loop_client
 from core.db.async_reads import close_pools
+from customers.models import Customer
 from segments.models import Segment
+from segments.rules import dependencies
 from segments.services import recompute_segment, save_segment
 from sources.personalization.secrets import rotate_identity_secret, user_hash
 from sources.personalization.warm import WarmReads
@@ -239,6 +241,40 @@ def test_changes_are_seen_by_the_next_read(server, key, elodie, track):
         return await read()
 
     assert run(scenario)["known"] is False
+
+
+def test_a_segment_entered_is_seen_by_the_next_warm_read(server, key, elodie):
+    """A recompute moves only the profile's stamp, not its row: the warm
+    reader's pointer (its own connection) must still see the new version."""
+    rule = {"trait": "plan", "op": "eq", "value": "gold"}
+    segment = Segment.objects.create(
+        name="Gold members", rule=rule, dependencies=dependencies(rule), personalize=True
+    )
+    query = "userId=cust-1042"
+
+    async def read():
+        status, _headers, body = await _get(server, PERSONALIZE, query, basic(key))
+        assert status == 200
+        return json.loads(body)["segments"]
+
+    async def scenario():
+        await read()
+        calls = server.app.calls
+        assert await read() == []  # warm
+        assert server.app.calls == calls
+        row_version = await asyncio.to_thread(_row_version, elodie.pk)
+        await asyncio.to_thread(recompute_segment, segment_id=segment.pk)
+        assert await asyncio.to_thread(_row_version, elodie.pk) == row_version
+        assert await read() == ["Gold members"]  # a new version: Django renders it
+        calls = server.app.calls
+        assert await read() == ["Gold members"]  # warm again
+        assert server.app.calls == calls
+
+    run(scenario)
+
+
+def _row_version(pk: int) -> int:
+    return Customer.objects.values_list("version", flat=True).get(pk=pk)
 
 
 def test_refusals_are_djangos(server, settings, key, site, elodie):

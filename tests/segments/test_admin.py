@@ -3,6 +3,7 @@ import json
 from django.urls import reverse
 
 from segments.models import Segment, SegmentMembership
+from segments.services import recompute_segment, save_segment
 
 
 def test_admin_creates_a_dynamic_segment_and_computes_it(
@@ -195,3 +196,32 @@ def test_customer_360_shows_computed_traits(admin_client, make_customer, make_ev
     assert response.status_code == 200
     assert "<td>Germans</td>" in body
     assert '<tr class="bo-computed"><td>orders_30d</td><td>2</td></tr>' in body
+
+
+def test_admin_deletes_a_segment_with_its_memberships(admin_client, make_customer):
+    """Memberships keep no foreign-key constraint to their segment: the
+    admin's deletions go through ``delete_segments``, which takes them along."""
+    ann, bob = make_customer(country="DE"), make_customer(country="DE")
+    germans, other = (
+        save_segment(name=name, rule={"field": "country", "op": "eq", "value": "DE"})
+        for name in ("Germans", "Also Germans")
+    )
+    for segment in (germans, other):
+        recompute_segment(segment_id=segment.pk)
+
+    response = admin_client.post(
+        reverse("admin:segments_segment_delete", args=[germans.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not Segment.objects.filter(pk=germans.pk).exists()
+    assert set(SegmentMembership.objects.values_list("segment_id", "customer_id")) == {
+        (other.pk, ann.pk),
+        (other.pk, bob.pk),
+    }
+    response = admin_client.post(
+        reverse("admin:segments_segment_changelist"),
+        {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not SegmentMembership.objects.exists()

@@ -4,7 +4,8 @@ import pytest
 from django.core.management import call_command
 
 from core.models import OutboxEntry
-from customers.models import Customer
+from customers.models import Customer, ProfileStamp
+from customers.pointers import document_versions
 from segments.models import Segment, SegmentMembership, SegmentSize
 from segments.services import (
     add_to_static_segment,
@@ -95,7 +96,30 @@ def test_recompute_without_changes_writes_nothing_new(make_customer):
 
 
 def versions() -> dict[int, int]:
-    return dict(Customer.objects.values_list("pk", "version"))
+    return document_versions(Customer.objects.values_list("pk", flat=True))
+
+
+def test_a_first_compute_moves_document_versions_without_rewriting_profile_rows(make_customer):
+    """Entering 400,000 profiles must not rewrite 400,000 wide profile rows:
+    their stamps move (``ProfileStamp``), and with them what readers key
+    cached documents by."""
+    members = [make_customer(country="DE") for _ in range(3)]
+    outsider = make_customer(country="FR")
+    rows = dict(Customer.objects.values_list("pk", "version"))
+    before = versions()
+    segment = save_segment(name="Germans", rule=GERMANS)
+
+    recompute_segment(segment_id=segment.pk, now=NOW)
+
+    assert dict(Customer.objects.values_list("pk", "version")) == rows
+    after = versions()
+    assert {pk: after[pk] - before[pk] for pk in before} == {
+        **{m.pk: 1 for m in members},
+        outsider.pk: 0,
+    }
+    assert dict(ProfileStamp.objects.values_list("customer_id", "stamp")) == {
+        m.pk: 1 for m in members
+    }
 
 
 def test_recompute_bumps_the_versions_of_exactly_the_profiles_it_moves(make_customer):
