@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cache
 
 from django.conf import settings
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.utils import timezone
 from simple_history.utils import get_change_reason_from_object
 
@@ -102,7 +102,7 @@ def update_values(
     fields = [model._meta.get_field(name) for name in attnames]
     key, *changed = (quote(f.column) for f in fields)
     table = quote(model._meta.db_table)
-    with connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             assignments = ", ".join(f"{column} = %s" for column in changed)
             prepared = (

@@ -25,12 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
-from core.db.copy import insert_values
+from core.db.copy import insert_values, update_values
 from customers.linkage.clusters import plan_clusters
 from customers.linkage.comparisons import compare
 from customers.linkage.records import FIELDS, Record
@@ -293,8 +291,8 @@ def _merge_sure(
         merges += merge_groups(
             groups=groups[start : start + _CHUNK], reason=Merge.Reason.DUPLICATE, details=details
         )
-    joined = [ids[pair] for pair in (_pair(a, b) for _, a, b in plan.joined) if pair in ids]
-    _mark_merged(joined)
+    joined = [(ids[pair], pair) for pair in (_pair(a, b) for _, a, b in plan.joined) if pair in ids]
+    _mark_merged(joined, merges)
     # a sure pair the cluster rules held stays pending, saying which rule
     save_fields(
         [
@@ -311,26 +309,18 @@ def _merge_sure(
     return len(merges), len(plan.held)
 
 
-def _mark_merged(suggestion_ids: list[int]) -> None:
-    """Mark suggestions merged, each linked to the merge that absorbed its
-    second profile, else its first (set-based: one UPDATE per chunk). Both
-    were active when the run began, so a merge absorbing one of them and not
-    undone is this run's."""
-    merge_of = {
-        side: Subquery(
-            Merge.objects.filter(absorbed_id=OuterRef(side), undone_at__isnull=True)
-            .order_by("-pk")
-            .values("pk")[:1]
-        )
-        for side in ("customer_b_id", "customer_a_id")
-    }
+def _mark_merged(joined: list[tuple[int, tuple[int, int]]], merges: list[Merge]) -> None:
+    """Mark suggestions (id, pair) merged, each linked to the merge of this run
+    that absorbed its second profile, else its first (both were active when
+    the run began, so no other merge absorbed either). One ``UPDATE … FROM``
+    rows copied in on PostgreSQL (``update_values``)."""
+    merge_of = {merge.absorbed_id: merge.pk for merge in merges}
     now = timezone.now()
-    for start in range(0, len(suggestion_ids), _CHUNK):
-        DuplicateSuggestion.objects.filter(pk__in=suggestion_ids[start : start + _CHUNK]).update(
-            status=Status.MERGED,
-            decided_at=now,
-            merge_id=Coalesce(merge_of["customer_b_id"], merge_of["customer_a_id"]),
-        )
+    update_values(
+        DuplicateSuggestion,
+        ("id", "status", "decided_at", "merge_id"),
+        [(pk, Status.MERGED, now, merge_of.get(b, merge_of.get(a))) for pk, (a, b) in joined],
+    )
 
 
 @transaction.atomic
