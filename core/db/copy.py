@@ -84,10 +84,15 @@ def insert_values(
 
 
 def update_values(
-    model: type[models.Model], attnames: Sequence[str], rows: Iterable[Sequence[object]]
+    model: type[models.Model],
+    attnames: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    increment: Sequence[str] = (),
 ) -> None:
     """Set the columns ``attnames[1:]`` of many rows, each found by its value of
-    ``attnames[0]`` (the primary key, usually), from plain Python values.
+    ``attnames[0]`` (the primary key, usually), from plain Python values; the
+    integer columns ``increment`` go up by one in the same statement.
 
     PostgreSQL: the rows go into a temporary table by ``COPY`` and one
     ``UPDATE … FROM`` joins it (a statement per row, or one with a ``CASE``
@@ -102,9 +107,13 @@ def update_values(
     fields = [model._meta.get_field(name) for name in attnames]
     key, *changed = (quote(f.column) for f in fields)
     table = quote(model._meta.db_table)
+    increments = [
+        f"{quote(column)} = {table}.{quote(column)} + 1"
+        for column in (model._meta.get_field(name).column for name in increment)
+    ]
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            assignments = ", ".join(f"{column} = %s" for column in changed)
+            assignments = ", ".join([*(f"{column} = %s" for column in changed), *increments])
             prepared = (
                 [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]
                 for row in rows
@@ -129,7 +138,7 @@ def update_values(
             for row in rows:
                 copy.write_row([encode(v) for encode, v in zip(encoders, row, strict=True)])
         cursor.execute(f"ANALYZE {temporary}")
-        assignments = ", ".join(f"{column} = v.{column}" for column in changed)
+        assignments = ", ".join([*(f"{column} = v.{column}" for column in changed), *increments])
         cursor.execute(
             f"UPDATE {table} SET {assignments} FROM {temporary} AS v "  # noqa: S608
             f"WHERE {table}.{key} = v.{key}"

@@ -321,6 +321,34 @@ def _lock_mapped() -> dict[int, Customer]:
     return {c.pk: c for c in Customer.objects.filter(pk__in=RawSQL(_INVOLVED, ()))}  # noqa: S611
 
 
+def _write_profiles_mapped(survivors: list[Customer], *, unchanged: list[int], now) -> None:
+    """PostgreSQL: write each profile of the mapping table once, its version
+    bump included (a profile row rewrites every index, the trigram one too):
+    absorbed ones point at their survivor; survivors whose values changed get
+    every value (the rows are locked and were read in this transaction, so the
+    others are as stored); the rest only move their version."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET merged_into_id = m.survivor_id, updated_at = %s, "  # noqa: S608
+            f"version = {table}.version + 1 FROM {_TARGET} AS m "
+            f"WHERE {table}.id = m.customer_id AND m.survivor_id IS NOT NULL",
+            [now],
+        )
+    attnames = ["id", *(Customer._meta.get_field(name).attname for name in _SURVIVOR_FIELDS)]
+    update_values(
+        Customer,
+        attnames,
+        [[getattr(c, a) for a in attnames] for c in survivors],
+        increment=["version"],
+    )
+    if unchanged:
+        bump_versions_selected(
+            select=f"{_SURVIVORS} AND customer_id = ANY(%s)",
+            params=[unchanged],
+        )
+
+
 _SURVIVOR_FIELDS = [
     *CORE_FIELDS,
     "traits",
@@ -407,17 +435,14 @@ def merge_groups(
         if changed[survivor_id]:
             changed[survivor_id].update({"trait_provenance", "updated_at"})
     if _set_based():
-        table = connection.ops.quote_name(Customer._meta.db_table)
+        _write_profiles_mapped(
+            [locked[pk] for pk in survivors if changed[pk]],
+            unchanged=[pk for pk in survivors if not changed[pk]],
+            now=now,
+        )
+        mark_bumped([*survivors, *target])  # an enclosing ``bumped_once`` need not again
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET merged_into_id = m.survivor_id, updated_at = %s "  # noqa: S608
-                f"FROM {_TARGET} AS m WHERE {table}.id = m.customer_id "
-                "AND m.survivor_id IS NOT NULL",
-                [now],
-            )
-        # every value of a changed survivor in one statement: the rows are
-        # locked and were read in this transaction, so the others are unchanged
-        save_fields([(locked[pk], _SURVIVOR_FIELDS) for pk in survivors if changed[pk]])
+            drop_tables(cursor, _TARGET)
     else:
         _repoint(Customer, "merged_into_id", target, set(), key="id")
         for chunk in _chunks(list(target)):
@@ -429,12 +454,7 @@ def merge_groups(
     # value by value, and the merge log's JSON is most of the bytes)
     insert_history(Customer, [locked[pk] for pk in survivors if changed[pk]], update=True)
     insert_rows(Merge, merges, set_pks=True)
-    if _set_based():
-        bump_versions_selected(select=_INVOLVED)
-        mark_bumped([*survivors, *target])  # an enclosing ``bumped_once`` need not again
-        with connection.cursor() as cursor:
-            drop_tables(cursor, _TARGET)
-    else:
+    if not _set_based():
         bump_versions([*survivors, *target])
     insert_rows(
         OutboxEntry,
