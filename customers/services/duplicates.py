@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
-from core.db.copy import insert_values, update_values
+from core.db.copy import insert_values, reserve_ids, update_values
 from customers.linkage.clusters import plan_clusters
 from customers.linkage.comparisons import compare
 from customers.linkage.records import FIELDS, Record
@@ -126,18 +126,26 @@ def _store(found: list[_Found], explain: Callable[[_Found], dict]) -> dict[tuple
             status__in=(Status.PENDING, Status.STALE)
         ).values_list("pk", "customer_a_id", "customer_b_id")
     }
-    for start in range(0, len(found), _CHUNK):
-        chunk = found[start : start + _CHUNK]
+    new = [item for item in found if item.pair not in existing]
+    # PostgreSQL numbers the new rows first, so they need not be read back
+    new_ids = reserve_ids(DuplicateSuggestion, len(new))
+    columns = ("customer_a_id", "customer_b_id", "score", "comparison", "status", "created_at")
+    for start in range(0, len(new), _CHUNK):
         now = timezone.now()
-        insert_values(
-            DuplicateSuggestion,
-            ("customer_a_id", "customer_b_id", "score", "comparison", "status", "created_at"),
-            [
-                (*item.pair, item.score, explain(item), Status.PENDING, now)
-                for item in chunk
-                if item.pair not in existing
-            ],
-        )
+        rows = [
+            (*item.pair, item.score, explain(item), Status.PENDING, now)
+            for item in new[start : start + _CHUNK]
+        ]
+        if new_ids is None:
+            insert_values(DuplicateSuggestion, columns, rows)
+        else:
+            insert_values(
+                DuplicateSuggestion,
+                ("id", *columns),
+                [(pk, *row) for pk, row in zip(new_ids[start : start + _CHUNK], rows, strict=True)],
+            )
+    refreshed = [item for item in found if item.pair in existing]
+    for start in range(0, len(refreshed), _CHUNK):
         save_fields(
             [
                 (
@@ -149,8 +157,7 @@ def _store(found: list[_Found], explain: Callable[[_Found], dict]) -> dict[tuple
                     ),
                     ["score", "comparison", "status"],
                 )
-                for item in chunk
-                if item.pair in existing
+                for item in refreshed[start : start + _CHUNK]
             ]
         )
     found_pairs = {item.pair for item in found}
@@ -159,6 +166,11 @@ def _store(found: list[_Found], explain: Callable[[_Found], dict]) -> dict[tuple
         DuplicateSuggestion.objects.filter(pk__in=gone[start : start + _CHUNK]).update(
             status=Status.STALE
         )
+    if new_ids is not None:
+        return {
+            **{item.pair: existing[item.pair] for item in refreshed},
+            **{item.pair: pk for item, pk in zip(new, new_ids, strict=True)},
+        }
     pairs = sorted(found_pairs)
     ids = {}
     for start in range(0, len(pairs), _CHUNK):
@@ -198,12 +210,13 @@ def find_duplicates(
     found.sort(key=lambda item: (-item.score, item.pair))
 
     explained: dict[tuple, dict] = {}
+    # per record, the weight of an exact agreement on its first and last name
+    name_bits = list(scored.model.exact_name_bits(records).values())
 
     def explain(item: _Found) -> dict:
-        # a function of the pattern and the first record's names (their
-        # frequencies): many pairs share one
-        record = records[item.index]
-        key = (item.code, record.first, record.last)
+        # a function of the pattern and of the weights of the first record's
+        # names (their frequencies, ``Model.evidence``): many pairs share one
+        key = (item.code, *(float(bits[item.index]) for bits in name_bits))
         if key not in explained:
             explained[key] = scored.explain(item.index, item.code)
         return explained[key]
