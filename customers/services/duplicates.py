@@ -33,7 +33,7 @@ from customers.linkage.clusters import plan_clusters
 from customers.linkage.comparisons import compare
 from customers.linkage.records import FIELDS, Record
 from customers.linkage.scoring import Scored, score_records
-from customers.models import Customer, DuplicateSuggestion, Identity, Merge
+from customers.models import Customer, DuplicateSuggestion, IdentifierType, Identity, Merge
 from customers.selectors import resolve_survivor_id
 from customers.services.identity import IdentityRules, identifiers_held
 from customers.services.merging import (
@@ -42,6 +42,7 @@ from customers.services.merging import (
     merge_customers,
     merge_groups,
     save_fields,
+    survivor_rank,
 )
 
 DEFAULT_SUGGEST_ABOVE = 0.5
@@ -238,21 +239,23 @@ def find_duplicates(
     return report
 
 
-def _identifier_counts(pks: list[int]) -> tuple[dict[int, Counter], dict[int, Customer]]:
-    """Per profile, how many identifiers of each type count toward limits; and
-    the profiles with what the survivor rule reads (``choose_survivor``)."""
+def _identifier_counts(pks: list[int]) -> tuple[dict[int, Counter], dict[int, tuple]]:
+    """Per profile, how many identifiers of each type count toward limits, and
+    its rank by the survivor rule (``merging.survivor_rank``); plain values,
+    not model instances, for hundreds of thousands of profiles."""
     counts: dict[int, Counter] = {pk: Counter() for pk in pks}
-    customers: dict[int, Customer] = {}
+    ranks: dict[int, tuple] = {}
+    type_names = dict(IdentifierType.objects.values_list("pk", "name"))
     for start in range(0, len(pks), 5000):
         chunk = pks[start : start + 5000]
-        for customer in Customer.objects.filter(pk__in=chunk).only(
+        for pk, identified, first_seen in Customer.objects.filter(pk__in=chunk).values_list(
             "pk", "is_identified", "first_seen"
         ):
-            customers[customer.pk] = customer
+            ranks[pk] = survivor_rank(identified, first_seen, pk)
         counted = Identity.objects.filter(customer_id__in=chunk, superseded_at__isnull=True)
-        for pk, type_name in counted.values_list("customer_id", "type__name"):
-            counts[pk][type_name] += 1
-    return counts, customers
+        for pk, type_id in counted.values_list("customer_id", "type_id"):
+            counts[pk][type_names[type_id]] += 1
+    return counts, ranks
 
 
 def _merge_sure(
@@ -264,7 +267,7 @@ def _merge_sure(
 ) -> tuple[int, int]:
     """Merge the sure pairs' clusters in bulk. Returns (merges, pairs left for review)."""
     involved = sorted({pk for item in sure for pk in item.pair})
-    counts, customers = _identifier_counts(involved)
+    counts, ranks = _identifier_counts(involved)
     rules = IdentityRules.load()
     by_pk = {record.pk: record for record in scored.records}
 
@@ -285,7 +288,7 @@ def _merge_sure(
     by_pair = {item.pair: item for item in sure}
     groups, details = [], {}
     for members in plan.groups:
-        survivor = choose_survivor([customers[pk] for pk in members]).pk
+        survivor = min(members, key=ranks.__getitem__)
         groups.append((survivor, [pk for pk in members if pk != survivor]))
     for value, a, b in plan.joined:
         pair = _pair(a, b)

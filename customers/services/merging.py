@@ -56,8 +56,13 @@ class MergeError(DomainError):
     kind = "conflict"
 
 
+def survivor_rank(is_identified: bool, first_seen: datetime, pk: int) -> tuple:
+    """The survivor rule as a sort key: the smallest wins."""
+    return (not is_identified, first_seen, pk)
+
+
 def choose_survivor(customers: Sequence[Customer]) -> Customer:
-    return min(customers, key=lambda c: (not c.is_identified, c.first_seen, c.pk))
+    return min(customers, key=lambda c: survivor_rank(c.is_identified, c.first_seen, c.pk))
 
 
 # --- rows of other apps -----------------------------------------------------------
