@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
 from django.db import DatabaseError, connection
+from django.db.models.expressions import RawSQL
 
 
 @contextmanager
@@ -63,6 +64,19 @@ def create_id_table(cursor, table: str, select: str = "", params=()) -> None:
     cursor.execute(f"CREATE TEMPORARY TABLE {table} (customer_id bigint PRIMARY KEY)")
     if select:
         cursor.execute(f"INSERT INTO {table} (customer_id) {select}", params)
+
+
+def id_batches(ids: Sequence[int], size: int = 5000) -> Iterator[Sequence[int] | RawSQL]:
+    """The right-hand sides of ``__in`` lookups covering ``ids``: on PostgreSQL
+    one, an array bound as a single parameter (Django prepares thousands of
+    separate parameters value by value, and psycopg splits the query text
+    around each); elsewhere chunks of ``size``."""
+    if connection.vendor == "postgresql":
+        if ids:
+            yield RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
+        return
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def create_copied_table(
