@@ -295,7 +295,10 @@ def _plan_merges(sure: list[_Found], scored: Scored) -> _Plan:
     by_pk = {record.pk: record for record in scored.records}
 
     def fits(left: list[int], right: list[int]) -> bool:
-        return rules.fits_counts(sum((counts[pk] for pk in (*left, *right)), Counter()))
+        total: Counter = Counter()
+        for pk in (*left, *right):
+            total.update(counts[pk])
+        return rules.fits_counts(total)
 
     def cross_score(x: int, y: int) -> float:
         if _pair(x, y) in distinct:

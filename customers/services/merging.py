@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from accounts.permissions import require_permissions
 from accounts.roles import MERGE_PROFILES
-from core.db.copy import insert_history, insert_rows, update_values
+from core.db.copy import insert_history, insert_rows, insert_values, update_values
 from core.db.sets import create_copied_table, drop_tables
 from core.errors import DomainError
 from core.models import OutboxEntry
@@ -461,17 +461,16 @@ def merge_groups(
     insert_rows(Merge, merges, set_pks=True)
     if not _set_based():
         bump_versions([*survivors, *target])
-    insert_rows(
+    # plain values, not thousands of model instances
+    insert_values(
         OutboxEntry,
+        ("topic", "customer_id", "payload", "created_at"),
         [
-            OutboxEntry(
-                topic=OutboxEntry.Topic.PROFILE_MERGED,
-                customer_id=m.survivor_id,
-                payload={
-                    "customer_id": m.survivor_id,
-                    "absorbed_id": m.absorbed_id,
-                    "reason": reason,
-                },
+            (
+                OutboxEntry.Topic.PROFILE_MERGED,
+                m.survivor_id,
+                {"customer_id": m.survivor_id, "absorbed_id": m.absorbed_id, "reason": reason},
+                now,
             )
             for m in merges
         ],
