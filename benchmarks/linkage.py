@@ -209,6 +209,21 @@ def blocking_and_calibration(owners: dict[int, int], person_of: list[int]) -> di
     }
 
 
+def backend_cpu() -> float | None:
+    """CPU seconds of this process's PostgreSQL backend so far (a server on
+    this machine, whose /proc we can read), else None."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        [pid] = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(
     copies: int, people: int, seed: int, merge_above: float, load: str, profile: Path | None
 ) -> dict:
@@ -231,6 +246,7 @@ def run(
     figures.update(blocking_and_calibration(owners, person_of))
     out = io.StringIO()
     profiler = cProfile.Profile() if profile else None
+    backend = backend_cpu()
     started, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -240,6 +256,8 @@ def run(
         profiler.dump_stats(profile)
     figures["find_duplicates s"] = time.perf_counter() - started
     figures["find_duplicates CPU s"] = time.process_time() - cpu
+    if backend is not None:
+        figures["find_duplicates PostgreSQL CPU s"] = backend_cpu() - backend
     figures["summary"] = out.getvalue().strip().splitlines()[0]
     final = record_owners()
     figures["after find_duplicates"] = pairwise(final, person_of)
@@ -321,19 +339,22 @@ def print_tables(results: dict, args) -> None:
     print(
         "| copies ≤ | rows | profiles after load | precision / recall after load "
         "| pair completeness | find_duplicates alone: precision / recall "
-        "| precision | recall | F1 | left for review | load s | find_duplicates s (CPU s) "
+        "| precision | recall | F1 | left for review | load s "
+        "| find_duplicates s (CPU s + PostgreSQL backend CPU s) "
         "| peak RSS MiB |"
     )
     print("|---" * 13 + "|")
     for copies, f in results.items():
         end, alone = f["after find_duplicates"], f["find_duplicates alone"]
+        server = f.get("find_duplicates PostgreSQL CPU s")
+        server = "" if server is None else f" + {server:.1f}"
         print(
             f"| {copies} | {f['rows']} | {f['profiles']} "
             f"| {f['after load']['precision']:.4f} / {f['after load']['recall']:.4f} "
             f"| {f['pair completeness']:.4f} | {alone['precision']:.4f} / {alone['recall']:.4f} "
             f"| {end['precision']:.4f} | {end['recall']:.4f} "
             f"| {end['F1']:.4f} | {f['left for review']} | {f['load s']:.1f} "
-            f"| {f['find_duplicates s']:.1f} ({f['find_duplicates CPU s']:.1f}) "
+            f"| {f['find_duplicates s']:.1f} ({f['find_duplicates CPU s']:.1f}{server}) "
             f"| {f['peak RSS MiB']:.0f} |"
         )
     for copies, f in results.items():

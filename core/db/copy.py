@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cache
 
 from django.conf import settings
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.utils import timezone
 from simple_history.utils import get_change_reason_from_object
 
@@ -81,6 +81,69 @@ def insert_values(
         model.objects.bulk_create(model(**dict(zip(attnames, row, strict=True))) for row in rows)
         return
     _copy(connection, model, [model._meta.get_field(name) for name in attnames], rows)
+
+
+def update_values(
+    model: type[models.Model],
+    attnames: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    increment: Sequence[str] = (),
+) -> None:
+    """Set the columns ``attnames[1:]`` of many rows, each found by its value of
+    ``attnames[0]`` (the primary key, usually), from plain Python values; the
+    integer columns ``increment`` go up by one in the same statement.
+
+    PostgreSQL: the rows go into a temporary table by ``COPY`` and one
+    ``UPDATE … FROM`` joins it (a statement per row, or one with a ``CASE``
+    or ``VALUES`` list, is quoted in Python value by value). Elsewhere: an
+    ``executemany`` of one ``UPDATE`` per row.
+    """
+    rows = list(rows)
+    if not rows:
+        return
+    connection = connections[model.objects.db]
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in attnames]
+    key, *changed = (quote(f.column) for f in fields)
+    table = quote(model._meta.db_table)
+    increments = [
+        f"{quote(column)} = {table}.{quote(column)} + 1"
+        for column in (model._meta.get_field(name).column for name in increment)
+    ]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            assignments = ", ".join([*(f"{column} = %s" for column in changed), *increments])
+            prepared = (
+                [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]
+                for row in rows
+            )
+            cursor.executemany(
+                f"UPDATE {table} SET {assignments} WHERE {key} = %s",  # noqa: S608 - names from model meta
+                [[*values[1:], values[0]] for values in prepared],
+            )
+            return
+        temporary = quote(f"update_{model._meta.db_table}")
+        columns = ", ".join((key, *changed))
+        cursor.execute(f"DROP TABLE IF EXISTS {temporary}")
+        # the columns' own types, taken from the table
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {temporary} AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        encoders = [_encoder(connection, field) for field in fields]
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {temporary} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row([encode(v) for encode, v in zip(encoders, row, strict=True)])
+        cursor.execute(f"ANALYZE {temporary}")
+        assignments = ", ".join([*(f"{column} = v.{column}" for column in changed), *increments])
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM {temporary} AS v "  # noqa: S608
+            f"WHERE {table}.{key} = v.{key}"
+        )
+        cursor.execute(f"DROP TABLE {temporary}")
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int] | None:

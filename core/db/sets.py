@@ -8,10 +8,11 @@ the planner needs to be told it is joining hundreds of thousands of rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
 from django.db import DatabaseError, connection
+from django.db.models.expressions import RawSQL
 
 
 @contextmanager
@@ -63,6 +64,42 @@ def create_id_table(cursor, table: str, select: str = "", params=()) -> None:
     cursor.execute(f"CREATE TEMPORARY TABLE {table} (customer_id bigint PRIMARY KEY)")
     if select:
         cursor.execute(f"INSERT INTO {table} (customer_id) {select}", params)
+
+
+def id_batches(ids: Sequence[int], size: int = 5000) -> Iterator[Sequence[int] | RawSQL]:
+    """The right-hand sides of ``__in`` lookups covering ``ids``: on PostgreSQL
+    one, an array bound as a single parameter (Django prepares thousands of
+    separate parameters value by value, and psycopg splits the query text
+    around each); elsewhere chunks of ``size``."""
+    if connection.vendor == "postgresql":
+        if ids:
+            yield RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
+        return
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def create_copied_table(
+    cursor, table: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[object]]
+) -> None:
+    """A temporary table ``table`` of ``columns`` (name, SQL type), filled with
+    plain values (ints, strings, None) by ``COPY`` and analyzed: PostgreSQL
+    only (a mapping of ids for ``UPDATE … FROM``, without sending it back as
+    thousands of bound parameters)."""
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("create_copied_table needs PostgreSQL's COPY")
+    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {table} ({', '.join(f'{name} {kind}' for name, kind in columns)})"
+    )
+    names = ", ".join(name for name, _ in columns)
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(f"ANALYZE {table}")
 
 
 def keep_returned(cursor, statement: str, params, table: str) -> int:

@@ -25,17 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
-from core.db.copy import insert_values
+from core.db.copy import insert_values, reserve_ids, update_values
+from core.db.sets import id_batches
 from customers.linkage.clusters import plan_clusters
 from customers.linkage.comparisons import compare
 from customers.linkage.records import FIELDS, Record
 from customers.linkage.scoring import Scored, score_records
-from customers.models import Customer, DuplicateSuggestion, Identity, Merge
+from customers.models import Customer, DuplicateSuggestion, IdentifierType, Identity, Merge
 from customers.selectors import resolve_survivor_id
 from customers.services.identity import IdentityRules, identifiers_held
 from customers.services.merging import (
@@ -44,6 +43,7 @@ from customers.services.merging import (
     merge_customers,
     merge_groups,
     save_fields,
+    survivor_rank,
 )
 
 DEFAULT_SUGGEST_ABOVE = 0.5
@@ -119,27 +119,47 @@ def _decided(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.isin(low * width + high, decided_low * width + decided_high)
 
 
-def _store(found: list[_Found], explain: Callable[[_Found], dict]) -> dict[tuple[int, int], int]:
+def _store(
+    found: list[_Found], explain: Callable[[_Found], dict], *, defer: set[tuple[int, int]]
+) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int], _Found]]:
     """Create or refresh open suggestions (explained), mark the ones not
-    found again stale; returns the ids of the found ones by pair."""
+    found again stale. Returns the ids of the found ones by pair, and the new
+    pairs of ``defer`` left for the caller to insert (only where ids are
+    numbered before inserting, PostgreSQL): pairs about to be merged, written
+    once with their merge rather than twice."""
     existing = {
         (a, b): pk
         for pk, a, b in DuplicateSuggestion.objects.filter(
             status__in=(Status.PENDING, Status.STALE)
         ).values_list("pk", "customer_a_id", "customer_b_id")
     }
-    for start in range(0, len(found), _CHUNK):
-        chunk = found[start : start + _CHUNK]
+    new = [item for item in found if item.pair not in existing]
+    # PostgreSQL numbers the new rows first, so they need not be read back
+    new_ids = reserve_ids(DuplicateSuggestion, len(new))
+    deferred = {}
+    if new_ids is not None:
+        deferred = {item.pair: item for item in new if item.pair in defer}
+    columns = ("customer_a_id", "customer_b_id", "score", "comparison", "status", "created_at")
+    for start in range(0, len(new), _CHUNK):
         now = timezone.now()
-        insert_values(
-            DuplicateSuggestion,
-            ("customer_a_id", "customer_b_id", "score", "comparison", "status", "created_at"),
-            [
-                (*item.pair, item.score, explain(item), Status.PENDING, now)
-                for item in chunk
-                if item.pair not in existing
-            ],
-        )
+        rows = [
+            (*item.pair, item.score, explain(item), Status.PENDING, now)
+            for item in new[start : start + _CHUNK]
+        ]
+        if new_ids is None:
+            insert_values(DuplicateSuggestion, columns, rows)
+        else:
+            insert_values(
+                DuplicateSuggestion,
+                ("id", *columns),
+                [
+                    (pk, *row)
+                    for pk, row in zip(new_ids[start : start + _CHUNK], rows, strict=True)
+                    if (row[0], row[1]) not in deferred
+                ],
+            )
+    refreshed = [item for item in found if item.pair in existing]
+    for start in range(0, len(refreshed), _CHUNK):
         save_fields(
             [
                 (
@@ -151,8 +171,7 @@ def _store(found: list[_Found], explain: Callable[[_Found], dict]) -> dict[tuple
                     ),
                     ["score", "comparison", "status"],
                 )
-                for item in chunk
-                if item.pair in existing
+                for item in refreshed[start : start + _CHUNK]
             ]
         )
     found_pairs = {item.pair for item in found}
@@ -161,6 +180,10 @@ def _store(found: list[_Found], explain: Callable[[_Found], dict]) -> dict[tuple
         DuplicateSuggestion.objects.filter(pk__in=gone[start : start + _CHUNK]).update(
             status=Status.STALE
         )
+    if new_ids is not None:
+        ids = {item.pair: existing[item.pair] for item in refreshed}
+        ids.update((item.pair, pk) for item, pk in zip(new, new_ids, strict=True))
+        return ids, deferred
     pairs = sorted(found_pairs)
     ids = {}
     for start in range(0, len(pairs), _CHUNK):
@@ -169,7 +192,7 @@ def _store(found: list[_Found], explain: Callable[[_Found], dict]) -> dict[tuple
             status=Status.PENDING, customer_a_id__in=chunk_ids
         ).values_list("pk", "customer_a_id", "customer_b_id"):
             ids[(a, b)] = pk
-    return ids
+    return ids, deferred
 
 
 def find_duplicates(
@@ -200,65 +223,82 @@ def find_duplicates(
     found.sort(key=lambda item: (-item.score, item.pair))
 
     explained: dict[tuple, dict] = {}
+    # per record, the weight of an exact agreement on its first and last name
+    name_bits = list(scored.model.exact_name_bits(records).values())
 
     def explain(item: _Found) -> dict:
-        # a function of the pattern and the first record's names (their
-        # frequencies): many pairs share one
-        record = records[item.index]
-        key = (item.code, record.first, record.last)
+        # a function of the pattern and of the weights of the first record's
+        # names (their frequencies, ``Model.evidence``): many pairs share one
+        key = (item.code, *(float(bits[item.index]) for bits in name_bits))
         if key not in explained:
             explained[key] = scored.explain(item.index, item.code)
         return explained[key]
 
-    with transaction.atomic():
-        ids = _store(found, explain)
-    report.suggested = len(found)
-    report.seconds_scoring = time.perf_counter() - started
+    plan, planning = None, 0.0
     if merge_above is not None:
+        planned = time.perf_counter()
+        plan = _plan_merges([item for item in found if item.score >= merge_above], scored)
+        planning = time.perf_counter() - planned
+    with transaction.atomic():
+        ids, deferred = _store(found, explain, defer=set(plan.joined) if plan else set())
+    report.suggested = len(found)
+    report.seconds_scoring = time.perf_counter() - started - planning
+    if plan is not None:
         started = time.perf_counter()
-        sure = [item for item in found if item.score >= merge_above]
-        distinct = set(
-            DuplicateSuggestion.objects.filter(status=Status.DISTINCT).values_list(
-                "customer_a_id", "customer_b_id"
-            )
-        )
-        report.merged, report.not_merged = _merge_sure(sure, ids, scored, distinct, explain)
-        report.seconds_merging = time.perf_counter() - started
+        report.merged = _merge_planned(plan, ids, deferred, explain)
+        report.not_merged = len(plan.held)
+        report.seconds_merging = time.perf_counter() - started + planning
     return report
 
 
-def _identifier_counts(pks: list[int]) -> tuple[dict[int, Counter], dict[int, Customer]]:
-    """Per profile, how many identifiers of each type count toward limits; and
-    the profiles with what the survivor rule reads (``choose_survivor``)."""
+def _identifier_counts(pks: list[int]) -> tuple[dict[int, Counter], dict[int, tuple]]:
+    """Per profile, how many identifiers of each type count toward limits, and
+    its rank by the survivor rule (``merging.survivor_rank``); plain values,
+    not model instances, for hundreds of thousands of profiles."""
     counts: dict[int, Counter] = {pk: Counter() for pk in pks}
-    customers: dict[int, Customer] = {}
-    for start in range(0, len(pks), 5000):
-        chunk = pks[start : start + 5000]
-        for customer in Customer.objects.filter(pk__in=chunk).only(
+    ranks: dict[int, tuple] = {}
+    type_names = dict(IdentifierType.objects.values_list("pk", "name"))
+    for chunk in id_batches(pks):
+        for pk, identified, first_seen in Customer.objects.filter(pk__in=chunk).values_list(
             "pk", "is_identified", "first_seen"
         ):
-            customers[customer.pk] = customer
+            ranks[pk] = survivor_rank(identified, first_seen, pk)
         counted = Identity.objects.filter(customer_id__in=chunk, superseded_at__isnull=True)
-        for pk, type_name in counted.values_list("customer_id", "type__name"):
-            counts[pk][type_name] += 1
-    return counts, customers
+        for pk, type_id in counted.values_list("customer_id", "type_id"):
+            counts[pk][type_names[type_id]] += 1
+    return counts, ranks
 
 
-def _merge_sure(
-    sure: list[_Found],
-    ids: dict,
-    scored: Scored,
-    distinct: set[tuple[int, int]],
-    explain: Callable[[_Found], dict],
-) -> tuple[int, int]:
-    """Merge the sure pairs' clusters in bulk. Returns (merges, pairs left for review)."""
+@dataclass(frozen=True)
+class _Plan:
+    """The sure pairs' clusters: ``groups`` (survivor, absorbed ids) to merge,
+    ``joined`` the pairs that put them together (each once, in plan order),
+    ``held`` the sure pairs the cluster rules held, with the rule's name."""
+
+    sure: dict[tuple[int, int], _Found]
+    groups: list[tuple[int, list[int]]]
+    joined: list[tuple[int, int]]
+    held: list[tuple[tuple[int, int], str]]
+
+
+def _plan_merges(sure: list[_Found], scored: Scored) -> _Plan:
+    """Cluster the sure pairs (``plan_clusters``: merge cap, identifier limits,
+    no chaining of people who disagree, never two a steward called different)."""
+    distinct = set(
+        DuplicateSuggestion.objects.filter(status=Status.DISTINCT).values_list(
+            "customer_a_id", "customer_b_id"
+        )
+    )
     involved = sorted({pk for item in sure for pk in item.pair})
-    counts, customers = _identifier_counts(involved)
+    counts, ranks = _identifier_counts(involved)
     rules = IdentityRules.load()
     by_pk = {record.pk: record for record in scored.records}
 
     def fits(left: list[int], right: list[int]) -> bool:
-        return rules.fits_counts(sum((counts[pk] for pk in (*left, *right)), Counter()))
+        total: Counter = Counter()
+        for pk in (*left, *right):
+            total.update(counts[pk])
+        return rules.fits_counts(total)
 
     def cross_score(x: int, y: int) -> float:
         if _pair(x, y) in distinct:
@@ -271,66 +311,144 @@ def _merge_sure(
         fits=fits,
         cross_score=cross_score,
     )
-    by_pair = {item.pair: item for item in sure}
-    groups, details = [], {}
+    groups = []
     for members in plan.groups:
-        survivor = choose_survivor([customers[pk] for pk in members]).pk
+        survivor = min(members, key=ranks.__getitem__)
         groups.append((survivor, [pk for pk in members if pk != survivor]))
-    for value, a, b in plan.joined:
-        pair = _pair(a, b)
+    return _Plan(
+        sure={item.pair: item for item in sure},
+        groups=groups,
+        joined=list(dict.fromkeys(_pair(a, b) for _, a, b in plan.joined)),
+        held=[(_pair(a, b), reason) for _, a, b, reason in plan.held],
+    )
+
+
+def _merge_planned(
+    plan: _Plan,
+    ids: dict[tuple[int, int], int],
+    deferred: dict[tuple[int, int], _Found],
+    explain: Callable[[_Found], dict],
+) -> int:
+    """Merge the planned clusters in bulk, each chunk in one transaction with
+    its suggestions marked merged (those ``deferred`` inserted so). Returns
+    how many profiles were absorbed."""
+    details: dict[int, dict] = {}
+    for pair in plan.joined:
         if all(pk in details for pk in pair):
             continue
+        item = plan.sure[pair]
         detail = {
-            "score": value,
+            "score": item.score,
             "suggestion_id": ids.get(pair),
             "pair": list(pair),
-            "comparison": explain(by_pair[pair]),
+            "comparison": explain(item),
         }
         for pk in pair:
             details.setdefault(pk, detail)
-    merges: list[Merge] = []
-    for start in range(0, len(groups), _CHUNK):
-        merges += merge_groups(
-            groups=groups[start : start + _CHUNK], reason=Merge.Reason.DUPLICATE, details=details
-        )
-    joined = [ids[pair] for pair in (_pair(a, b) for _, a, b in plan.joined) if pair in ids]
-    _mark_merged(joined)
+    chunk_of = {
+        pk: index // _CHUNK
+        for index, (survivor, members) in enumerate(plan.groups)
+        for pk in (survivor, *members)
+    }
+    pairs_of: dict[int, list[tuple[int, int]]] = {}
+    for pair in plan.joined:
+        if pair in ids:
+            pairs_of.setdefault(chunk_of[pair[0]], []).append(pair)
+    merged, written = 0, 0
+    try:
+        for start in range(0, len(plan.groups), _CHUNK):
+            with transaction.atomic():
+                merges = merge_groups(
+                    groups=plan.groups[start : start + _CHUNK],
+                    reason=Merge.Reason.DUPLICATE,
+                    details=details,
+                )
+                _mark_merged(pairs_of.get(start // _CHUNK, []), merges, ids, deferred, explain)
+            merged += len(merges)
+            written = start + _CHUNK
+    except Exception:
+        # what was not merged stays suggested, as if stored up front
+        left = [
+            plan.sure[pair]
+            for index, pairs in pairs_of.items()
+            if index * _CHUNK >= written
+            for pair in pairs
+            if pair in deferred
+        ]
+        with transaction.atomic():
+            _insert_suggestions(left, ids, explain, status=Status.PENDING)
+        raise
     # a sure pair the cluster rules held stays pending, saying which rule
     save_fields(
         [
             (
                 DuplicateSuggestion(
-                    pk=ids[pair], comparison={**explain(by_pair[pair]), "held": reason}
+                    pk=ids[pair], comparison={**explain(plan.sure[pair]), "held": reason}
                 ),
                 ["comparison"],
             )
-            for pair, reason in ((_pair(a, b), reason) for _, a, b, reason in plan.held)
+            for pair, reason in plan.held
             if pair in ids
         ]
     )
-    return len(merges), len(plan.held)
+    return merged
 
 
-def _mark_merged(suggestion_ids: list[int]) -> None:
-    """Mark suggestions merged, each linked to the merge that absorbed its
-    second profile, else its first (set-based: one UPDATE per chunk). Both
-    were active when the run began, so a merge absorbing one of them and not
-    undone is this run's."""
-    merge_of = {
-        side: Subquery(
-            Merge.objects.filter(absorbed_id=OuterRef(side), undone_at__isnull=True)
-            .order_by("-pk")
-            .values("pk")[:1]
-        )
-        for side in ("customer_b_id", "customer_a_id")
-    }
+def _insert_suggestions(
+    items: list[_Found],
+    ids: dict[tuple[int, int], int],
+    explain: Callable[[_Found], dict],
+    *,
+    status: str,
+    merge_of: dict[tuple[int, int], int | None] | None = None,
+) -> None:
+    if not items:
+        return
     now = timezone.now()
-    for start in range(0, len(suggestion_ids), _CHUNK):
-        DuplicateSuggestion.objects.filter(pk__in=suggestion_ids[start : start + _CHUNK]).update(
-            status=Status.MERGED,
-            decided_at=now,
-            merge_id=Coalesce(merge_of["customer_b_id"], merge_of["customer_a_id"]),
-        )
+    decided = now if status == Status.MERGED else None
+    insert_values(
+        DuplicateSuggestion,
+        (
+            *("id", "customer_a_id", "customer_b_id", "score", "comparison", "status"),
+            *("created_at", "decided_at", "merge_id"),
+        ),
+        [
+            (
+                *(ids[item.pair], *item.pair, item.score, explain(item), status),
+                *(now, decided, (merge_of or {}).get(item.pair)),
+            )
+            for item in items
+        ],
+    )
+
+
+def _mark_merged(
+    pairs: list[tuple[int, int]],
+    merges: list[Merge],
+    ids: dict[tuple[int, int], int],
+    deferred: dict[tuple[int, int], _Found],
+    explain: Callable[[_Found], dict],
+) -> None:
+    """Mark the suggestions of these pairs merged, each linked to the merge
+    that absorbed its second profile, else its first (both were active when
+    the run began, so no other merge absorbed either): the ``deferred`` ones
+    inserted so, the others by one ``UPDATE … FROM`` rows copied in on
+    PostgreSQL (``update_values``)."""
+    absorbed_by = {merge.absorbed_id: merge.pk for merge in merges}
+    merge_of = {(a, b): absorbed_by.get(b, absorbed_by.get(a)) for a, b in pairs}
+    _insert_suggestions(
+        [deferred[pair] for pair in pairs if pair in deferred],
+        ids,
+        explain,
+        status=Status.MERGED,
+        merge_of=merge_of,
+    )
+    now = timezone.now()
+    update_values(
+        DuplicateSuggestion,
+        ("id", "status", "decided_at", "merge_id"),
+        [(ids[pair], Status.MERGED, now, merge_of[pair]) for pair in pairs if pair not in deferred],
+    )
 
 
 @transaction.atomic

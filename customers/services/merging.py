@@ -29,11 +29,13 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, models, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
 from accounts.roles import MERGE_PROFILES
-from core.db.copy import insert_history, insert_rows
+from core.db.copy import insert_history, insert_rows, insert_values, update_values
+from core.db.sets import create_copied_table, drop_tables
 from core.errors import DomainError
 from core.models import OutboxEntry
 from core.outbox import emit
@@ -44,7 +46,7 @@ from customers.models import (
     Merge,
 )
 from customers.services.precedence import replaces, source_ranks
-from customers.services.versions import bump_versions
+from customers.services.versions import bump_versions, bump_versions_selected, mark_bumped
 
 _CHUNK = 5000
 # ProfileStamp: each profile's own counter; moving it would move a document
@@ -56,8 +58,13 @@ class MergeError(DomainError):
     kind = "conflict"
 
 
+def survivor_rank(is_identified: bool, first_seen: datetime, pk: int) -> tuple:
+    """The survivor rule as a sort key: the smallest wins."""
+    return (not is_identified, first_seen, pk)
+
+
 def choose_survivor(customers: Sequence[Customer]) -> Customer:
-    return min(customers, key=lambda c: (not c.is_identified, c.first_seen, c.pk))
+    return min(customers, key=lambda c: survivor_rank(c.is_identified, c.first_seen, c.pk))
 
 
 # --- rows of other apps -----------------------------------------------------------
@@ -104,47 +111,99 @@ def _unique_sets(relation: _Relation) -> Iterator[tuple[tuple[str, ...], Q | Non
             yield tuple(f for f in together if f != relation.field), None
 
 
+# One ``merge_groups`` call's mapping on PostgreSQL: a temporary table of every
+# profile involved, ``survivor_id`` naming the survivor of an absorbed one
+# (NULL for a survivor). Related rows are re-pointed by one ``UPDATE … FROM``
+# per table instead of ``CASE`` chunks whose ids travel as bound parameters.
+_TARGET = "merge_target"
+_ABSORBED = f"SELECT customer_id FROM {_TARGET} WHERE survivor_id IS NOT NULL"  # noqa: S608
+_SURVIVORS = f"SELECT customer_id FROM {_TARGET} WHERE survivor_id IS NULL"  # noqa: S608
+_INVOLVED = f"SELECT customer_id FROM {_TARGET}"  # noqa: S608
+
+
+def _set_based() -> bool:
+    """Merges by statements over the mapping table (PostgreSQL), else by id chunks."""
+    return connection.vendor == "postgresql"
+
+
+def _owned_by(manager, attname: str, ids: list[int], select: str) -> Iterator[models.QuerySet]:
+    """Queries over the rows owned by ``ids``: on PostgreSQL one, by the
+    mapping table's ``select``; elsewhere one per chunk of ids."""
+    if _set_based():
+        yield manager.filter(**{f"{attname}__in": RawSQL(select, ())})  # noqa: S611 - our constants
+        return
+    for chunk in _chunks(ids):
+        yield manager.filter(**{f"{attname}__in": chunk})
+
+
 def _move_rows(relation: _Relation, *, target: dict[int, int], moved: dict, kept: dict) -> None:
     """Re-point the rows of every absorbed profile (``target``: absorbed → survivor).
 
     Records the moved and kept primary keys per absorbed profile in ``moved``
-    and ``kept`` (``{absorbed: {relation label: [pk, ...]}}``).
+    and ``kept`` (``{absorbed: {relation label: [pk, ...]}}``, in pk order).
     """
     manager = relation.model._base_manager
     attname = relation.model._meta.get_field(relation.field).attname
     absorbed_ids = list(target)
     rows: list[tuple] = []
-    for chunk in _chunks(absorbed_ids):
-        rows += manager.filter(**{f"{attname}__in": chunk}).values_list("pk", attname)
-    if not rows:
-        return
-    kept_pks: set = set()
+    if not _set_based():
+        for query in _owned_by(manager, attname, absorbed_ids, _ABSORBED):
+            rows += query.values_list("pk", attname)
+        if not rows:
+            return
+    kept_owner: dict = {}  # pk -> absorbed profile
     order = {pk: position for position, pk in enumerate(absorbed_ids)}
     for others, condition in _unique_sets(relation):
+        candidates: list[tuple] = []
+        for query in _owned_by(manager, attname, absorbed_ids, _ABSORBED):
+            if condition is not None:
+                query = query.filter(condition)
+            candidates += query.values_list("pk", attname, *others)
+        if not candidates:
+            continue
         held: dict[int, set] = {}
-        survivors = list(set(target.values()))
-        for chunk in _chunks(survivors):
-            query = manager.filter(**{f"{attname}__in": chunk})
+        for query in _owned_by(manager, attname, list(set(target.values())), _SURVIVORS):
             if condition is not None:
                 query = query.filter(condition)
             for owner, *values in query.values_list(attname, *others):
                 held.setdefault(owner, set()).add(tuple(values))
-        candidates: list[tuple] = []
-        for chunk in _chunks(absorbed_ids):
-            query = manager.filter(**{f"{attname}__in": chunk})
-            if condition is not None:
-                query = query.filter(condition)
-            candidates += query.values_list("pk", attname, *others)
         for pk, owner, *values in sorted(candidates, key=lambda row: (order[row[1]], row[0])):
             taken = held.setdefault(target[owner], set())
             if tuple(values) in taken:
-                kept_pks.add(pk)
+                kept_owner[pk] = owner
             else:
                 taken.add(tuple(values))
-    for pk, owner in rows:
-        bucket = kept if pk in kept_pks else moved
-        bucket.setdefault(owner, {}).setdefault(relation.label, []).append(pk)
-    _repoint(relation.model, attname, {a: target[a] for a in absorbed_ids}, kept_pks)
+    if _set_based():
+        rows = _repoint_mapped(relation.model, attname, keep=list(kept_owner))
+    else:
+        _repoint(relation.model, attname, {a: target[a] for a in absorbed_ids}, set(kept_owner))
+        rows = [(pk, owner) for pk, owner in rows if pk not in kept_owner]
+    for bucket, pairs in ((moved, rows), (kept, kept_owner.items())):
+        for pk, owner in sorted(pairs):
+            bucket.setdefault(owner, {}).setdefault(relation.label, []).append(pk)
+
+
+def _repoint_mapped(model: type[models.Model], column: str, *, keep: list) -> list[tuple]:
+    """PostgreSQL: re-point ``column`` from each absorbed profile to its
+    survivor by the mapping table, except the rows ``keep``; returns the
+    (pk, absorbed id) of every row moved."""
+    quote = connection.ops.quote_name
+    table, quoted, pk = (
+        quote(model._meta.db_table),
+        quote(column),
+        quote(model._meta.pk.column),
+    )
+    sql = (
+        f"UPDATE {table} SET {quoted} = m.survivor_id FROM {_TARGET} AS m "  # noqa: S608 - names from model meta
+        f"WHERE {table}.{quoted} = m.customer_id AND m.survivor_id IS NOT NULL"
+    )
+    params: list = []
+    if keep:
+        sql += f" AND {table}.{pk} <> ALL(%s)"
+        params.append(keep)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {table}.{pk}, m.customer_id", params)
+        return cursor.fetchall()
 
 
 def _repoint(
@@ -176,27 +235,18 @@ def _repoint(
 
 
 def save_fields(rows: Sequence[tuple[models.Model, Sequence[str]]]) -> None:
-    """Write the named fields of many rows: one ``executemany`` per distinct
-    field list (fast on both backends, unlike ``bulk_update``'s CASE)."""
+    """Write the named fields of many rows: one ``core.db.copy.update_values``
+    per distinct field list (COPY and one ``UPDATE … FROM`` on PostgreSQL, an
+    ``executemany`` elsewhere; unlike ``bulk_update``'s CASE)."""
     by_fields: dict[tuple[str, ...], list[models.Model]] = {}
     for obj, names in rows:
         by_fields.setdefault(tuple(names), []).append(obj)
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        for names, objs in by_fields.items():
-            meta = objs[0]._meta
-            fields = [meta.get_field(name) for name in names]
-            assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-            table, pk = quote(meta.db_table), quote(meta.pk.column)
-            sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608 - names from model meta, values bound
-            cursor.executemany(
-                sql,
-                [
-                    [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-                    + [obj.pk]
-                    for obj in objs
-                ],
-            )
+    for names, objs in by_fields.items():
+        meta = objs[0]._meta
+        attnames = [meta.pk.attname, *(meta.get_field(name).attname for name in names)]
+        update_values(
+            type(objs[0]), attnames, [[getattr(obj, a) for a in attnames] for obj in objs]
+        )
 
 
 def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
@@ -265,6 +315,47 @@ def _lock(pks: Sequence[int]) -> dict[int, Customer]:
     return locked
 
 
+def _lock_mapped() -> dict[int, Customer]:
+    """PostgreSQL: lock every profile of the mapping table (ids only, in id
+    order as ``_lock`` and ``bump_versions`` do), then read them."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id IN ({_INVOLVED}) ORDER BY id FOR UPDATE"  # noqa: S608
+        )
+        if not cursor.fetchall():
+            return {}
+    return {c.pk: c for c in Customer.objects.filter(pk__in=RawSQL(_INVOLVED, ()))}  # noqa: S611
+
+
+def _write_profiles_mapped(survivors: list[Customer], *, unchanged: list[int], now) -> None:
+    """PostgreSQL: write each profile of the mapping table once, its version
+    bump included (a profile row rewrites every index, the trigram one too):
+    absorbed ones point at their survivor; survivors whose values changed get
+    every value (the rows are locked and were read in this transaction, so the
+    others are as stored); the rest only move their version."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET merged_into_id = m.survivor_id, updated_at = %s, "  # noqa: S608
+            f"version = {table}.version + 1 FROM {_TARGET} AS m "
+            f"WHERE {table}.id = m.customer_id AND m.survivor_id IS NOT NULL",
+            [now],
+        )
+    attnames = ["id", *(Customer._meta.get_field(name).attname for name in _SURVIVOR_FIELDS)]
+    update_values(
+        Customer,
+        attnames,
+        [[getattr(c, a) for a in attnames] for c in survivors],
+        increment=["version"],
+    )
+    if unchanged:
+        bump_versions_selected(
+            select=f"{_SURVIVORS} AND customer_id = ANY(%s)",
+            params=[unchanged],
+        )
+
+
 _SURVIVOR_FIELDS = [
     *CORE_FIELDS,
     "traits",
@@ -298,7 +389,20 @@ def merge_groups(
         raise MergeError("invalid_merge", "a profile cannot be merged into itself or twice")
     if not target:
         return []
-    locked = _lock([*survivors, *target])
+    if _set_based():
+        with connection.cursor() as cursor:
+            create_copied_table(
+                cursor,
+                _TARGET,
+                [("customer_id", "bigint"), ("survivor_id", "bigint")],
+                [
+                    *((pk, None) for pk in dict.fromkeys(survivors)),
+                    *target.items(),
+                ],
+            )
+        locked = _lock_mapped()
+    else:
+        locked = _lock([*survivors, *target])
     if len(locked) != len(set(survivors) | set(target)) or any(
         c.merged_into_id is not None for c in locked.values()
     ):
@@ -337,28 +441,38 @@ def merge_groups(
         survivor.updated_at = now
         if changed[survivor_id]:
             changed[survivor_id].update({"trait_provenance", "updated_at"})
-    _repoint(Customer, "merged_into_id", target, set(), key="id")
-    for chunk in _chunks(list(target)):
-        Customer.objects.filter(pk__in=chunk).update(updated_at=now)
-    save_fields([(locked[pk], sorted(changed[pk])) for pk in survivors if changed[pk]])
+    if _set_based():
+        _write_profiles_mapped(
+            [locked[pk] for pk in survivors if changed[pk]],
+            unchanged=[pk for pk in survivors if not changed[pk]],
+            now=now,
+        )
+        mark_bumped([*survivors, *target])  # an enclosing ``bumped_once`` need not again
+        with connection.cursor() as cursor:
+            drop_tables(cursor, _TARGET)
+    else:
+        _repoint(Customer, "merged_into_id", target, set(), key="id")
+        for chunk in _chunks(list(target)):
+            Customer.objects.filter(pk__in=chunk).update(updated_at=now)
+        save_fields([(locked[pk], sorted(changed[pk])) for pk in survivors if changed[pk]])
     # History rows for the survivors, whose values changed; an absorbed
     # profile's only change (merged_into) is recorded in full by the Merge row.
     # (COPY on PostgreSQL: bulk_create's UNNEST arrays are quoted in Python,
     # value by value, and the merge log's JSON is most of the bytes)
     insert_history(Customer, [locked[pk] for pk in survivors if changed[pk]], update=True)
     insert_rows(Merge, merges, set_pks=True)
-    bump_versions([*survivors, *target])
-    insert_rows(
+    if not _set_based():
+        bump_versions([*survivors, *target])
+    # plain values, not thousands of model instances
+    insert_values(
         OutboxEntry,
+        ("topic", "customer_id", "payload", "created_at"),
         [
-            OutboxEntry(
-                topic=OutboxEntry.Topic.PROFILE_MERGED,
-                customer_id=m.survivor_id,
-                payload={
-                    "customer_id": m.survivor_id,
-                    "absorbed_id": m.absorbed_id,
-                    "reason": reason,
-                },
+            (
+                OutboxEntry.Topic.PROFILE_MERGED,
+                m.survivor_id,
+                {"customer_id": m.survivor_id, "absorbed_id": m.absorbed_id, "reason": reason},
+                now,
             )
             for m in merges
         ],

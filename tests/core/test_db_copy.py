@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from simple_history.models import HistoricalRecords
 
 from core.audit import acting_as
-from core.db.copy import insert_history, insert_rows, insert_values, reserve_ids
+from core.db.copy import insert_history, insert_rows, insert_values, reserve_ids, update_values
 from core.models import OutboxEntry
 from customers.models import Customer, Event, IdentifierType, Identity
 from customers.services.bulk import stored_message_ids
@@ -122,3 +122,28 @@ def test_insert_values_writes_plain_rows_and_reserved_ids_are_used(db):
     assert {entry.created_at for entry in stored} == {WHEN}
     if ids is not None:
         assert [entry.pk for entry in stored] == ids
+
+
+def test_update_values_sets_each_row_by_its_key_and_increments_in_the_same_statement(db):
+    ann, bob, other = (Customer.objects.create(first_name=name) for name in ("A", "B", "C"))
+    versions = dict(Customer.objects.values_list("pk", "version"))
+
+    update_values(
+        Customer,
+        ["id", "first_name", "traits", "last_seen"],
+        [(ann.pk, "Ann", {"plan": "pro", "tags": ["a\tb"]}, WHEN), (bob.pk, "Bob", {}, WHEN)],
+        increment=["version"],
+    )
+
+    stored = {c.pk: c for c in Customer.objects.all()}
+    assert (stored[ann.pk].first_name, stored[ann.pk].traits) == (
+        "Ann",
+        {"plan": "pro", "tags": ["a\tb"]},
+    )
+    assert (stored[bob.pk].first_name, stored[bob.pk].last_seen) == ("Bob", WHEN)
+    assert stored[other.pk].first_name == "C"
+    assert {pk: stored[pk].version - versions[pk] for pk in versions} == {
+        ann.pk: 1,
+        bob.pk: 1,
+        other.pk: 0,
+    }

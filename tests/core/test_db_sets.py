@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from core.db.sets import bulk_planning, create_id_table, drop_tables, keep_returned
+from core.db.sets import bulk_planning, create_id_table, drop_tables, id_batches, keep_returned
 from core.models import OutboxEntry
 from core.outbox import Topic, emit_for_selected
 from customers.models import Customer
@@ -109,3 +109,14 @@ def test_bulk_planning_is_undone_after_the_block(db):
         with pytest.raises(RuntimeError), bulk_planning(cursor):
             raise RuntimeError("a failed statement")
         assert settings(cursor) == before
+
+
+def test_id_batches_cover_every_id_once_and_nothing_for_none(people):
+    ids = sorted(c.pk for c in people)[:3]
+    found = [
+        pk
+        for batch in id_batches(ids, size=2)
+        for pk in Customer.objects.filter(pk__in=batch).values_list("pk", flat=True)
+    ]
+    assert sorted(found) == ids
+    assert list(id_batches([])) == []

@@ -281,3 +281,19 @@ def test_merged_suggestions_link_the_merge_that_absorbed_one_of_their_profiles(d
         absorbed = suggestion.merge.absorbed_id
         assert absorbed in (suggestion.customer_a_id, suggestion.customer_b_id)
         assert suggestion.decided_at is not None
+
+
+def test_each_automatic_merge_names_its_suggestion_which_is_stored_merged_with_it(db):
+    make()
+    make(first_name="Anabel", email="")
+    make(last_name="Lindquist", phone="", email="a.lindqvist@example.org")
+    find_duplicates(merge_above=DEFAULT_MERGE_ABOVE)
+    merges = list(Merge.objects.all())
+    assert len(merges) == 2
+    for merge in merges:
+        suggestion = DuplicateSuggestion.objects.get(pk=merge.detail["suggestion_id"])
+        assert sorted(merge.detail["pair"]) == [suggestion.customer_a_id, suggestion.customer_b_id]
+        assert suggestion.status == "merged"
+        assert suggestion.merge.absorbed_id in merge.detail["pair"]
+        assert suggestion.comparison == merge.detail["comparison"]
+        assert suggestion.decided_at is not None
