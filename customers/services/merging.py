@@ -51,7 +51,12 @@ from customers.services.versions import bump_versions, bump_versions_selected, m
 _CHUNK = 5000
 # ProfileStamp: each profile's own counter; moving it would move a document
 # version down again on unmerge (``customers.services.versions``)
-_SELF_MODELS = ("Merge", "OutboxEntry", "DuplicateSuggestion", "Customer", "ProfileStamp")
+# Rows that stay with the profile they name: the merge machinery, stamps
+# (moved there and back, a document version could go down) and the outbox
+# (what was emitted stays as emitted). By model, not by name: the outbox
+# lives in ``core`` since issue 18, and a name check on ``customers`` had
+# stopped excluding it.
+_SELF_MODELS = ("Merge", "DuplicateSuggestion", "Customer", "ProfileStamp")
 
 
 class MergeError(DomainError):
@@ -85,7 +90,9 @@ def customer_relations() -> Iterator[_Relation]:
     machinery itself and the outbox (what was emitted stays as emitted)."""
     for rel in Customer._meta.related_objects:
         model = rel.through if rel.many_to_many else rel.related_model
-        if model._meta.app_label == "customers" and model.__name__ in _SELF_MODELS:
+        if model is OutboxEntry or (
+            model._meta.app_label == "customers" and model.__name__ in _SELF_MODELS
+        ):
             continue
         if rel.many_to_many:
             if not model._meta.auto_created:

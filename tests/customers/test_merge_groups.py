@@ -63,9 +63,9 @@ def world(db, source):
             customer=customer, purpose="email_marketing", state="granted", method="api",
             occurred_at=FEB,
         ))  # fmt: skip
-        row("core.OutboxEntry.customer", OutboxEntry.objects.create(
+        OutboxEntry.objects.create(
             topic=OutboxEntry.Topic.PROFILE_UPDATED, customer=customer, payload={}
-        ))  # fmt: skip
+        )
     record_consent(
         customer=s1, purpose="email_marketing", state="denied", method="api", occurred_at=JAN
     )
@@ -113,6 +113,9 @@ def test_merge_groups_repoints_every_related_row_except_clashes_and_logs_which(w
     }
     before = {label: {obj.pk: owner(obj) for obj in objs} for label, objs in rows.items()}
     versions = dict(Customer.objects.values_list("pk", "version"))
+    updates = OutboxEntry.objects.filter(topic=OutboxEntry.Topic.PROFILE_UPDATED)
+    emitted = dict(updates.values_list("pk", "customer_id"))
+    assert {p[name].pk for name in ("a1", "a2", "a3")} <= set(emitted.values())
 
     merges = merge_groups(
         groups=[(p["s1"].pk, [p["a1"].pk, p["a2"].pk]), (p["s2"].pk, [p["a3"].pk])],
@@ -152,6 +155,10 @@ def test_merge_groups_repoints_every_related_row_except_clashes_and_logs_which(w
         p["b"].pk: 0,
     }
     assert OutboxEntry.objects.filter(topic="profile.merged").count() == 3
+    # what was emitted stays as emitted: each update entry still names its profile
+    updates = OutboxEntry.objects.filter(topic=OutboxEntry.Topic.PROFILE_UPDATED)
+    assert dict(updates.values_list("pk", "customer_id")) == emitted
+    assert all("core.OutboxEntry.customer" not in m.moved for m in merges)
 
 
 def test_undoing_group_merges_puts_every_moved_row_back(world):
