@@ -202,6 +202,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 if env_str("CELERY_REDIS_KEY_PREFIX", ""):
     CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_REDIS_KEY_PREFIX", "")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker keeps its database connections between tasks (Celery would open new
+# ones for each task) and recycles them every this many tasks; a connection
+# that broke or passed CONN_MAX_AGE is closed after its task (cdp_site/celery.py).
+CELERY_DB_REUSE_MAX = 1000
 # One queue per kind of work, so a big import cannot starve live events.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = (
