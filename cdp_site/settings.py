@@ -395,8 +395,8 @@ TRIBUTARY_PROFILE_DOCUMENT_SECONDS = env_int("TRIBUTARY_PROFILE_DOCUMENT_SECONDS
 TRIBUTARY_WARM_READS = env_bool("TRIBUTARY_WARM_READS", True)
 # A worker task applies its own request's calls plus other calls still waiting
 # (their own tasks then find nothing to do), up to this many per transaction:
-# per-batch costs are shared, 100-call requests are processed 500 at a time.
-TRIBUTARY_INTAKE_BATCH_SIZE = env_int("TRIBUTARY_INTAKE_BATCH_SIZE", 500, minimum=1)
+# per-batch costs are shared, 100-call requests are processed 1000 at a time.
+TRIBUTARY_INTAKE_BATCH_SIZE = env_int("TRIBUTARY_INTAKE_BATCH_SIZE", 1000, minimum=1)
 # Uploaded import files (admin and REST API) larger than this are refused
 # before they are parsed; the ASGI server refuses bodies past it (plus room
 # for the form) before reading them. ``import_customers`` is not limited.

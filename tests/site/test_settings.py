@@ -158,3 +158,8 @@ def test_the_purchase_event_defaults_to_order_completed_and_refuses_an_empty_nam
     result = _manage("check", DEBUG="true", TRIBUTARY_PURCHASE_EVENT="  ")
     assert result.returncode != 0
     assert "TRIBUTARY_PURCHASE_EVENT must be an event name" in result.stderr
+
+
+def test_workers_apply_intake_calls_a_thousand_at_a_time_by_default(settings):
+    assert "TRIBUTARY_INTAKE_BATCH_SIZE" not in os.environ
+    assert settings.TRIBUTARY_INTAKE_BATCH_SIZE == 1000

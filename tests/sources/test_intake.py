@@ -173,7 +173,7 @@ def test_worker_batch_is_filled_with_the_sources_waiting_calls_oldest_first(keye
         "m3": "pending",
         "m4": "processed",
     }
-    # the task of a later request takes the rest (default batch size: 500)
+    # the task of a later request takes the rest (a batch of up to 500)
     settings.TRIBUTARY_INTAKE_BATCH_SIZE = 500
     tasks.process_intake.delay([waiting[2].pk])
     assert not IntakeMessage.objects.filter(status="pending", source=source).exists()
