@@ -2,9 +2,12 @@
 
 ``QuerySet.bulk_update`` builds one ``CASE WHEN pk = … THEN …`` expression
 per object and field: tens of milliseconds of Python for a few hundred rows
-and a quadratic ``CASE`` for the database. ``update_rows`` sends the new
-values as one ``VALUES`` list joined on the primary key instead (both
-PostgreSQL and SQLite ≥ 3.33 support ``UPDATE … FROM``).
+and a quadratic ``CASE`` for the database. ``update_rows`` joins the new
+values on the primary key in one ``UPDATE … FROM`` instead (PostgreSQL and
+SQLite ≥ 3.33): on PostgreSQL as one array per column, unnested, so the
+statement has a parameter per column whatever the number of rows (a
+``VALUES`` list of a thousand profiles, ten thousand cast placeholders, took
+16 ms to parse); on SQLite as a ``VALUES`` list.
 """
 
 from __future__ import annotations
@@ -27,23 +30,30 @@ def update_rows(
         return
     quote = connection.ops.quote_name
     columns = [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
+    names = [f"column{position}" for position in range(1, len(columns) + 1)]
     if connection.vendor == "postgresql":
-        # VALUES literals arrive untyped: cast each to its column's type
-        placeholders = [f"CAST(%s AS {column.db_type(connection)})" for column in columns]
+        # one array per column, typed as the column: unnest makes rows of them
+        arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in columns)
+        source = f"unnest({arrays}) AS v({', '.join(names)})"
+        params = [
+            [column.get_db_prep_save(getattr(obj, column.attname), connection) for obj in objs]
+            for column in columns
+        ]
     else:
-        placeholders = ["%s"] * len(columns)
-    row = f"({', '.join(placeholders)})"
-    params = [
-        column.get_db_prep_save(getattr(obj, column.attname), connection)
-        for obj in objs
-        for column in columns
-    ]
+        # a VALUES list names its columns column1, column2, …
+        row = f"({', '.join(['%s'] * len(columns))})"
+        source = f"(VALUES {', '.join([row] * len(objs))}) AS v"
+        params = [
+            column.get_db_prep_save(getattr(obj, column.attname), connection)
+            for obj in objs
+            for column in columns
+        ]
     table = quote(model._meta.db_table)
     assignments = ", ".join(
         [
             *(
-                f"{quote(column.column)} = v.column{position}"
-                for position, column in enumerate(columns[1:], start=2)
+                f"{quote(column.column)} = v.{name}"
+                for name, column in zip(names[1:], columns[1:], strict=True)
             ),
             *(
                 f"{quote(column)} = {table}.{quote(column)} + 1"
@@ -54,7 +64,7 @@ def update_rows(
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {assignments} "  # noqa: S608 - names come from the model
-            f"FROM (VALUES {', '.join([row] * len(objs))}) AS v "
+            f"FROM {source} "
             f"WHERE {table}.{quote(columns[0].column)} = v.column1",
             params,
         )
