@@ -103,14 +103,11 @@ def create_profiles(*, people: Sequence[NewPerson]) -> list[Customer]:
             for type_name, value in person.identifiers
         ]
     )
-    insert_rows(
+    now = timezone.now()
+    insert_values(
         OutboxEntry,
-        [
-            OutboxEntry(
-                topic=Topic.PROFILE_CREATED, customer_id=c.pk, payload={"customer_id": c.pk}
-            )
-            for c in customers
-        ],
+        ("topic", "customer_id", "payload", "created_at"),
+        [(Topic.PROFILE_CREATED, c.pk, {"customer_id": c.pk}, now) for c in customers],
     )
     return customers
 

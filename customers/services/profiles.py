@@ -7,7 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from core.db.bulk import update_rows
-from core.db.copy import insert_history, insert_rows
+from core.db.copy import insert_history, insert_rows, insert_values
 from core.models import OutboxEntry
 from core.outbox import Topic
 from customers.models import ADDRESS_FIELDS, CORE_FIELDS, Customer
@@ -132,13 +132,16 @@ class ProfileChanges:
         insert_history(Customer, list(self._new.values()), date=now)
         audited = [c for c in profiles if c.pk in self._audited and c.pk not in self._new]
         insert_history(Customer, audited, update=True, date=now)
-        insert_rows(
+        # plain values, no model instances: one entry per changing call
+        insert_values(
             OutboxEntry,
+            ("topic", "customer_id", "payload", "created_at"),
             [
-                OutboxEntry(
-                    topic=Topic.PROFILE_UPDATED,
-                    customer=customer,
-                    payload={"customer_id": customer.pk, "changed": changed},
+                (
+                    Topic.PROFILE_UPDATED,
+                    customer.pk,
+                    {"customer_id": customer.pk, "changed": changed},
+                    now,
                 )
                 for customer, changed in self._outbox
                 if customer.pk not in self._new

@@ -95,6 +95,31 @@ def test_new_people_are_inserted_once_with_their_final_values(db, source):
     assert history_types(bob) == ["+"]
 
 
+@pytest.mark.postgres_only
+def test_a_batch_writes_its_outbox_entries_as_plain_values(db, source, monkeypatch):
+    known = apply_messages([call(source, 1, user_id="u1", traits={"plan": "free"})])[0].customer
+    OutboxEntry.objects.all().delete()
+
+    def no_instances(*args, **kwargs):
+        raise AssertionError("an OutboxEntry instance was built")
+
+    monkeypatch.setattr(OutboxEntry, "__init__", no_instances)
+    apply_messages(
+        [
+            call(source, 2, user_id="u1", traits={"plan": "pro"}),
+            call(source, 3, user_id="u2", traits={"firstName": "Bob"}),
+        ]
+    )
+    monkeypatch.undo()
+
+    entries = OutboxEntry.objects.exclude(topic="identify").order_by("pk")
+    bob = Identity.objects.get(value="u2").customer_id
+    assert [(e.topic, e.customer_id, e.payload) for e in entries] == [
+        ("profile.created", bob, {"customer_id": bob}),
+        ("profile.updated", known.pk, {"customer_id": known.pk, "changed": ["traits.plan"]}),
+    ]
+
+
 def test_known_person_changed_twice_in_a_batch_is_written_once(db, source):
     known = apply_messages([call(source, 1, user_id="u1", traits={"plan": "free"})])[0].customer
     OutboxEntry.objects.all().delete()
