@@ -240,9 +240,12 @@ def autovacuum_setting(database_url: str) -> str:
         return conn.execute("SHOW autovacuum").fetchone()[0]
 
 
-def copy_template(env: dict[str, str], database_url: str, template: str, customers: int) -> None:
+def copy_template(
+    env: dict[str, str], database_url: str, template: str, customers: int, *, copy: bool = True
+) -> None:
     """Make the run's database a fresh copy of ``template``, seeding the template
-    first if it does not hold ``customers`` seeded profiles yet.
+    first if it does not hold ``customers`` seeded profiles yet (without
+    ``copy``, only that).
 
     The template is marked (a comment on the database) only once its seeding
     has finished, so an interrupted seeding is redone, not copied.
@@ -272,6 +275,8 @@ def copy_template(env: dict[str, str], database_url: str, template: str, custome
             conn.execute("VACUUM ANALYZE")
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'COMMENT ON DATABASE "{template}" IS {sql.quote(marker)}')
+    if not copy:
+        return
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -310,7 +315,7 @@ def main() -> None:
     if args.prepare and not args.template:
         parser.error("--prepare needs --template")
     if args.template:
-        copy_template(env, args.database_url, args.template, args.customers)
+        copy_template(env, args.database_url, args.template, args.customers, copy=not args.prepare)
         if args.prepare:
             return
         manage(env, "migrate", "--noinput")  # the template may predate the newest migrations
