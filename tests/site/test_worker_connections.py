@@ -31,6 +31,12 @@ def closes(connection, monkeypatch):
     return calls
 
 
+# transactional (a worker's connection is in autocommit mode, not in a test's
+# transaction); serialized_rollback: the flush after a transactional test must
+# not re-run post_migrate (role groups), or later serialized-rollback tests collide with it
+TRANSACTIONAL = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
 def run_task_hooks(fixup: DjangoWorkerFixup) -> None:
     """What a worker does around one task: Celery's Django fix-up, then the
     project's own handlers of the same signals."""
@@ -41,7 +47,7 @@ def run_task_hooks(fixup: DjangoWorkerFixup) -> None:
     task_postrun.send(sender=task, task_id="t", task=task, args=(), kwargs={})
 
 
-@pytest.mark.django_db(transaction=True)
+@TRANSACTIONAL
 def test_worker_keeps_its_database_connection_from_task_to_task(closes):
     fixup = DjangoWorkerFixup(app)
     for _ in range(50):
@@ -49,7 +55,7 @@ def test_worker_keeps_its_database_connection_from_task_to_task(closes):
     assert closes == []
 
 
-@pytest.mark.django_db(transaction=True)
+@TRANSACTIONAL
 def test_worker_recycles_its_connections_every_thousand_tasks(closes):
     fixup = DjangoWorkerFixup(app)
     for _ in range(1001):
@@ -57,7 +63,7 @@ def test_worker_recycles_its_connections_every_thousand_tasks(closes):
     assert len(closes) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@TRANSACTIONAL
 def test_worker_drops_a_broken_connection_after_its_task(connection, closes, monkeypatch):
     fixup = DjangoWorkerFixup(app)
     run_task_hooks(fixup)
@@ -67,7 +73,7 @@ def test_worker_drops_a_broken_connection_after_its_task(connection, closes, mon
     assert closes
 
 
-@pytest.mark.django_db(transaction=True)
+@TRANSACTIONAL
 def test_worker_drops_a_connection_older_than_conn_max_age(connection, closes, monkeypatch):
     fixup = DjangoWorkerFixup(app)
     monkeypatch.setattr(connection, "close_at", 0)
