@@ -159,8 +159,8 @@ def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def run_import(env: dict[str, str], path: Path, code: Path = ROOT) -> tuple[float, int, str]:
-    """(seconds, peak RSS in KiB, summary) of one import_customers process."""
+def run_import(env: dict[str, str], path: Path, code: Path = ROOT) -> tuple[float, int, str, float]:
+    """(seconds, peak RSS in KiB, summary, CPU seconds) of one import_customers process."""
     with tempfile.TemporaryFile("w+") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -178,7 +178,7 @@ def run_import(env: dict[str, str], path: Path, code: Path = ROOT) -> tuple[floa
         summary = out.read()
     if process.returncode != 0:
         raise RuntimeError(f"import failed:\n{summary[-3000:]}")
-    return elapsed, usage.ru_maxrss, summary
+    return elapsed, usage.ru_maxrss, summary, usage.ru_utime + usage.ru_stime
 
 
 @contextlib.contextmanager
@@ -221,6 +221,15 @@ def _children(pid: int) -> list[int]:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
         return [int(child) for child in text.split()]
     return []
+
+
+def workers_cpu_seconds(worker: subprocess.Popen) -> float:
+    """CPU seconds used so far by the worker's pool processes."""
+    ticks = 0
+    for child in _children(worker.pid):
+        with contextlib.suppress(OSError):
+            ticks += _cpu_ticks(child)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def worker_peak_rss_kib(worker: subprocess.Popen) -> int:
@@ -277,7 +286,9 @@ def timed_imports(args, env, template_url: str, known, tmp: Path) -> list[dict]:
                 for size, _ in sizes:
                     with bench_lock(args.lock):
                         load = load_average()
-                        seconds, rss_kib, summary = run_import(env, paths[size], code)
+                        workers_cpu = workers_cpu_seconds(worker)
+                        seconds, rss_kib, summary, cpu = run_import(env, paths[size], code)
+                        workers_cpu = workers_cpu_seconds(worker) - workers_cpu
                         after = load_average()
                     worker_kib = worker_peak_rss_kib(worker)  # grows only if a batch needs more
                     counts = {
@@ -293,6 +304,8 @@ def timed_imports(args, env, template_url: str, known, tmp: Path) -> list[dict]:
                         "rows_per_s": round(size / seconds),
                         "peak_rss_mib": round(rss_kib / 1024, 1),
                         "worker_peak_rss_mib": round(worker_kib / 1024, 1),
+                        "command_cpu_s": round(cpu, 1),
+                        "workers_cpu_s": round(workers_cpu, 1),
                         "load_before": load,
                         "load_after": after,
                         **{k: counts.get(k) for k in ("new", "updated", "merged", "invalid")},
@@ -474,14 +487,16 @@ def main() -> None:
     )
     print(
         "| code | rows | seconds | rows/s | peak RSS command (MiB) | peak RSS worker (MiB) "
-        "| new | updated | merged | invalid | load before | load after |"
+        "| CPU s command / workers | new | updated | merged | invalid | load before "
+        "| load after |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         print(
             f"| {Path(run['code']).name} | {run['rows']} | {run['seconds']:.1f} | "
             f"{run['rows_per_s']} | {run['peak_rss_mib']} | {run['worker_peak_rss_mib']} | "
-            f"{run['new']} | {run['updated']} | {run['merged']} | {run['invalid']} | "
+            f"{run['command_cpu_s']} / {run['workers_cpu_s']} | {run['new']} | "
+            f"{run['updated']} | {run['merged']} | {run['invalid']} | "
             f"{run['load_before']} | {run['load_after']} |"
         )
     if args.json:
