@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from consent.models import DataSubjectRequest, SuppressedMessageCount, Suppression
+from core.db.lookups import AnyOf
 
 _SALT = "tributary.consent.suppression"
 
@@ -74,7 +75,7 @@ def suppressed_indexes(
                 by_hash.setdefault(digest, set()).add(index)
     if not by_hash:
         return set()
-    found = Suppression.objects.filter(identifier_hash__in=list(by_hash)).values_list(
+    found = Suppression.objects.filter(AnyOf("identifier_hash", by_hash)).values_list(
         "identifier_hash", flat=True
     )
     dropped = {index for digest in found for index in by_hash[digest]}
