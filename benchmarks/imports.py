@@ -358,6 +358,20 @@ STAGES = [
     ("sources/imports/batches.py", "store_issues", "row report"),
     ("django/db/backends/base/base.py", "commit", "commit"),
 ]
+# parts of the stages above, timed without cProfile (plain mode): (module the
+# caller looks the function up in, function, label)
+PARTS = [
+    ("sources.pipeline.resolving", "find_owners", "resolve: who holds the identifiers"),
+    ("sources.pipeline.resolving", "_sort_groups", "resolve: groups planned (plan, contested)"),
+    ("customers.services.bulk", "number_rows", "resolve: profiles numbered"),
+    ("sources.pipeline.resolving", "add_identities", "resolve: identities of known people"),
+    ("customers.services.bulk", "add_identities", "resolve: identities of new people"),
+    ("sources.pipeline.resolving", "create_profiles", "resolve: new profiles (all of it)"),
+    ("sources.pipeline.applying", "cleanse_core", "apply: cleansing"),
+    ("sources.pipeline.persisting", "record_events", "persist: events and their outbox"),
+    ("customers.services.profiles", "insert_rows", "persist: profiles and outbox rows"),
+    ("customers.services.profiles", "insert_history", "persist: profile history"),
+]
 
 
 def _time_stages(backend: int) -> dict[str, list[float]]:
@@ -372,7 +386,8 @@ def _time_stages(backend: int) -> dict[str, list[float]]:
 
     def timed(function, label):
         spent = totals.setdefault(label, [0.0, 0.0, 0.0])
-        per_row = function.__name__ == "build_message"  # no query: the backend is not read
+        # no query: the backend is not read
+        per_row = function.__name__ in ("build_message", "cleanse_core")
 
         def wrapper(*args, **kwargs):
             pg = 0 if per_row else _cpu_ticks(backend)
@@ -400,6 +415,10 @@ def _time_stages(backend: int) -> dict[str, list[float]]:
             module = importlib.import_module(name)
             if hasattr(module, function):
                 setattr(module, function, timed(getattr(module, function), label))
+    for name, function, label in PARTS:
+        module = importlib.import_module(name)
+        if hasattr(module, function):  # the version measured may not have it
+            setattr(module, function, timed(getattr(module, function), label))
     return totals
 
 
