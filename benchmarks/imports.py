@@ -257,7 +257,7 @@ def copy_database(template_url: str, database_url: str) -> None:
 
 def seeded(args, env: dict[str, str]) -> str:
     """The URL of the seeded template database (seeded now unless ``--reuse``)."""
-    template_url = args.database_url + "_seeded"
+    template_url = args.template_url or args.database_url + "_seeded"
     if not args.reuse:
         seed_env = {**env, "DATABASE_URL": template_url}
         recreate_database(template_url)
@@ -530,6 +530,9 @@ def main() -> None:
     )
     parser.add_argument("--lock", type=Path, help="flock this file around each timed import")
     parser.add_argument("--keep", action="store_true", help="keep the seeded template database")
+    parser.add_argument(
+        "--template-url", help="the seeded template database (default: --database-url + _seeded)"
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse the kept seeded database")
     parser.add_argument("--profile", type=int, metavar="ROWS", help="cProfile ROWS rows")
     parser.add_argument("--profile-dump", type=Path, help="write the cProfile stats here")
