@@ -344,8 +344,8 @@ def identifiers_held(customer_ids: Iterable[int]) -> dict[int, set[tuple[str, st
     """Per profile, the (type, value) pairs it holds that count toward limits
     (superseded ones left out), in one query."""
     held: dict[int, set[tuple[str, str]]] = {pk: set() for pk in customer_ids}
-    counted = Identity.objects.filter(customer_id__in=list(held), superseded_at__isnull=True)
-    rows = counted.values_list("customer_id", "type__name", "value")
+    counted = Identity.objects.filter(AnyOf("customer_id", held), superseded_at__isnull=True)
+    rows = counted.order_by().values_list("customer_id", "type__name", "value")
     for customer_id, type_name, value in rows:
         held[customer_id].add((type_name, value))
     return held

@@ -197,8 +197,10 @@ def contested(
         if p in owners
     }
     held: dict[int, set[tuple[str, str]]] = {}
-    rows = Identity.objects.filter(customer_id__in=reaching).values_list(
-        "customer_id", "type__name", "value"
+    rows = (
+        Identity.objects.filter(AnyOf("customer_id", reaching))
+        .order_by()
+        .values_list("customer_id", "type__name", "value")
     )
     for customer_id, type_name, value in rows:
         held.setdefault(customer_id, set()).add((type_name, value))
