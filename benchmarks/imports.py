@@ -25,7 +25,7 @@ database is copied from the template first. ``--repeat N`` imports the big
 file N times; ``--code DIR`` runs ``manage.py`` and the workers from another
 checkout (e.g. ``git archive main`` unpacked, its ``.venv`` linked), so that
 two versions can be measured alternately on one seeded database.
-``--lock PATH`` holds ``flock PATH`` around each timed import (not around
+``--lock PATH`` holds ``flock PATH`` while the timed imports run (not while
 seeding), and the load average is printed with every figure.
 
 ``--profile ROWS`` measures nothing end to end: it runs ROWS rows of the
@@ -275,43 +275,52 @@ def timed_imports(args, env, template_url: str, known, tmp: Path) -> list[dict]:
     for size, offset in sizes:
         paths[size] = tmp / f"customers_{args.people}_{size}.csv"
         write_file(paths[size], size, people=args.people, known=known, offset=offset)
+    codes = args.code or [ROOT]
+    # held for all the timed imports, so that the versions alternate without another
+    # benchmark between them
+    with bench_lock(args.lock):
+        for attempt in range(1, args.repeat + 1):
+            for code in codes:
+                runs += _timed_attempt(args, env, template_url, sizes, paths, code, attempt)
+    return runs
+
+
+def _timed_attempt(args, env, template_url: str, sizes, paths, code: Path, attempt: int):
+    """One version's imports on a fresh copy of the seeded database."""
     import redis
 
-    codes = args.code or [ROOT]
-    for attempt in range(1, args.repeat + 1):
-        for code in codes:
-            copy_database(template_url, args.database_url)
-            redis.Redis.from_url(args.broker).flushdb()
-            with import_workers(env, args.workers, code) as worker:
-                for size, _ in sizes:
-                    with bench_lock(args.lock):
-                        load = load_average()
-                        workers_cpu = workers_cpu_seconds(worker)
-                        seconds, rss_kib, summary, cpu = run_import(env, paths[size], code)
-                        workers_cpu = workers_cpu_seconds(worker) - workers_cpu
-                        after = load_average()
-                    worker_kib = worker_peak_rss_kib(worker)  # grows only if a batch needs more
-                    counts = {
-                        line.split(":")[0].strip(): line.split(":")[1].strip()
-                        for line in summary.splitlines()[1:8]
-                        if ":" in line
-                    }
-                    run = {
-                        "code": str(code),
-                        "attempt": attempt,
-                        "rows": size,
-                        "seconds": round(seconds, 1),
-                        "rows_per_s": round(size / seconds),
-                        "peak_rss_mib": round(rss_kib / 1024, 1),
-                        "worker_peak_rss_mib": round(worker_kib / 1024, 1),
-                        "command_cpu_s": round(cpu, 1),
-                        "workers_cpu_s": round(workers_cpu, 1),
-                        "load_before": load,
-                        "load_after": after,
-                        **{k: counts.get(k) for k in ("new", "updated", "merged", "invalid")},
-                    }
-                    runs.append(run)
-                    print(json.dumps(run), flush=True)
+    runs = []
+    copy_database(template_url, args.database_url)
+    redis.Redis.from_url(args.broker).flushdb()
+    with import_workers(env, args.workers, code) as worker:
+        for size, _ in sizes:
+            load = load_average()
+            workers_cpu = workers_cpu_seconds(worker)
+            seconds, rss_kib, summary, cpu = run_import(env, paths[size], code)
+            workers_cpu = workers_cpu_seconds(worker) - workers_cpu
+            after = load_average()
+            worker_kib = worker_peak_rss_kib(worker)  # grows only if a batch needs more
+            counts = {
+                line.split(":")[0].strip(): line.split(":")[1].strip()
+                for line in summary.splitlines()[1:8]
+                if ":" in line
+            }
+            run = {
+                "code": str(code),
+                "attempt": attempt,
+                "rows": size,
+                "seconds": round(seconds, 1),
+                "rows_per_s": round(size / seconds),
+                "peak_rss_mib": round(rss_kib / 1024, 1),
+                "worker_peak_rss_mib": round(worker_kib / 1024, 1),
+                "command_cpu_s": round(cpu, 1),
+                "workers_cpu_s": round(workers_cpu, 1),
+                "load_before": load,
+                "load_after": after,
+                **{k: counts.get(k) for k in ("new", "updated", "merged", "invalid")},
+            }
+            runs.append(run)
+            print(json.dumps(run), flush=True)
     return runs
 
 
@@ -528,7 +537,7 @@ def main() -> None:
         action="append",
         help="run from this checkout (repeat the option to alternate between versions)",
     )
-    parser.add_argument("--lock", type=Path, help="flock this file around each timed import")
+    parser.add_argument("--lock", type=Path, help="flock this file around the timed imports")
     parser.add_argument("--keep", action="store_true", help="keep the seeded template database")
     parser.add_argument(
         "--template-url", help="the seeded template database (default: --database-url + _seeded)"
