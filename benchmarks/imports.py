@@ -46,6 +46,7 @@ import json
 import os
 import pstats
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -482,7 +483,8 @@ def profile_child(path: Path, mode: str, dump: str) -> None:
         f"{mode}: {len(records)} rows, wall {wall * per_k * 1000:.0f} ms/1k rows; CPU "
         f"{cpu * per_k * 1000:.0f} ms/1k rows here, {backend_cpu * per_k * 1000:.0f} in PostgreSQL"
         f"; new {tally.rows_new} updated {tally.rows_updated} merged {tally.rows_merged} "
-        f"invalid {tally.rows_invalid}"
+        f"invalid {tally.rows_invalid}; peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (the file read first)"
     )
     if profiler is None:
         print(
