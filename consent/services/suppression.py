@@ -20,14 +20,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from consent.models import DataSubjectRequest, SuppressedMessageCount, Suppression
+from core.db.lookups import AnyOf
 
 _SALT = "tributary.consent.suppression"
 
 
 def identifier_hash(type_name: str, value: str, *, secret: str | None = None) -> str:
     """Keyed hash of one normalized identifier (what ``salted_hmac`` gives, SHA-256)."""
-    message = f"{type_name}:{value}".encode()
-    return hmac.new(_derived_key(secret or settings.SECRET_KEY), message, "sha256").hexdigest()
+    return _keyed_hash(_derived_key(secret or settings.SECRET_KEY), type_name, value)
 
 
 @functools.lru_cache(maxsize=8)
@@ -38,8 +38,16 @@ def _derived_key(secret: str) -> bytes:
 
 
 def _hashes(identifiers: Iterable[tuple[str, str]]) -> list[str]:
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [identifier_hash(t, v, secret=s) for t, v in identifiers for s in secrets]
+    keys = [_derived_key(s) for s in _secrets()]
+    return [_keyed_hash(key, t, v) for t, v in identifiers for key in keys]
+
+
+def _secrets() -> list[str]:
+    return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+
+
+def _keyed_hash(key: bytes, type_name: str, value: str) -> str:
+    return hmac.new(key, f"{type_name}:{value}".encode(), "sha256").hexdigest()
 
 
 def suppress_identifiers(
@@ -68,13 +76,14 @@ def suppressed_indexes(
     ``identifier_sets`` and ``source_ids`` are keyed by the message's index.
     """
     by_hash: dict[str, set[int]] = {}
+    keys = [_derived_key(s) for s in _secrets()]
     for index, identifiers in identifier_sets.items():
         for type_name, value in identifiers:
-            for digest in _hashes([(type_name, value)]):
-                by_hash.setdefault(digest, set()).add(index)
+            for key in keys:
+                by_hash.setdefault(_keyed_hash(key, type_name, value), set()).add(index)
     if not by_hash:
         return set()
-    found = Suppression.objects.filter(identifier_hash__in=list(by_hash)).values_list(
+    found = Suppression.objects.filter(AnyOf("identifier_hash", by_hash)).values_list(
         "identifier_hash", flat=True
     )
     dropped = {index for digest in found for index in by_hash[digest]}

@@ -42,6 +42,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from core.db.locks import lock, lock_key, try_lock
+from core.db.lookups import AnyOf
 from core.outbox import Topic, emit
 from customers.models import Customer, IdentifierType, Identity, Merge
 from customers.services.merging import choose_survivor, merge_customers
@@ -334,8 +335,8 @@ def find_owners(*, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, st
         return {}
     query = Q(pk__in=[])
     for type_id, values in by_type.items():
-        query |= Q(type_id=type_id, value__in=values)
-    rows = Identity.objects.filter(query).values_list("type_id", "value", "customer_id")
+        query |= Q(type_id=type_id) & AnyOf("value", values)
+    rows = Identity.objects.filter(query).order_by().values_list("type_id", "value", "customer_id")
     return {(names[type_id], value): customer for type_id, value, customer in rows}
 
 
@@ -343,8 +344,8 @@ def identifiers_held(customer_ids: Iterable[int]) -> dict[int, set[tuple[str, st
     """Per profile, the (type, value) pairs it holds that count toward limits
     (superseded ones left out), in one query."""
     held: dict[int, set[tuple[str, str]]] = {pk: set() for pk in customer_ids}
-    counted = Identity.objects.filter(customer_id__in=list(held), superseded_at__isnull=True)
-    rows = counted.values_list("customer_id", "type__name", "value")
+    counted = Identity.objects.filter(AnyOf("customer_id", held), superseded_at__isnull=True)
+    rows = counted.order_by().values_list("customer_id", "type__name", "value")
     for customer_id, type_name, value in rows:
         held[customer_id].add((type_name, value))
     return held

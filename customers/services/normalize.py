@@ -186,6 +186,19 @@ def normalize_name(raw: object) -> str:
     ``"Ludwig van Beethoven"``; ``"DeShawn"`` stays as written. A value
     with other digits (``R2D2``, ``1234``) is not a name.
     """
+    if isinstance(raw, str):
+        return _name(raw)
+    return _uncached_name(raw)
+
+
+@functools.lru_cache(maxsize=8192)
+def _name(raw: str) -> str:
+    """Cached: names repeat (a file of people holds few distinct first names),
+    and each is cleansed once per row that carries it."""
+    return _uncached_name(raw)
+
+
+def _uncached_name(raw: object) -> str:
     value = collapse(raw)
     if not value:
         return ""

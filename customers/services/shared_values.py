@@ -38,6 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.permissions import require_permissions
+from core.db.lookups import AnyOf
 from customers.models import IdentifierType, Identity, SharedValue
 from customers.services.normalize import Issue
 
@@ -68,7 +69,7 @@ def _flags(pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], SharedValu
         by_type.setdefault(type_id, set()).add(value)
     query = Q(pk__in=[])
     for type_id, values in by_type.items():
-        query |= Q(type_id=type_id, value__in=values)
+        query |= Q(type_id=type_id) & AnyOf("value", values)
     rows = SharedValue.objects.filter(query) if by_type else ()
     return {(row.type_id, row.value): row for row in rows}
 
@@ -196,8 +197,10 @@ def contested(
         if p in owners
     }
     held: dict[int, set[tuple[str, str]]] = {}
-    rows = Identity.objects.filter(customer_id__in=reaching).values_list(
-        "customer_id", "type__name", "value"
+    rows = (
+        Identity.objects.filter(AnyOf("customer_id", reaching))
+        .order_by()
+        .values_list("customer_id", "type__name", "value")
     )
     for customer_id, type_name, value in rows:
         held.setdefault(customer_id, set()).add((type_name, value))

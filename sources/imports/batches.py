@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from core.db.copy import insert_rows
 from customers.models import IdentifierType
-from customers.services.bulk import stored_message_ids
 from customers.services.identity import identifier_types
 from sources.imports.joins import WEAK_JOIN, weak_join
 from sources.imports.mapping import Target
@@ -145,23 +144,32 @@ def _fail_run(job_id: int, run: str, reason: str) -> None:
 def process_rows(
     job: ImportJob, batch: list[Row], plan: ImportPlan, tally: Tally
 ) -> list[RowIssue]:
-    """The batch's records through the pipeline (rows already imported are
-    skipped by message id); counts into ``tally``, returns the row report."""
+    """The batch's records through the pipeline; counts into ``tally``,
+    returns the row report.
+
+    A row imported before (its message id stored already: the pipeline's
+    screen stage finds those, in the one look-up it makes per batch after
+    locking) or repeating an earlier row of the batch changes nothing and
+    counts as unchanged.
+    """
     reset_queries()  # with DEBUG on, Django would keep every batch's SQL for the whole file
     outcomes = [
         build_message(row, plan, kind=job.kind, source_id=job.source_id, observed_at=job.created_at)
         for row in batch
     ]
-    ids = [o.message.message_id for o in outcomes if o.message is not None]
-    done = stored_message_ids(source_id=job.source_id, message_ids=ids)
     todo: list[RowOutcome] = []
+    seen: set[str] = set()
     known_types = None
     for outcome in outcomes:
         message = outcome.message
-        if message is not None and message.message_id not in done:
-            done.add(message.message_id)
+        if message is not None and message.message_id not in seen:
+            seen.add(message.message_id)
             todo.append(outcome)
-    results = dict(zip((id(o) for o in todo), _apply(todo), strict=True))
+    results = {
+        id(outcome): result
+        for outcome, result in zip(todo, _apply(todo), strict=True)
+        if result is None or not result.duplicate
+    }
     issues: list[RowIssue] = []
     for outcome in outcomes:
         tally.rows_done += 1
@@ -212,6 +220,8 @@ def _process(outcome: RowOutcome) -> ProcessResult | None:
 def _note(
     outcome: RowOutcome, result: ProcessResult, types: Callable[[], dict[str, IdentifierType]]
 ) -> None:
+    if result.duplicate:
+        return  # imported before: reported as unchanged
     outcome.add_pipeline_issues(result.issues)
     if result.customer is None:
         outcome.reject("no_identifier", "no usable identifier (email, phone or an id column)")

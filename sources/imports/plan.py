@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from segments.purchases import purchase_event
 from sources.imports.cells import ColumnSurvey, unguard
@@ -37,12 +38,32 @@ class ImportPlan:
     # records in the file (an order's rows count once)
     records: int = 0
 
-    @property
+    # worked out once per plan (per batch), not per row
+
+    @cached_property
     def order_column(self) -> str | None:
         for column, target in self.targets.items():
             if target.kind == "order_id":
                 return column
         return None
+
+    @cached_property
+    def content_keys(self) -> dict[str, str]:
+        """column → what its value is called in a row's content (``rows.content_hash``)."""
+        return {column: content_key(column, target) for column, target in self.targets.items()}
+
+    @cached_property
+    def product_columns(self) -> dict[str, str]:
+        """column → the product field it fills (order files)."""
+        return {c: t.name for c, t in self.targets.items() if t.kind == "product"}
+
+    @cached_property
+    def event_column(self) -> str:
+        """The column giving each row's event name ("" when none does)."""
+        for column, target in self.targets.items():
+            if target.kind == "event_field" and target.name == "event":
+                return column
+        return ""
 
     def read(self, rows: Iterable[Row]) -> Iterator[Row]:
         """The file's records: its rows, or an order file's orders."""
@@ -115,6 +136,12 @@ def plan_import(
         date_orders={column: order for column, order in orders.items() if order},
         records=count,
     )
+
+
+def content_key(column: str, target: Target) -> str:
+    """What a column's value is called in a row's content: its target (an
+    identifier column's with the column's name: several may feed one type)."""
+    return str(target) if target.kind != "id" else f"{target}:{column}"
 
 
 def _survey_for(target: Target) -> ColumnSurvey:

@@ -154,6 +154,8 @@ def _read_error(exc: BaseException, what: str) -> ImportFileError:
 
 def cell_text(value: object) -> str:
     """A cell as text: spreadsheet numbers and dates lose their float/time noise."""
+    if type(value) is str:  # every cell of a CSV file
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -28,7 +28,7 @@ from sources.imports.cells import read_month_day, read_timestamp, unguard
 from sources.imports.consent_columns import RowConsent
 from sources.imports.mapping import ADDRESS_TRAIT, CUSTOMERS, IGNORE, ORDER_NAMESPACES, Target
 from sources.imports.orders import OrderRows, is_spec_number, order_products
-from sources.imports.plan import ImportPlan
+from sources.imports.plan import ImportPlan, content_key
 from sources.imports.reading import Row, cell_text
 from sources.pipeline import collect_identifiers
 
@@ -149,9 +149,7 @@ def build_message(
     properties: dict[str, object] = {}
     if kind != CUSTOMERS:
         message_type = "track"
-        column, event_name = found.event_fields.get(
-            "event", (_column_of(plan, "event_field", "event"), plan.event_name)
-        )
+        column, event_name = found.event_fields.get("event", (plan.event_column, plan.event_name))
         if not event_name:
             outcome.refuse(column, "", "missing_event", "the event name is empty")
             return outcome
@@ -168,7 +166,7 @@ def build_message(
                 outcome.refuse(plan.order_column, "", "missing_order_id", reason)
                 return outcome
             properties["order_id"] = found.order_id
-            products = {c: t.name for c, t in plan.targets.items() if t.kind == "product"}
+            products = plan.product_columns
             if products:
                 properties["products"] = order_products(row, products, warn=outcome.warn)
 
@@ -207,8 +205,9 @@ def build_message(
 
 def _read_values(row: Row, plan: ImportPlan, *, kind: str, outcome: RowOutcome) -> _Values:
     found = _Values()
+    targets, keys = plan.targets, plan.content_keys
     for column, value in row.values.items():
-        target = plan.targets.get(column)
+        target = targets.get(column)
         if target is None:  # a JSON key absent from the sampled headers
             target = Target("trait" if kind == CUSTOMERS else "property", column)
         if target.kind in (IGNORE, "product") or value in (None, ""):
@@ -216,8 +215,7 @@ def _read_values(row: Row, plan: ImportPlan, *, kind: str, outcome: RowOutcome) 
         text = unguard(cell_text(value))
         if text == "":
             continue
-        content_key = str(target) if target.kind != "id" else f"{target}:{column}"
-        found.content[content_key] = text
+        found.content[keys.get(column) or content_key(column, target)] = text
         if target.kind == "core":
             order = plan.date_orders.get(column, "")
             if target.name == "birthday" and order:
@@ -327,13 +325,6 @@ def content_hash(*, source_id: int, kind: str, content: dict[str, object]) -> st
     """The message id of a row: the same mapped content from the same source → the same id."""
     canonical = json.dumps([source_id, kind, sorted(content.items())], ensure_ascii=False)
     return "import-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
-
-
-def _column_of(plan: ImportPlan, kind: str, name: str) -> str:
-    for column, target in plan.targets.items():
-        if target.kind == kind and target.name == name:
-            return column
-    return ""
 
 
 def _segment_traits(clean: dict[str, str]) -> dict[str, object]:

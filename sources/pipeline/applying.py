@@ -57,7 +57,9 @@ def _update_profile(batch: Batch, state: MessageState, customer: Customer) -> li
             source_id=message.source_id,
             observed_at=message.timestamp,
             # a guess: what it cannot read is left out, its cell is kept as a trait
-            address_if_unset=cleanse_core(message.address_if_unset).values,
+            address_if_unset=(
+                cleanse_core(message.address_if_unset).values if message.address_if_unset else {}
+            ),
         )
     if message.type == "group" and message.group_id:
         record_group(

@@ -29,6 +29,8 @@ class ProcessResult:
     issues: tuple[Issue, ...] = ()
     # dropped: an identifier belongs to an erased person (counted per source)
     suppressed: bool = False
+    # not applied: its (source, messageId) was stored already
+    duplicate: bool = False
     # not applied: another transaction holds one of its person's identifiers
     # (only when ``apply_messages`` is told not to wait for them)
     postponed: bool = False
@@ -80,6 +82,7 @@ class MessageState:
             # a suppressed message's issues are reported, a skipped one's are not
             issues=tuple(self.issues) if not (self.postponed or self.duplicate) else (),
             suppressed=self.suppressed,
+            duplicate=self.duplicate,
             postponed=self.postponed,
         )
 

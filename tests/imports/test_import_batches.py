@@ -7,8 +7,10 @@ order, or after the job was started again.
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from customers.models import Customer, Identity
+from customers.models import Customer, Event, Identity
 from sources import tasks
 from sources.imports import runner
 from sources.imports.jobs import create_import_job, set_mapping
@@ -162,3 +164,18 @@ def test_without_a_broker_the_batches_run_inline_before_the_import_returns(job, 
 
     assert (job.status, job.batches_total, job.batches_done, job.rows_done) == ("done", 3, 3, 5)
     assert Customer.objects.count() == 3
+
+
+def test_a_batch_looks_up_its_rows_imported_before_in_one_query(job, sent):
+    run_import(job_id=job.pk, dry_run=False)
+    events = Event._meta.db_table
+
+    with CaptureQueriesContext(connection) as queries:
+        _deliver(sent[0])
+
+    lookups = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("SELECT") and events in q["sql"] and "message_id" in q["sql"]
+    ]
+    assert len(lookups) == 1
