@@ -5,9 +5,10 @@ The profiles matching the rule land in a temporary table; entering is
 statement really changed (``INSERT … ON CONFLICT DO NOTHING RETURNING``,
 ``UPDATE … RETURNING``, so a live re-evaluation that got there first is not
 counted twice) lands in two more temporary tables, which the outbox entries
-and the profiles' document stamps are written from. No id travels to Python
-and back: a first compute of a 400,000-member segment is a handful of
-statements.
+and the profiles' document stamps are written from (entries as chunks of up
+to 1,000 profile ids, ``core.outbox.emit_chunks_for_selected``; exits one
+entry per profile). No id travels to Python and back: a first compute of a
+400,000-member segment is a handful of statements.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from django.db import connection
 
 from core.db.sets import bulk_planning, create_id_table, drop_tables, keep_returned
-from core.outbox import Topic, emit_for_selected
+from core.outbox import Topic, emit_chunks_for_selected, emit_for_selected
 from customers.services.versions import bump_stamps_selected
 from segments.models import Segment, SegmentMembership
 
@@ -63,17 +64,22 @@ def apply_matching(*, segment: Segment, sql: str, params, now: datetime) -> tupl
                 f"UNION ALL SELECT customer_id FROM {EXITED}"
             )
             payload = transition_payload(segment, now)
-            for topic, moved, count in (
-                (Topic.SEGMENT_ENTERED, ENTERED, entered),
-                (Topic.SEGMENT_EXITED, EXITED, exited),
-            ):
-                if count:
-                    emit_for_selected(
-                        topic=topic,
-                        select=f"SELECT customer_id FROM {moved}",  # noqa: S608
-                        payload=payload,
-                        created_at=now,
-                    )
+            if entered:
+                # chunks of 1,000 ids: a first compute writes hundreds of
+                # entries, not one (and one foreign-key check) per member
+                emit_chunks_for_selected(
+                    topic=Topic.SEGMENT_ENTERED,
+                    select=f"SELECT customer_id FROM {ENTERED}",  # noqa: S608
+                    payload=payload,
+                    created_at=now,
+                )
+            if exited:
+                emit_for_selected(
+                    topic=Topic.SEGMENT_EXITED,
+                    select=f"SELECT customer_id FROM {EXITED}",  # noqa: S608
+                    payload=payload,
+                    created_at=now,
+                )
         drop_tables(cursor, MATCH, ENTERED, EXITED)
     return entered, exited
 

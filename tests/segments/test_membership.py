@@ -3,7 +3,9 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 
+from core import outbox as core_outbox
 from core.models import OutboxEntry
+from core.outbox import entry_customer_ids
 from customers.models import Customer, ProfileStamp
 from customers.pointers import document_versions
 from segments.models import Segment, SegmentMembership, SegmentSize
@@ -33,6 +35,12 @@ def outbox(topic: str) -> list[dict]:
     )
 
 
+def entered_ids() -> list[int]:
+    """The profiles of every ``segment.entered`` entry, chunks flattened, in outbox order."""
+    entries = OutboxEntry.objects.filter(topic="segment.entered").order_by("pk")
+    return [pk for entry in entries for pk in entry_customer_ids(entry)]
+
+
 def test_recompute_enters_matching_profiles_with_outbox_and_size(make_customer):
     ann = make_customer(country="DE")
     make_customer(country="FR")
@@ -52,10 +60,11 @@ def test_recompute_enters_matching_profiles_with_outbox_and_size(make_customer):
         {
             "segment_id": segment.pk,
             "segment": "Germans",
-            "customer_id": ann.pk,
+            "customer_ids": [ann.pk],
             "at": NOW.isoformat(),
         }
     ]
+    assert OutboxEntry.objects.get(topic="segment.entered").customer_id is None
     segment.refresh_from_db()
     assert (segment.size, segment.computed_at) == (1, NOW)
     assert list(SegmentSize.objects.values_list("day", "size")) == [(NOW.date(), 1)]
@@ -80,7 +89,7 @@ def test_recompute_exits_and_reentry_keeps_history(make_customer):
     )
     assert history == [(NOW, later), (latest, None)]
     assert [p["customer_id"] for p in outbox("segment.exited")] == [ann.pk]
-    assert len(outbox("segment.entered")) == 2
+    assert entered_ids() == [ann.pk, ann.pk]
 
 
 def test_recompute_without_changes_writes_nothing_new(make_customer):
@@ -143,10 +152,7 @@ def test_recompute_bumps_the_versions_of_exactly_the_profiles_it_moves(make_cust
         joins.pk: 1,
         outsider.pk: 0,
     }
-    assert [p["customer_id"] for p in outbox("segment.entered")] == [
-        *sorted([stays.pk, leaves.pk]),
-        joins.pk,
-    ]
+    assert entered_ids() == [*sorted([stays.pk, leaves.pk]), joins.pk]
     assert [p["customer_id"] for p in outbox("segment.exited")] == [leaves.pk]
 
 
@@ -159,10 +165,27 @@ def test_recompute_enters_many_profiles_in_id_order_once_each(make_customer):
     result = recompute_segment(segment_id=segment.pk, now=NOW)
 
     assert (result.entered, result.exited, result.size) == (39, 0, 40)
-    entered = [p["customer_id"] for p in outbox("segment.entered")]
+    entered = entered_ids()
     assert entered[0] == people[7].pk
     assert entered[1:] == sorted(p.pk for p in people if p != people[7])
     assert SegmentMembership.objects.filter(segment=segment).count() == 40
+
+
+def test_a_recompute_writes_its_entries_as_chunks_of_ids_in_id_order(make_customer, monkeypatch):
+    monkeypatch.setattr(core_outbox, "CHUNK_SIZE", 4)
+    people = sorted(make_customer(country="DE", first_name=f"P{n}").pk for n in range(10))
+    segment = save_segment(name="Germans", rule=GERMANS)
+
+    recompute_segment(segment_id=segment.pk, now=NOW)
+
+    entries = list(OutboxEntry.objects.filter(topic="segment.entered").order_by("pk"))
+    assert [entry.customer_id for entry in entries] == [None, None, None]
+    assert [entry.payload["customer_ids"] for entry in entries] == [
+        people[0:4],
+        people[4:8],
+        people[8:10],
+    ]
+    assert {entry.payload["segment_id"] for entry in entries} == {segment.pk}
 
 
 def test_time_based_rule_lets_members_age_out_on_recompute(make_customer, make_event):
