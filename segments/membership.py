@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from core.db.sets import bulk_planning, create_id_table, drop_tables, keep_returned
 from core.outbox import Topic, emit_chunks_for_selected, emit_for_selected
@@ -25,35 +25,35 @@ from segments.models import Segment, SegmentMembership
 MATCH, ENTERED, EXITED = "segment_match", "segment_entered", "segment_exited"
 
 
-def apply_matching(*, segment: Segment, sql: str, params, now: datetime) -> tuple[int, int]:
+def apply_matching(
+    *, segment: Segment, sql: str, params, now: datetime, materialize: bool = True
+) -> tuple[int, int]:
     """Make the segment's current members exactly the ids ``sql`` selects;
-    returns (entered, exited). Inside the caller's transaction."""
+    returns (entered, exited). Inside the caller's transaction.
+
+    ``materialize``: the ids land in a temporary table first, read by both
+    statements. Without (``sql`` then names its one column ``customer_id``
+    and yields each id once: ``compiler.matching_from_events``), each
+    statement reads ``sql`` itself: exits are written first, so on a first
+    compute (no member to test) only the insert evaluates the rule.
+    """
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
     with connection.cursor() as cursor:
         with bulk_planning(cursor):
-            create_id_table(cursor, MATCH, sql, params)
+            if materialize:
+                create_id_table(cursor, MATCH, sql, params)
+                sql, params = f"SELECT customer_id FROM {MATCH}", []  # noqa: S608
             create_id_table(cursor, ENTERED)
             create_id_table(cursor, EXITED)
-            entered = keep_returned(
-                cursor,
-                f"INSERT INTO {table} (segment_id, customer_id, entered_at) "  # noqa: S608
-                f"SELECT %s, m.customer_id, %s FROM {MATCH} m WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {table} s WHERE s.segment_id = %s "
-                "AND s.customer_id = m.customer_id AND s.exited_at IS NULL) "
-                # in id order: each index takes its entries at its right edge,
-                # and the foreign-key checks at commit read profiles in order
-                "ORDER BY m.customer_id ON CONFLICT DO NOTHING RETURNING customer_id",
-                [segment.pk, now, segment.pk],
-                ENTERED,
-            )
             exited = keep_returned(
                 cursor,
                 f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s "  # noqa: S608
-                f"AND exited_at IS NULL AND NOT EXISTS (SELECT 1 FROM {MATCH} m "
+                f"AND exited_at IS NULL AND NOT EXISTS (SELECT 1 FROM ({sql}) m "
                 f"WHERE m.customer_id = {table}.customer_id) RETURNING customer_id",
-                [now, segment.pk],
+                [now, segment.pk, *params],
                 EXITED,
             )
+            entered = _insert_members(cursor, table, segment, sql, list(params), now)
         # Planned normally: the moved ids' tables are analyzed, so a handful
         # of moves is a few index lookups, not a scan of every profile.
         if entered or exited:
@@ -82,6 +82,35 @@ def apply_matching(*, segment: Segment, sql: str, params, now: datetime) -> tupl
                 )
         drop_tables(cursor, MATCH, ENTERED, EXITED)
     return entered, exited
+
+
+def _insert_members(cursor, table: str, segment: Segment, sql: str, params: list, now) -> int:
+    """Insert the matching non-members, in id order (each index takes its
+    entries at its right edge), their ids kept in ``ENTERED``.
+
+    A plain ``INSERT`` (``ON CONFLICT`` checks each of 400,000 rows
+    speculatively), in a savepoint: when a live re-evaluation entered one of
+    the profiles meanwhile, the unique constraint fails it and the insert runs
+    again with ``ON CONFLICT DO NOTHING`` (that profile is not counted twice).
+    """
+    statement = (
+        f"INSERT INTO {table} (segment_id, customer_id, entered_at) "  # noqa: S608
+        f"SELECT %s, m.customer_id, %s FROM ({sql}) m WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {table} s WHERE s.segment_id = %s "
+        "AND s.customer_id = m.customer_id AND s.exited_at IS NULL) "
+        "ORDER BY m.customer_id"
+    )
+    values = [segment.pk, now, *params, segment.pk]
+    try:
+        with transaction.atomic(savepoint=True):
+            return keep_returned(cursor, statement + " RETURNING customer_id", values, ENTERED)
+    except IntegrityError:
+        return keep_returned(
+            cursor,
+            statement + " ON CONFLICT DO NOTHING RETURNING customer_id",
+            values,
+            ENTERED,
+        )
 
 
 def transition_payload(segment: Segment, now: datetime) -> dict:

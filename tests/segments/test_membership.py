@@ -331,3 +331,101 @@ def test_reevaluation_follows_a_rule_edited_since_the_last_call(make_customer):
     reevaluate_customers(customer_ids=[ann.pk], changes=["field:country"])
 
     assert active_ids(segment) == set()
+
+
+EVENT_RULES = [
+    {"event": "Order Completed"},
+    {"event": "Order Completed", "within_days": 30},
+    {"event": "Order Completed", "last": {"op": "more_than_days_ago", "value": 90}},
+    {"event": "Order Completed", "first": {"op": "within_last_days", "value": 60}},
+    {"event": "Order Completed", "count": {"at_least": 2}},
+    {"event": "Order Completed", "count": {"at_least": 1}, "within_days": 100},
+    {"event": "Order Completed", "where": [{"property": "total", "op": "gt", "value": 50}]},
+]
+
+
+@pytest.mark.parametrize("rule", EVENT_RULES)
+def test_a_one_event_rule_read_from_events_alone_matches_the_compiled_rule(
+    rule, make_customer, make_event
+):
+    """The events-only query (``compiler.matching_from_events``) against the
+    compiled rule over active profiles, merged-away profiles with events included."""
+    from segments.compiler import compile_rule, matching_from_events
+
+    people = [make_customer(first_name=f"P{n}") for n in range(6)]
+    for person, days in zip(people, (1, 20, 95, 200, 40, 120), strict=True):
+        make_event(person, "Order Completed", days_ago=days, properties={"total": days})
+    make_event(people[1], "Order Completed", days_ago=150, properties={"total": 10})
+    make_event(people[4], "Order Completed", days_ago=2)
+    make_event(people[5], "Page Viewed", days_ago=1)
+    Customer.objects.filter(pk=people[3].pk).update(merged_into=people[0])
+    segment = save_segment(name="Buyers", rule=rule)
+    expected = set(
+        Customer.objects.active().filter(compile_rule(rule, now=NOW)).values_list("pk", flat=True)
+    )
+    assert matching_from_events(rule, now=NOW) is not None
+
+    result = recompute_segment(segment_id=segment.pk, now=NOW)
+
+    assert active_ids(segment) == expected
+    assert result.entered == len(expected) == len(entered_ids())
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"event": "Order Completed", "performed": False},
+        {"event": "Order Completed", "count": {"at_most": 1}},
+        {"event": "Order Completed", "count": {"at_least": 0}},
+        {
+            "event": "Order Completed",
+            "count": {"at_least": 2},
+            "last": {"op": "within_last_days", "value": 9},
+        },
+        {"all": [{"event": "Order Completed"}]},
+    ],
+)
+def test_event_rules_that_profiles_without_events_meet_are_not_read_from_events(rule):
+    from segments.compiler import matching_from_events
+
+    assert matching_from_events(rule, now=NOW) is None
+
+
+def test_a_first_compute_that_collides_with_a_live_entry_inserts_again_without_duplicates(
+    make_customer, make_event, monkeypatch
+):
+    """The members' plain INSERT runs in a savepoint: a unique violation (a live
+    re-evaluation entered one of them meanwhile) rolls back what it wrote and
+    the insert runs again with ON CONFLICT DO NOTHING."""
+    from django.db import IntegrityError
+
+    from segments import membership
+
+    people = [make_customer(first_name=f"P{n}") for n in range(3)]
+    for person in people:
+        make_event(person, "Order Completed", days_ago=3)
+    segment = save_segment(name="Buyers", rule={"event": "Order Completed"})
+    real = membership.keep_returned
+    calls = []
+
+    def colliding(cursor, statement, params, table):
+        calls.append(statement)
+        count = real(cursor, statement, params, table)
+        if statement.startswith("INSERT") and "ON CONFLICT" not in statement:
+            raise IntegrityError("duplicate key value violates segmentmembership_one_active")
+        return count
+
+    monkeypatch.setattr(membership, "keep_returned", colliding)
+
+    result = recompute_segment(segment_id=segment.pk, now=NOW)
+
+    assert [("ON CONFLICT DO NOTHING" in s) for s in calls if s.startswith("INSERT")] == [
+        False,
+        True,
+    ]
+    assert (result.entered, result.size) == (3, 3)
+    assert SegmentMembership.objects.filter(segment=segment).count() == 3
+    assert entered_ids() == sorted(p.pk for p in people)
+    assert dict(ProfileStamp.objects.values_list("customer_id", "stamp")) == {
+        p.pk: 1 for p in people
+    }
