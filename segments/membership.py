@@ -13,6 +13,7 @@ entry per profile). No id travels to Python and back: a first compute of a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
@@ -33,9 +34,10 @@ def apply_matching(
 
     ``materialize``: the ids land in a temporary table first, read by both
     statements. Without (``sql`` then names its one column ``customer_id``
-    and yields each id once: ``compiler.matching_from_events``), each
-    statement reads ``sql`` itself: exits are written first, so on a first
-    compute (no member to test) only the insert evaluates the rule.
+    and yields each id once: ``compiler.matching_from_events``), no table:
+    on PostgreSQL exits and entries are one statement that evaluates the
+    rule once; elsewhere each statement reads ``sql`` itself, exits first,
+    so on a first compute (no member to test) only the insert evaluates it.
     """
     table = connection.ops.quote_name(SegmentMembership._meta.db_table)
     with connection.cursor() as cursor:
@@ -45,15 +47,20 @@ def apply_matching(
                 sql, params = f"SELECT customer_id FROM {MATCH}", []  # noqa: S608
             create_id_table(cursor, ENTERED)
             create_id_table(cursor, EXITED)
-            exited = keep_returned(
-                cursor,
-                f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s "  # noqa: S608
-                f"AND exited_at IS NULL AND NOT EXISTS (SELECT 1 FROM ({sql}) m "
-                f"WHERE m.customer_id = {table}.customer_id) RETURNING customer_id",
-                [now, segment.pk, *params],
-                EXITED,
-            )
-            entered = _insert_members(cursor, table, segment, sql, list(params), now)
+            if not materialize and connection.vendor == "postgresql":
+                entered, exited = _move_in_one_statement(
+                    cursor, table, segment, sql, list(params), now
+                )
+            else:
+                exited = keep_returned(
+                    cursor,
+                    f"UPDATE {table} SET exited_at = %s WHERE segment_id = %s "  # noqa: S608
+                    f"AND exited_at IS NULL AND NOT EXISTS (SELECT 1 FROM ({sql}) m "
+                    f"WHERE m.customer_id = {table}.customer_id) RETURNING customer_id",
+                    [now, segment.pk, *params],
+                    EXITED,
+                )
+                entered = _insert_members(cursor, table, segment, sql, list(params), now)
         # Planned normally: the moved ids' tables are analyzed, so a handful
         # of moves is a few index lookups, not a scan of every profile.
         if entered or exited:
@@ -84,6 +91,45 @@ def apply_matching(
     return entered, exited
 
 
+def _move_in_one_statement(
+    cursor, table: str, segment: Segment, sql: str, params: list, now
+) -> tuple[int, int]:
+    """Exits and entries in one statement over the rule's ids, held once in
+    memory (PostgreSQL): returns (entered, exited), their ids kept in
+    ``ENTERED`` / ``EXITED``. Both parts see the members as they were before
+    it: the profiles that exit are the ones not matching, which the insert
+    does not look at. The insert is plain, in a savepoint, as in
+    ``_insert_members``."""
+
+    def statement(conflict: str) -> str:
+        return (
+            f"WITH m AS MATERIALIZED ({sql}), "  # noqa: S608
+            f"exited AS (UPDATE {table} SET exited_at = %s WHERE segment_id = %s "
+            "AND exited_at IS NULL AND NOT EXISTS (SELECT 1 FROM m "
+            f"WHERE m.customer_id = {table}.customer_id) RETURNING {table}.customer_id), "
+            f"kept AS (INSERT INTO {EXITED} (customer_id) SELECT customer_id FROM exited), "
+            f"entered AS (INSERT INTO {table} (segment_id, customer_id, entered_at) "
+            "SELECT %s, m.customer_id, %s FROM m WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} s WHERE s.segment_id = %s "
+            "AND s.customer_id = m.customer_id AND s.exited_at IS NULL) "
+            f"ORDER BY m.customer_id{conflict} RETURNING customer_id) "
+            f"INSERT INTO {ENTERED} (customer_id) SELECT customer_id FROM entered"
+        )
+
+    values = [*params, now, segment.pk, segment.pk, now, segment.pk]
+
+    def run(conflict: str) -> int:
+        cursor.execute(statement(conflict), values)
+        return cursor.rowcount
+
+    entered = _plain_then_on_conflict(run)
+    cursor.execute(f"SELECT count(*) FROM {EXITED}")  # noqa: S608
+    exited = cursor.fetchone()[0]
+    cursor.execute(f"ANALYZE {ENTERED}")
+    cursor.execute(f"ANALYZE {EXITED}")
+    return entered, exited
+
+
 def _insert_members(cursor, table: str, segment: Segment, sql: str, params: list, now) -> int:
     """Insert the matching non-members, in id order (each index takes its
     entries at its right edge), their ids kept in ``ENTERED``.
@@ -101,16 +147,21 @@ def _insert_members(cursor, table: str, segment: Segment, sql: str, params: list
         "ORDER BY m.customer_id"
     )
     values = [segment.pk, now, *params, segment.pk]
+    return _plain_then_on_conflict(
+        lambda conflict: keep_returned(
+            cursor, f"{statement}{conflict} RETURNING customer_id", values, ENTERED
+        )
+    )
+
+
+def _plain_then_on_conflict(run: Callable[[str], int]) -> int:
+    """``run("")`` (a plain ``INSERT``) in a savepoint; on a unique violation,
+    rolled back, ``run(" ON CONFLICT DO NOTHING")``."""
     try:
         with transaction.atomic(savepoint=True):
-            return keep_returned(cursor, statement + " RETURNING customer_id", values, ENTERED)
+            return run("")
     except IntegrityError:
-        return keep_returned(
-            cursor,
-            statement + " ON CONFLICT DO NOTHING RETURNING customer_id",
-            values,
-            ENTERED,
-        )
+        return run(" ON CONFLICT DO NOTHING")
 
 
 def transition_payload(segment: Segment, now: datetime) -> dict:

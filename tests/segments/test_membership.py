@@ -391,41 +391,69 @@ def test_event_rules_that_profiles_without_events_meet_are_not_read_from_events(
     assert matching_from_events(rule, now=NOW) is None
 
 
+@pytest.mark.parametrize(
+    "rule", [{"event": "Order Completed"}, {"field": "country", "op": "eq", "value": "DE"}]
+)
 def test_a_first_compute_that_collides_with_a_live_entry_inserts_again_without_duplicates(
-    make_customer, make_event, monkeypatch
+    rule, make_customer, make_event, monkeypatch
 ):
     """The members' plain INSERT runs in a savepoint: a unique violation (a live
     re-evaluation entered one of them meanwhile) rolls back what it wrote and
-    the insert runs again with ON CONFLICT DO NOTHING."""
+    the insert runs again with ON CONFLICT DO NOTHING. Both ways of moving
+    members (events-only rules, rules over profiles)."""
     from django.db import IntegrityError
 
     from segments import membership
 
-    people = [make_customer(first_name=f"P{n}") for n in range(3)]
+    people = [make_customer(first_name=f"P{n}", country="DE") for n in range(3)]
     for person in people:
         make_event(person, "Order Completed", days_ago=3)
-    segment = save_segment(name="Buyers", rule={"event": "Order Completed"})
-    real = membership.keep_returned
-    calls = []
+    segment = save_segment(name="Buyers", rule=rule)
+    real = membership._plain_then_on_conflict
+    conflicts = []
 
-    def colliding(cursor, statement, params, table):
-        calls.append(statement)
-        count = real(cursor, statement, params, table)
-        if statement.startswith("INSERT") and "ON CONFLICT" not in statement:
-            raise IntegrityError("duplicate key value violates segmentmembership_one_active")
-        return count
+    def colliding(run):
+        def first_collides(conflict):
+            conflicts.append(conflict)
+            count = run(conflict)
+            if not conflict:
+                raise IntegrityError("duplicate key value violates segmentmembership_one_active")
+            return count
 
-    monkeypatch.setattr(membership, "keep_returned", colliding)
+        return real(first_collides)
+
+    monkeypatch.setattr(membership, "_plain_then_on_conflict", colliding)
 
     result = recompute_segment(segment_id=segment.pk, now=NOW)
 
-    assert [("ON CONFLICT DO NOTHING" in s) for s in calls if s.startswith("INSERT")] == [
-        False,
-        True,
-    ]
+    assert conflicts == ["", " ON CONFLICT DO NOTHING"]
     assert (result.entered, result.size) == (3, 3)
     assert SegmentMembership.objects.filter(segment=segment).count() == 3
     assert entered_ids() == sorted(p.pk for p in people)
     assert dict(ProfileStamp.objects.values_list("customer_id", "stamp")) == {
         p.pk: 1 for p in people
+    }
+
+
+def test_an_events_only_recompute_exits_and_enters_in_one_pass(make_customer, make_event):
+    ann, bob, cem = (make_customer(first_name=n) for n in ("Ann", "Bob", "Cem"))
+    make_event(ann, "Order Completed", days_ago=29)
+    make_event(cem, "Order Completed", days_ago=5)
+    segment = save_segment(
+        name="Recent buyers", rule={"event": "Order Completed", "within_days": 30}
+    )
+    recompute_segment(segment_id=segment.pk, now=NOW)
+    make_event(bob, "Order Completed", days_ago=0)
+    later = NOW + timedelta(days=2)
+
+    result = recompute_segment(segment_id=segment.pk, now=later)
+
+    assert (result.entered, result.exited, result.size) == (1, 1, 2)
+    assert active_ids(segment) == {bob.pk, cem.pk}
+    assert entered_ids() == [*sorted([ann.pk, cem.pk]), bob.pk]
+    assert [p["customer_id"] for p in outbox("segment.exited")] == [ann.pk]
+    assert dict(ProfileStamp.objects.values_list("customer_id", "stamp")) == {
+        ann.pk: 2,
+        bob.pk: 1,
+        cem.pk: 1,
     }
