@@ -284,10 +284,14 @@ class ProfileStamp(models.Model):
     profile row and its ten index entries: a segment entering 400,000
     profiles writes 400,000 of these (``customers.services.versions``).
     No row until the first derived change. No foreign-key check per row
-    written (400,000 at commit): every writer also writes rows that keep
-    theirs (memberships, stored values), so a stamp for a profile deleted
-    meanwhile rolls back with them; a profile's deletion removes its stamp
-    (Django's cascade); and a stamp is only read joined to its profile.
+    written (400,000 at commit). Profiles are deleted by erasure only, and a
+    stamp for a profile deleted meanwhile cannot outlive it: a segment
+    recompute (whose memberships and chunked outbox entries have no check
+    either) is serialised with erasure by the segments eraser, which locks
+    every segment first; live re-evaluation writes a one-profile outbox
+    entry and stored traits a value row in the same transaction, and those
+    keep their checks. A profile's deletion removes its stamp (Django's
+    cascade), and a stamp is only read joined to its profile.
     """
 
     customer = models.OneToOneField(

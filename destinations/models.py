@@ -80,7 +80,8 @@ class Destination(models.Model):
 
 
 class Delivery(models.Model):
-    """One outbox entry (or test event) on its way to one destination.
+    """One outbox entry (or test event) on its way to one destination, about one
+    profile (a chunk entry has one delivery per profile it names).
 
     ``delivery_id`` stays the same across retries and replays, so receivers
     can use it to drop duplicates.
@@ -128,9 +129,18 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         ordering = ["-id"]
         constraints = [
-            # Exactly one delivery per outbox entry and destination.
+            # Exactly one delivery per outbox entry, destination and profile (a
+            # chunk of ids fans out into one per profile) ...
             models.UniqueConstraint(
-                fields=["outbox_entry", "destination"], name="delivery_entry_destination_unique"
+                fields=["outbox_entry", "destination", "customer"],
+                name="delivery_entry_destination_profile_unique",
+            ),
+            # ... and one per entry and destination for an entry about no profile
+            # (NULLs are distinct in the constraint above).
+            models.UniqueConstraint(
+                fields=["outbox_entry", "destination"],
+                condition=Q(customer__isnull=True),
+                name="delivery_entry_destination_unique",
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["pending", "failed"]) | Q(next_attempt_at__isnull=False),

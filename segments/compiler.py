@@ -43,7 +43,7 @@ from django.db.models.lookups import (
 
 from consent.selectors import allowed_q
 from consent.services.consent import UnknownPurpose
-from customers.models import Event, Identity
+from customers.models import Customer, Event, Identity
 from customers.services.normalize import InvalidValue, normalize_country
 from segments import computed
 from segments.comparisons import FALSE, NUMBER_LOOKUPS, TRUE, CompileError, text_q
@@ -308,22 +308,55 @@ def _event(node: dict, ctx: Context) -> Q:
     parts = []
     if "count" in node:
         parts.append(_count_q(events, *next(iter(node["count"].items()))))
-    for key, aggregate in (("first", Min), ("last", Max)):
-        if key in node:
-            when = node[key]
-            grouped = (
-                events.values("customer_id")
-                .annotate(at=aggregate("timestamp"))
-                .filter(time_q("at", when["op"], when["value"], ctx.now, datetimes=True))
-                .values("customer_id")
-            )
-            parts.append(Q(pk__in=grouped))
+    parts.extend(Q(pk__in=grouped) for grouped in _occurrences(node, events, ctx))
     if not parts:  # a count decides alone; a first or last occurrence implies the event
         parts.append(Q(pk__in=ids))
     result = parts[0]
     for part in parts[1:]:
         result &= part
     return result
+
+
+def _occurrences(node: dict, events, ctx: Context):
+    """Per ``first`` / ``last`` in the condition, the ids (one ``customer_id``
+    column, each once) whose first / last such event meets its time."""
+    for key, aggregate in (("first", Min), ("last", Max)):
+        if key in node:
+            when = node[key]
+            yield (
+                events.values("customer_id")
+                .annotate(at=aggregate("timestamp"))
+                .filter(time_q("at", when["op"], when["value"], ctx.now, datetimes=True))
+                .values("customer_id")
+            )
+
+
+def matching_from_events(rule: dict, *, now: datetime):
+    """The active profiles matching ``rule``, read from events alone, when the
+    rule is one event condition that only profiles with such events meet
+    (performed, with at most one of ``count`` (at least N), ``first``,
+    ``last``): a query of one ``customer_id`` column, each id once. No profile
+    row is read except the few merged-away ones (a segment such as "last
+    order more than 90 days ago" is an aggregate over order events, not also
+    a join with a million profiles). None for any other rule.
+    """
+    if "event" not in rule or not rule.get("performed", True):
+        return None
+    events = _events(rule, Context(now=now))
+    parts = list(_occurrences(rule, events, Context(now=now)))
+    if "count" in rule:
+        key, n = next(iter(rule["count"].items()))
+        if key != "at_least" or n < 1:
+            return None
+        if n > 1:
+            counted = events.values("customer_id").annotate(n=Count("*"))
+            parts.append(counted.filter(n__gte=n).values("customer_id"))
+    if not parts:
+        parts.append(events.values("customer_id").distinct())
+    if len(parts) != 1:
+        return None
+    merged = Customer.objects.filter(merged_into__isnull=False).order_by().values("pk")
+    return parts[0].exclude(customer_id__in=merged)
 
 
 def _count_q(events, key: str, n: int) -> Q:

@@ -76,12 +76,14 @@ class SegmentMembership(models.Model):
     )
     # No index of its own: (customer, segment) below leads with it, and every
     # index is one more write per member of a 400,000-member first compute.
-    # No foreign-key check per row either (400,000 at commit): a row is only
-    # ever inserted with a ``segment.entered`` outbox entry for the same
-    # profile in the same transaction (``segments.membership``,
-    # ``services._emit``), whose check remains, so a profile deleted
-    # meanwhile still fails one of the two transactions, as before. Deleting
-    # a profile deletes its rows (Django's cascade, and the segments eraser).
+    # No foreign-key check per row either (400,000 at commit). Live
+    # re-evaluation inserts a row with a ``segment.entered`` outbox entry for
+    # the same profile (``services._emit``), whose check remains; a recompute
+    # writes chunks of ids without one (``segments.membership``), and the
+    # segments eraser locks every segment before it deletes a person's rows,
+    # so a recompute finishes first (its rows are deleted) or starts after
+    # the profile is gone. Deleting a profile deletes its rows (Django's
+    # cascade, and the segments eraser).
     customer = models.ForeignKey(
         Customer,
         on_delete=models.CASCADE,

@@ -23,7 +23,7 @@ from core.outbox import Topic, emit_for_customers
 from customers.models import Customer
 from customers.services.versions import bump_stamps
 from segments import evaluation, membership
-from segments.compiler import compile_rule
+from segments.compiler import compile_rule, matching_from_events
 from segments.models import ComputedTrait, Segment, SegmentMembership, SegmentSize
 from segments.rules import dependencies, validate_rule
 
@@ -129,15 +129,19 @@ def recompute_segment(
     segment = Segment.objects.select_for_update().get(pk=segment_id)
     entered = exited = 0
     if segment.kind == Segment.Kind.DYNAMIC and segment.is_active:
-        matching = (
-            Customer.objects.active()
-            .filter(compile_rule(segment.rule, now=now))
-            .order_by()
-            .values("pk")
-        )
+        # one event condition: an aggregate over events, read by each statement
+        matching = matching_from_events(segment.rule, now=now)
+        materialize = matching is None
+        if matching is None:
+            matching = (
+                Customer.objects.active()
+                .filter(compile_rule(segment.rule, now=now))
+                .order_by()
+                .values("pk")
+            )
         sql, params = matching.query.sql_with_params()
         entered, exited = membership.apply_matching(
-            segment=segment, sql=sql, params=params, now=now
+            segment=segment, sql=sql, params=params, now=now, materialize=materialize
         )
     size = _record_size(segment, now)
     return RecomputeResult(segment.pk, entered, exited, size)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from customers.models import Customer, ProfileStamp
@@ -150,15 +150,44 @@ def bump_stamps_selected(*, select: str, params=()) -> int:
     ``customer_id``; repeats allowed) yields, when they are in the database
     already (a segment recompute moving 400,000 profiles): one statement.
     Stamps are written in id order, so two writers never wait on each
-    other in a cycle. Returns how many profiles' stamps moved."""
+    other in a cycle. Returns how many profiles' stamps moved.
+
+    On PostgreSQL the profiles that have a stamp are updated and the others
+    get theirs by a plain insert, in one statement (an upsert checks each of
+    400,000 new rows speculatively first); when another transaction created
+    one of those stamps meanwhile, the insert fails on the primary key and
+    the whole bump runs again as the upsert, in a savepoint.
+    """
     table = connection.ops.quote_name(ProfileStamp._meta.db_table)
+    moved = (
+        f"SELECT customer_id FROM ({select}) AS s WHERE customer_id IS NOT NULL "  # noqa: S608
+        "GROUP BY customer_id ORDER BY customer_id"
+    )
     # SQLite needs the WHERE to read ON CONFLICT as the upsert's, not a join's
-    statement = (
+    upsert = (
         f"INSERT INTO {table} (customer_id, stamp) "  # noqa: S608
         f"SELECT customer_id, 1 FROM ({select}) AS s WHERE customer_id IS NOT NULL "
         "GROUP BY customer_id ORDER BY customer_id "
         f"ON CONFLICT (customer_id) DO UPDATE SET stamp = {table}.stamp + 1"
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.rowcount
+        if connection.vendor != "postgresql":
+            cursor.execute(upsert, params)
+            return cursor.rowcount
+        split = (
+            f"WITH moved AS MATERIALIZED ({moved}), "  # noqa: S608
+            f"updated AS (UPDATE {table} SET stamp = {table}.stamp + 1 FROM moved "
+            f"WHERE {table}.customer_id = moved.customer_id RETURNING {table}.customer_id), "
+            f"inserted AS (INSERT INTO {table} (customer_id, stamp) SELECT customer_id, 1 "
+            "FROM moved WHERE NOT EXISTS (SELECT 1 FROM updated "
+            "WHERE updated.customer_id = moved.customer_id) ORDER BY customer_id "
+            "RETURNING customer_id) "
+            "SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted)"
+        )
+        try:
+            with transaction.atomic(savepoint=True):
+                cursor.execute(split, params)
+                return cursor.fetchone()[0]
+        except IntegrityError:
+            cursor.execute(upsert, params)
+            return cursor.rowcount

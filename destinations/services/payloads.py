@@ -17,6 +17,7 @@ from collections import defaultdict
 from datetime import date, datetime
 
 from core.models import OutboxEntry
+from core.outbox import CUSTOMER_IDS
 from customers.models import CORE_FIELDS, Customer, Identity
 
 PAYLOAD_VERSION = 1
@@ -53,11 +54,12 @@ def _profile(customer: Customer, identities: list[dict]) -> dict:
 
 
 def entry_payload(*, delivery_id: uuid.UUID, entry: OutboxEntry, profile: dict | None) -> dict:
-    # integrations routed the entry (dispatch.receives_call); it is not sent on
+    # integrations routed the entry (dispatch.receives_call); it is not sent on,
+    # and a chunk's ids neither: each delivery's body is about its one profile
     data = {
         key: value
         for key, value in entry.payload.items()
-        if key not in ("customer_id", "integrations")
+        if key not in ("customer_id", CUSTOMER_IDS, "integrations")
     }
     return document(
         delivery_id=delivery_id,

@@ -170,3 +170,60 @@ def test_a_merge_and_its_unmerge_only_ever_move_document_versions_up(resolve):
     seen.append(document_versions([ann.pk])[ann.pk])
     assert seen == sorted(set(seen))
     assert ProfileStamp.objects.get(customer=dup).stamp == 2
+
+
+def test_stamps_of_profiles_with_and_without_one_move_by_one_each_and_are_counted():
+    ids = [Customer.objects.create().pk for _ in range(4)]
+    bump_stamps(ids[:2])
+    bump_stamps([ids[1]])
+
+    moved = bump_stamps_selected(
+        select=" UNION ALL ".join(["SELECT %s AS customer_id"] * 5),
+        params=[ids[0], ids[1], ids[2], ids[2], ids[3]],
+    )
+
+    assert moved == 4
+    assert dict(ProfileStamp.objects.values_list("customer_id", "stamp")) == {
+        ids[0]: 2,
+        ids[1]: 3,
+        ids[2]: 1,
+        ids[3]: 1,
+    }
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_stamp_created_meanwhile_by_another_transaction_still_moves():
+    """New stamps are a plain insert: when another transaction creates one of
+    them first, the insert fails on the key and the bump runs again as an
+    upsert, so the change moves that stamp too (1 from the other, 1 from us)."""
+    import threading
+    import time
+
+    from django.db import connections
+
+    pk = Customer.objects.create().pk
+    created, errors = threading.Event(), []
+
+    def other_writer():
+        try:
+            with transaction.atomic():
+                ProfileStamp.objects.create(customer_id=pk, stamp=1)
+                created.set()
+                time.sleep(1.0)  # the bump below waits on the key meanwhile
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+            created.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert created.wait(timeout=10)
+    with transaction.atomic():
+        moved = bump_stamps_selected(select="SELECT %s::bigint AS customer_id", params=[pk])
+    thread.join(timeout=30)
+
+    assert errors == []
+    assert moved == 1
+    assert ProfileStamp.objects.get(customer_id=pk).stamp == 2

@@ -3,7 +3,9 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 
+from core import outbox as core_outbox
 from core.models import OutboxEntry
+from core.outbox import entry_customer_ids
 from customers.models import Customer, ProfileStamp
 from customers.pointers import document_versions
 from segments.models import Segment, SegmentMembership, SegmentSize
@@ -33,6 +35,12 @@ def outbox(topic: str) -> list[dict]:
     )
 
 
+def entered_ids() -> list[int]:
+    """The profiles of every ``segment.entered`` entry, chunks flattened, in outbox order."""
+    entries = OutboxEntry.objects.filter(topic="segment.entered").order_by("pk")
+    return [pk for entry in entries for pk in entry_customer_ids(entry)]
+
+
 def test_recompute_enters_matching_profiles_with_outbox_and_size(make_customer):
     ann = make_customer(country="DE")
     make_customer(country="FR")
@@ -52,10 +60,11 @@ def test_recompute_enters_matching_profiles_with_outbox_and_size(make_customer):
         {
             "segment_id": segment.pk,
             "segment": "Germans",
-            "customer_id": ann.pk,
+            "customer_ids": [ann.pk],
             "at": NOW.isoformat(),
         }
     ]
+    assert OutboxEntry.objects.get(topic="segment.entered").customer_id is None
     segment.refresh_from_db()
     assert (segment.size, segment.computed_at) == (1, NOW)
     assert list(SegmentSize.objects.values_list("day", "size")) == [(NOW.date(), 1)]
@@ -80,7 +89,7 @@ def test_recompute_exits_and_reentry_keeps_history(make_customer):
     )
     assert history == [(NOW, later), (latest, None)]
     assert [p["customer_id"] for p in outbox("segment.exited")] == [ann.pk]
-    assert len(outbox("segment.entered")) == 2
+    assert entered_ids() == [ann.pk, ann.pk]
 
 
 def test_recompute_without_changes_writes_nothing_new(make_customer):
@@ -143,10 +152,7 @@ def test_recompute_bumps_the_versions_of_exactly_the_profiles_it_moves(make_cust
         joins.pk: 1,
         outsider.pk: 0,
     }
-    assert [p["customer_id"] for p in outbox("segment.entered")] == [
-        *sorted([stays.pk, leaves.pk]),
-        joins.pk,
-    ]
+    assert entered_ids() == [*sorted([stays.pk, leaves.pk]), joins.pk]
     assert [p["customer_id"] for p in outbox("segment.exited")] == [leaves.pk]
 
 
@@ -159,10 +165,27 @@ def test_recompute_enters_many_profiles_in_id_order_once_each(make_customer):
     result = recompute_segment(segment_id=segment.pk, now=NOW)
 
     assert (result.entered, result.exited, result.size) == (39, 0, 40)
-    entered = [p["customer_id"] for p in outbox("segment.entered")]
+    entered = entered_ids()
     assert entered[0] == people[7].pk
     assert entered[1:] == sorted(p.pk for p in people if p != people[7])
     assert SegmentMembership.objects.filter(segment=segment).count() == 40
+
+
+def test_a_recompute_writes_its_entries_as_chunks_of_ids_in_id_order(make_customer, monkeypatch):
+    monkeypatch.setattr(core_outbox, "CHUNK_SIZE", 4)
+    people = sorted(make_customer(country="DE", first_name=f"P{n}").pk for n in range(10))
+    segment = save_segment(name="Germans", rule=GERMANS)
+
+    recompute_segment(segment_id=segment.pk, now=NOW)
+
+    entries = list(OutboxEntry.objects.filter(topic="segment.entered").order_by("pk"))
+    assert [entry.customer_id for entry in entries] == [None, None, None]
+    assert [entry.payload["customer_ids"] for entry in entries] == [
+        people[0:4],
+        people[4:8],
+        people[8:10],
+    ]
+    assert {entry.payload["segment_id"] for entry in entries} == {segment.pk}
 
 
 def test_time_based_rule_lets_members_age_out_on_recompute(make_customer, make_event):
@@ -308,3 +331,129 @@ def test_reevaluation_follows_a_rule_edited_since_the_last_call(make_customer):
     reevaluate_customers(customer_ids=[ann.pk], changes=["field:country"])
 
     assert active_ids(segment) == set()
+
+
+EVENT_RULES = [
+    {"event": "Order Completed"},
+    {"event": "Order Completed", "within_days": 30},
+    {"event": "Order Completed", "last": {"op": "more_than_days_ago", "value": 90}},
+    {"event": "Order Completed", "first": {"op": "within_last_days", "value": 60}},
+    {"event": "Order Completed", "count": {"at_least": 2}},
+    {"event": "Order Completed", "count": {"at_least": 1}, "within_days": 100},
+    {"event": "Order Completed", "where": [{"property": "total", "op": "gt", "value": 50}]},
+]
+
+
+@pytest.mark.parametrize("rule", EVENT_RULES)
+def test_a_one_event_rule_read_from_events_alone_matches_the_compiled_rule(
+    rule, make_customer, make_event
+):
+    """The events-only query (``compiler.matching_from_events``) against the
+    compiled rule over active profiles, merged-away profiles with events included."""
+    from segments.compiler import compile_rule, matching_from_events
+
+    people = [make_customer(first_name=f"P{n}") for n in range(6)]
+    for person, days in zip(people, (1, 20, 95, 200, 40, 120), strict=True):
+        make_event(person, "Order Completed", days_ago=days, properties={"total": days})
+    make_event(people[1], "Order Completed", days_ago=150, properties={"total": 10})
+    make_event(people[4], "Order Completed", days_ago=2)
+    make_event(people[5], "Page Viewed", days_ago=1)
+    Customer.objects.filter(pk=people[3].pk).update(merged_into=people[0])
+    segment = save_segment(name="Buyers", rule=rule)
+    expected = set(
+        Customer.objects.active().filter(compile_rule(rule, now=NOW)).values_list("pk", flat=True)
+    )
+    assert matching_from_events(rule, now=NOW) is not None
+
+    result = recompute_segment(segment_id=segment.pk, now=NOW)
+
+    assert active_ids(segment) == expected
+    assert result.entered == len(expected) == len(entered_ids())
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"event": "Order Completed", "performed": False},
+        {"event": "Order Completed", "count": {"at_most": 1}},
+        {"event": "Order Completed", "count": {"at_least": 0}},
+        {
+            "event": "Order Completed",
+            "count": {"at_least": 2},
+            "last": {"op": "within_last_days", "value": 9},
+        },
+        {"all": [{"event": "Order Completed"}]},
+    ],
+)
+def test_event_rules_that_profiles_without_events_meet_are_not_read_from_events(rule):
+    from segments.compiler import matching_from_events
+
+    assert matching_from_events(rule, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    "rule", [{"event": "Order Completed"}, {"field": "country", "op": "eq", "value": "DE"}]
+)
+def test_a_first_compute_that_collides_with_a_live_entry_inserts_again_without_duplicates(
+    rule, make_customer, make_event, monkeypatch
+):
+    """The members' plain INSERT runs in a savepoint: a unique violation (a live
+    re-evaluation entered one of them meanwhile) rolls back what it wrote and
+    the insert runs again with ON CONFLICT DO NOTHING. Both ways of moving
+    members (events-only rules, rules over profiles)."""
+    from django.db import IntegrityError
+
+    from segments import membership
+
+    people = [make_customer(first_name=f"P{n}", country="DE") for n in range(3)]
+    for person in people:
+        make_event(person, "Order Completed", days_ago=3)
+    segment = save_segment(name="Buyers", rule=rule)
+    real = membership._plain_then_on_conflict
+    conflicts = []
+
+    def colliding(run):
+        def first_collides(conflict):
+            conflicts.append(conflict)
+            count = run(conflict)
+            if not conflict:
+                raise IntegrityError("duplicate key value violates segmentmembership_one_active")
+            return count
+
+        return real(first_collides)
+
+    monkeypatch.setattr(membership, "_plain_then_on_conflict", colliding)
+
+    result = recompute_segment(segment_id=segment.pk, now=NOW)
+
+    assert conflicts == ["", " ON CONFLICT DO NOTHING"]
+    assert (result.entered, result.size) == (3, 3)
+    assert SegmentMembership.objects.filter(segment=segment).count() == 3
+    assert entered_ids() == sorted(p.pk for p in people)
+    assert dict(ProfileStamp.objects.values_list("customer_id", "stamp")) == {
+        p.pk: 1 for p in people
+    }
+
+
+def test_an_events_only_recompute_exits_and_enters_in_one_pass(make_customer, make_event):
+    ann, bob, cem = (make_customer(first_name=n) for n in ("Ann", "Bob", "Cem"))
+    make_event(ann, "Order Completed", days_ago=29)
+    make_event(cem, "Order Completed", days_ago=5)
+    segment = save_segment(
+        name="Recent buyers", rule={"event": "Order Completed", "within_days": 30}
+    )
+    recompute_segment(segment_id=segment.pk, now=NOW)
+    make_event(bob, "Order Completed", days_ago=0)
+    later = NOW + timedelta(days=2)
+
+    result = recompute_segment(segment_id=segment.pk, now=later)
+
+    assert (result.entered, result.exited, result.size) == (1, 1, 2)
+    assert active_ids(segment) == {bob.pk, cem.pk}
+    assert entered_ids() == [*sorted([ann.pk, cem.pk]), bob.pk]
+    assert [p["customer_id"] for p in outbox("segment.exited")] == [ann.pk]
+    assert dict(ProfileStamp.objects.values_list("customer_id", "stamp")) == {
+        ann.pk: 2,
+        bob.pk: 1,
+        cem.pk: 1,
+    }
