@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python benchmarks/linkage.py [--people 3000] [--copies 1 5] \
         [--seed 7] [--merge-above 0.9] [--load import|bulk] [--merge-cap N] [--json PATH] \
-        [--details PATH] [--database-url URL] [--profile PATH]
+        [--details PATH] [--database-url URL] [--profile PATH] [--no-calibration]
 
 For each ``--copies`` value a throwaway PostgreSQL database
 (bench_linkage_<copies>) is filled with people from ``corruption.py``'s
@@ -23,6 +23,14 @@ candidate pair scored (calibration: observed share of true pairs per
 0.1-wide score band next to the band's mean score), and ``find_duplicates
 --merge-above S`` timed, with the resulting profiles compared with the
 truth pairwise over the imported rows (precision, recall, F1).
+
+``--no-calibration`` skips the blocking-and-calibration pass (every
+candidate pair as a Python tuple: several GB at 1M profiles, more than
+``find_duplicates`` itself) and frees the generated rows before
+``find_duplicates``, so that the peak RSS reported is ``find_duplicates``'
+own (plus the few hundred MiB the process holds before it); "peak RSS
+before find_duplicates" is printed next to it: the peak is
+``find_duplicates``' when it is the higher of the two.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
+import gc
 import io
 import json
 import os
@@ -225,7 +234,13 @@ def backend_cpu() -> float | None:
 
 
 def run(
-    copies: int, people: int, seed: int, merge_above: float, load: str, profile: Path | None
+    copies: int,
+    people: int,
+    seed: int,
+    merge_above: float,
+    load: str,
+    profile: Path | None,
+    calibration: bool = True,
 ) -> dict:
     import django
 
@@ -243,7 +258,12 @@ def run(
     owners = record_owners()
     figures["profiles"] = Customer.objects.filter(merged_into=None).count()
     figures["after load"] = pairwise(owners, person_of)
-    figures.update(blocking_and_calibration(owners, person_of))
+    if calibration:
+        figures.update(blocking_and_calibration(owners, person_of))
+    else:
+        del rows
+        gc.collect()
+    figures["peak RSS before find_duplicates MiB"] = peak_rss_mib()
     out = io.StringIO()
     profiler = cProfile.Profile() if profile else None
     backend = backend_cpu()
@@ -258,13 +278,18 @@ def run(
     figures["find_duplicates CPU s"] = time.process_time() - cpu
     if backend is not None:
         figures["find_duplicates PostgreSQL CPU s"] = backend_cpu() - backend
+    figures["find_duplicates peak RSS MiB"] = peak_rss_mib()
     figures["summary"] = out.getvalue().strip().splitlines()[0]
     final = record_owners()
     figures["after find_duplicates"] = pairwise(final, person_of)
     figures["find_duplicates alone"] = profile_pairs(owners, final, person_of)
     figures["left for review"] = DuplicateSuggestion.objects.filter(status="pending").count()
-    figures["peak RSS MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak RSS MiB"] = peak_rss_mib()
     return figures
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -284,10 +309,23 @@ def main() -> None:
         "(created and dropped by the run)",
     )
     parser.add_argument("--profile", type=Path, help="cProfile find_duplicates into this file")
+    parser.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="skip pair completeness and calibration (scale runs: find_duplicates' own memory)",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        figures = run(args.child, args.people, args.seed, args.merge_above, args.load, args.profile)
+        figures = run(
+            args.child,
+            args.people,
+            args.seed,
+            args.merge_above,
+            args.load,
+            args.profile,
+            calibration=not args.no_calibration,
+        )
         print(json.dumps(figures))
         return
     results = {}
@@ -304,6 +342,7 @@ def main() -> None:
                 *("--seed", str(args.seed), "--merge-above", str(args.merge_above)),
                 *("--load", args.load),
                 *(("--profile", str(args.profile)) if args.profile else ()),
+                *(("--no-calibration",) if args.no_calibration else ()),
             ],
             cwd=ROOT,
             env={**env, "DJANGO_SETTINGS_MODULE": "cdp_site.settings"},
@@ -322,7 +361,8 @@ def main() -> None:
             end = f["after find_duplicates"]
             flat[f"precision, copies ≤ {copies}"] = round(end["precision"], 4)
             flat[f"recall, copies ≤ {copies}"] = round(end["recall"], 4)
-            flat[f"pair completeness, copies ≤ {copies}"] = round(f["pair completeness"], 4)
+            if "pair completeness" in f:
+                flat[f"pair completeness, copies ≤ {copies}"] = round(f["pair completeness"], 4)
             flat[f"find_duplicates s, copies ≤ {copies}"] = round(f["find_duplicates s"], 1)
         args.json.write_text(json.dumps(flat))
     if args.details:
@@ -341,23 +381,29 @@ def print_tables(results: dict, args) -> None:
         "| pair completeness | find_duplicates alone: precision / recall "
         "| precision | recall | F1 | left for review | load s "
         "| find_duplicates s (CPU s + PostgreSQL backend CPU s) "
-        "| peak RSS MiB |"
+        "| peak RSS MiB (before find_duplicates) |"
     )
     print("|---" * 13 + "|")
     for copies, f in results.items():
         end, alone = f["after find_duplicates"], f["find_duplicates alone"]
         server = f.get("find_duplicates PostgreSQL CPU s")
         server = "" if server is None else f" + {server:.1f}"
+        completeness = f.get("pair completeness")
+        completeness = "—" if completeness is None else f"{completeness:.4f}"
         print(
             f"| {copies} | {f['rows']} | {f['profiles']} "
             f"| {f['after load']['precision']:.4f} / {f['after load']['recall']:.4f} "
-            f"| {f['pair completeness']:.4f} | {alone['precision']:.4f} / {alone['recall']:.4f} "
+            f"| {completeness} | {alone['precision']:.4f} / {alone['recall']:.4f} "
             f"| {end['precision']:.4f} | {end['recall']:.4f} "
             f"| {end['F1']:.4f} | {f['left for review']} | {f['load s']:.1f} "
             f"| {f['find_duplicates s']:.1f} ({f['find_duplicates CPU s']:.1f}{server}) "
-            f"| {f['peak RSS MiB']:.0f} |"
+            f"| {f['find_duplicates peak RSS MiB']:.0f} "
+            f"({f['peak RSS before find_duplicates MiB']:.0f}) |"
         )
+        print(f"find_duplicates, copies ≤ {copies}: {f['summary']}")
     for copies, f in results.items():
+        if "calibration" not in f:
+            continue
         print(f"\ncalibration, copies ≤ {copies} (every candidate pair after the load)")
         print("| score band | pairs | mean score | observed precision |")
         print("|---|---|---|---|")

@@ -41,6 +41,7 @@ from customers.linkage.records import Record
 MAX_BLOCK = 50
 WINDOW = 4
 CHUNK = 50_000  # records whose keys are hashed before they go into an array
+STEP = 1_000_000  # pair codes handled at once (bounds the temporary arrays)
 MIN_DELETION_LENGTH = 4  # shorter names: too many unrelated one-letter variants
 
 
@@ -94,18 +95,27 @@ def name_key(record: Record) -> str:
     return " ".join(sorted(f"{record.first} {record.last}".split()))
 
 
-def _block_pairs(records: Sequence[Record]) -> np.ndarray:
-    """Pairs sharing a key, encoded ``i * n + j`` (i < j), with repeats."""
+def _hashed_keys(records: Sequence[Record], start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """The keys of records ``start:stop`` as hashes, and the record each is of."""
+    hashes: list[int] = []
+    owners: list[int] = []
+    for index in range(start, stop):
+        found = {hash(key) for key in keys(records[index])}
+        hashes.extend(found)
+        owners.extend([index] * len(found))
+    return np.array(hashes, dtype=np.int64), np.array(owners, dtype=np.int32)
+
+
+def _block_pairs(records: Sequence[Record], also: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Pairs sharing a key, encoded ``i * n + j`` (i < j), with repeats, then
+    the pairs of ``also``: one array, allocated once at its final size and
+    filled block size by block size (at a million records it holds some sixty
+    million codes; a list of pieces joined afterwards would need it twice)."""
     key_chunks, owner_chunks = [], []
     for start in range(0, len(records), CHUNK):
-        hashes: list[int] = []
-        owners: list[int] = []
-        for index in range(start, min(start + CHUNK, len(records))):
-            found = {hash(key) for key in keys(records[index])}
-            hashes.extend(found)
-            owners.extend([index] * len(found))
-        key_chunks.append(np.array(hashes, dtype=np.int64))
-        owner_chunks.append(np.array(owners, dtype=np.int32))
+        hashes, owners = _hashed_keys(records, start, min(start + CHUNK, len(records)))
+        key_chunks.append(hashes)
+        owner_chunks.append(owners)
     key, owner = np.concatenate(key_chunks), np.concatenate(owner_chunks).astype(np.int64)
     del key_chunks, owner_chunks
     order = np.argsort(key, kind="stable")
@@ -115,16 +125,25 @@ def _block_pairs(records: Sequence[Record]) -> np.ndarray:
     sizes = np.diff(np.r_[starts, len(key)])
     del key
     n = len(records)
-    chunks = []
-    for size in range(2, MAX_BLOCK + 1):
-        chosen = starts[sizes == size]
-        if not len(chosen):
-            continue
-        members = owner[chosen[:, None] + np.arange(size)]
-        members.sort(axis=1)
+    blocks = {size: starts[sizes == size] for size in range(2, MAX_BLOCK + 1)}
+    total = sum(len(chosen) * size * (size - 1) // 2 for size, chosen in blocks.items())
+    codes = np.empty(total + sum(len(extra) for extra in also), dtype=np.int64)
+    filled = 0
+    for size, chosen in blocks.items():
         a, b = np.triu_indices(size, k=1)
-        chunks.append((members[:, a] * n + members[:, b]).ravel())
-    return np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
+        step = max(1, STEP // len(a))  # blocks at once: bounds the temporaries
+        for first in range(0, len(chosen), step):
+            part = chosen[first : first + step]
+            members = owner[part[:, None] + np.arange(size)]
+            members.sort(axis=1)
+            block = codes[filled : filled + len(part) * len(a)].reshape(len(part), len(a))
+            np.multiply(members[:, a], n, out=block)
+            block += members[:, b]
+            filled += block.size
+    for extra in also:
+        codes[filled : filled + len(extra)] = extra
+        filled += len(extra)
+    return codes
 
 
 def _single_name_pairs(records: Sequence[Record]) -> np.ndarray:
@@ -166,17 +185,42 @@ def _neighbourhood_pairs(records: Sequence[Record]) -> np.ndarray:
 
 
 def candidate_arrays(records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs as two index arrays (``left < right``), each pair once."""
+    """Candidate pairs as two ``int32`` index arrays (``left < right``), each
+    pair once, in order. The pairs of all keys are deduplicated in the one
+    array that holds them, sorted in place (``np.unique`` would sort a copy)."""
     n = len(records)
     if n < 2:
-        empty = np.empty(0, dtype=np.int64)
+        empty = np.empty(0, dtype=np.int32)
         return empty, empty
-    codes = np.unique(
-        np.concatenate(
-            [_block_pairs(records), _single_name_pairs(records), _neighbourhood_pairs(records)]
-        )
-    )
-    return codes // n, codes % n
+    codes = _block_pairs(records, also=(_single_name_pairs(records), _neighbourhood_pairs(records)))
+    codes = _unique_in_place(codes)
+    left = np.empty(len(codes), dtype=np.int32)
+    right = np.empty(len(codes), dtype=np.int32)
+    for start in range(0, len(codes), STEP):
+        part = codes[start : start + STEP]
+        left[start : start + len(part)], right[start : start + len(part)] = np.divmod(part, n)
+    return left, right
+
+
+def _unique_in_place(codes: np.ndarray) -> np.ndarray:
+    """``codes`` sorted, each value once, in the same buffer (shrunk to fit):
+    no copy of the pairs with repeats exists beside them."""
+    if not len(codes):
+        return codes
+    codes.sort()
+    kept, last = 0, None
+    for start in range(0, len(codes), STEP):
+        part = codes[start : start + STEP]
+        new = np.empty(len(part), dtype=bool)
+        np.not_equal(part[1:], part[:-1], out=new[1:])
+        new[0] = last is None or part[0] != last
+        last = part[-1]
+        chosen = part[new]  # a copy: written back below where ``part`` was read from
+        codes[kept : kept + len(chosen)] = chosen
+        kept += len(chosen)
+    del part, new, chosen
+    codes.resize(kept, refcheck=False)
+    return codes
 
 
 def candidate_pairs(records: Sequence[Record]) -> set[tuple[int, int]]:

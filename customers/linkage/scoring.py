@@ -50,6 +50,13 @@ class Scored:
             strict=True,
         )
 
+    def release_pairs(self) -> None:
+        """Drop the per-pair arrays (the records and the model stay, for
+        explanations and one-pair scores)."""
+        self.left = self.right = np.empty(0, dtype=np.int32)
+        self.codes = np.empty(0, dtype=np.int32)
+        self.values = np.empty(0, dtype=np.float64)
+
     def explain(self, i: int, code: int) -> dict:
         return self.model.explain(decode(code), self.records[i])
 
@@ -62,9 +69,7 @@ def score_records(records: Sequence[Record]) -> Scored:
         now = time.process_time()
         cpu[stage], clock = now - clock, now
 
-    pairs_left, pairs_right = candidate_arrays(records)
-    left, right = pairs_left.astype(np.int32), pairs_right.astype(np.int32)
-    del pairs_left, pairs_right
+    left, right = candidate_arrays(records)
     lap("blocking")
     columns = Columns.build(records)
     codes = np.empty(len(left), dtype=np.int32)

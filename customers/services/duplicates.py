@@ -48,6 +48,7 @@ from customers.services.merging import (
 
 DEFAULT_SUGGEST_ABOVE = 0.5
 DEFAULT_MERGE_ABOVE = 0.9
+_PAIR_CHUNK = 1_000_000  # candidate pairs looked at at once
 _CHUNK = 2000  # rows written per statement
 REVIEW_SUGGESTIONS = ("customers.change_duplicatesuggestion",)
 Status = DuplicateSuggestion.Status
@@ -102,8 +103,9 @@ class _Found:
     code: int
 
 
-def _decided(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Which pairs a steward decided on already (merged or "not the same")."""
+def _decided_pairs() -> np.ndarray:
+    """Profile id pairs (low, high) a steward decided on already (merged or
+    "not the same"), one row each."""
     decided = np.array(
         list(
             DuplicateSuggestion.objects.filter(
@@ -112,11 +114,37 @@ def _decided(low: np.ndarray, high: np.ndarray) -> np.ndarray:
         ),
         dtype=np.int64,
     ).reshape(-1, 2)
+    return np.stack(_pairs(decided[:, 0], decided[:, 1]), axis=1)
+
+
+def _decided(low: np.ndarray, high: np.ndarray, decided: np.ndarray) -> np.ndarray:
+    """Which of the pairs (profile ids) are among ``decided``."""
     if not len(decided) or not len(low):
         return np.zeros(len(low), dtype=bool)
     width = int(max(high.max(), decided.max())) + 1
-    decided_low, decided_high = _pairs(decided[:, 0], decided[:, 1])
-    return np.isin(low * width + high, decided_low * width + decided_high)
+    return np.isin(low * width + high, decided[:, 0] * width + decided[:, 1])
+
+
+def _decided_candidates(scored: Scored, pks: np.ndarray, decided: np.ndarray) -> int:
+    """How many candidate pairs (of any score) are ``decided`` pairs: looked up
+    from the decided side, so that no profile-id array is built per candidate
+    pair (``pks`` ascending, one per record, as ``load_records`` orders them)."""
+    if not len(decided) or not len(scored):
+        return 0
+    where = np.searchsorted(pks, decided).clip(max=len(pks) - 1)
+    active = (pks[where] == decided).all(axis=1)
+    n = len(pks)
+    wanted = np.unique(where[active, 0] * n + where[active, 1])  # record indexes, low < high
+    involved = np.zeros(n, dtype=bool)
+    involved[where[active, 0]] = True
+    count = 0
+    for start in range(0, len(scored), _PAIR_CHUNK):
+        left = scored.left[start : start + _PAIR_CHUNK]
+        near = np.flatnonzero(involved[left])
+        if len(near):
+            right = scored.right[start : start + _PAIR_CHUNK][near]
+            count += int(np.isin(left[near].astype(np.int64) * n + right, wanted).sum())
+    return count
 
 
 def _store(
@@ -205,21 +233,28 @@ def find_duplicates(
     report.profiles = len(records)
     scored = score_records(records)
     pks = np.array([record.pk for record in records], dtype=np.int64)
-    low, high = _pairs(pks[scored.left], pks[scored.right])
-    open_pairs = ~_decided(low, high)
-    report.compared = int(open_pairs.sum())
-    chosen = np.flatnonzero(open_pairs & (scored.values >= suggest_above))
+    decided = _decided_pairs()
+    report.compared = len(scored) - _decided_candidates(scored, pks, decided)
+    # profile ids only for the pairs worth suggesting, not for every candidate
+    chosen = np.flatnonzero(scored.values >= suggest_above)
+    low, high = _pairs(pks[scored.left[chosen]], pks[scored.right[chosen]])
+    kept = ~_decided(low, high, decided)
+    chosen, low, high = chosen[kept], low[kept], high[kept]
     found = [
         _Found(score=round(value, 4), pair=(a, b), index=index, code=code)
         for value, a, b, index, code in zip(
             scored.values[chosen].tolist(),
-            low[chosen].tolist(),
-            high[chosen].tolist(),
+            low.tolist(),
+            high.tolist(),
             scored.left[chosen].tolist(),
             scored.codes[chosen].tolist(),
             strict=True,
         )
     ]
+    del chosen, low, high, kept, pks
+    # the per-pair arrays (tens of millions of pairs at a million profiles)
+    # are not needed by the clusters, the merges or the explanations
+    scored.release_pairs()
     found.sort(key=lambda item: (-item.score, item.pair))
 
     explained: dict[tuple, dict] = {}
