@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cache
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import connections, models, transaction
@@ -179,36 +180,108 @@ def insert_history(
     columns it does not set (``history_actor``) take their default once."""
     if not objs or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
         return
-    history = model.history.model
-    date = date or timezone.now()
-    tracked = {field.attname for field in history.tracked_fields}
-    fields = [f for f in history._meta.concrete_fields if not f.primary_key]
-    defaults = {f.attname: f.get_default() for f in fields if f.attname not in tracked}
-    attnames = [f.attname for f in fields]
-    constant = {**defaults, "history_type": "~" if update else "+"}
-    # the request's user when an object names none: the same for every object
-    default_user = cache(lambda: history.get_default_history_user(None))
-    rows = []
-    for obj in objs:
-        user = getattr(obj, "_history_user", None) or default_user()
+    layout = _HistoryLayout(model, update=update, date=date)
+    rows = [layout.row_of(obj) for obj in objs]
+    layout.write(rows)
+
+
+def insert_values_with_history(
+    model: type[models.Model], attnames: Sequence[str], rows: Sequence[Sequence[object]]
+) -> list[int] | None:
+    """Insert new rows given as plain values (``attnames`` order, no primary
+    key), and their "+" history rows from the same values, as
+    ``insert_history`` writes them for fresh instances: no model instances.
+
+    Returns the rows' primary keys (PostgreSQL numbers them from the
+    sequence first; elsewhere they come back from ``bulk_create``), or None
+    where the database does not return them.
+    """
+    if not rows:
+        return []
+    connection = connections[model.objects.db]
+    pk = model._meta.pk.attname
+    if connection.vendor != "postgresql":
+        objs = model.objects.bulk_create(
+            [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+        )
+        insert_history(model, objs)
+        return [obj.pk for obj in objs]
+    ids = _next_ids(connection, model, len(rows))
+    numbered = [(pk_value, *row) for pk_value, row in zip(ids, rows, strict=True)]
+    columns = (pk, *attnames)
+    _copy(connection, model, [model._meta.get_field(name) for name in columns], numbered)
+    if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        layout = _HistoryLayout(model, update=False, date=None)
+        layout.write(layout.rows_from_values(columns, numbered))
+    return ids
+
+
+class _HistoryLayout:
+    """How a model's history rows are built: each column either taken from
+    the model's own row or one value for the whole call (type, date, the
+    request's user, ``history_actor`` and other defaults)."""
+
+    def __init__(self, model: type[models.Model], *, update: bool, date) -> None:
+        self.history = history = model.history.model
+        self.tracked = tracked = {field.attname for field in history.tracked_fields}
+        self.fields = fields = [f for f in history._meta.concrete_fields if not f.primary_key]
+        self.attnames = [f.attname for f in fields]
+        self.date = date or timezone.now()
+        # the request's user when an object names none: the same for every object
+        self._default_user = cache(lambda: history.get_default_history_user(None))
+        self.constant = {
+            **{f.attname: f.get_default() for f in fields if f.attname not in tracked},
+            "history_type": "~" if update else "+",
+        }
+
+    def _shared(self) -> dict[str, object]:
+        return {
+            **self.constant,
+            "history_date": self.date,
+            "history_user_id": getattr(self._default_user(), "pk", None),
+            "history_change_reason": "",
+        }
+
+    def row_of(self, obj: models.Model) -> list[object]:
+        user = getattr(obj, "_history_user", None) or self._default_user()
         values = {
-            "history_date": getattr(obj, "_history_date", date),
+            "history_date": getattr(obj, "_history_date", self.date),
             "history_user_id": getattr(user, "pk", None),
             "history_change_reason": get_change_reason_from_object(obj) or "",
         }
-        rows.append(
-            [
-                values[n] if n in values else constant[n] if n in constant else getattr(obj, n)
-                for n in attnames
-            ]
-        )
-    connection = connections[history.objects.db]
-    if connection.vendor == "postgresql":
-        _copy(connection, history, fields, rows)
-    else:
-        history.objects.bulk_create(
-            [history(**dict(zip((f.attname for f in fields), row, strict=True))) for row in rows]
-        )
+        constant = self.constant
+        return [
+            values[n] if n in values else constant[n] if n in constant else getattr(obj, n)
+            for n in self.attnames
+        ]
+
+    def rows_from_values(
+        self, columns: Sequence[str], rows: Iterable[Sequence[object]]
+    ) -> list[tuple]:
+        """History rows for the model's rows ``rows`` (values in ``columns``
+        order, every tracked column among them), for objects that name no
+        history user, date or reason of their own."""
+        shared = self._shared()
+        position = {name: i for i, name in enumerate(columns)}
+        missing = self.tracked - position.keys()
+        if missing:
+            raise ValueError(f"history needs the columns {sorted(missing)}")
+        # a history row is the model's row and the shared values, picked in
+        # the history table's column order
+        constants = tuple(shared[n] for n in self.attnames if n not in self.tracked)
+        at = iter(range(len(columns), len(columns) + len(constants)))
+        pick = itemgetter(*(position[n] if n in self.tracked else next(at) for n in self.attnames))
+        return [pick((*row, *constants)) for row in rows]
+
+    def write(self, rows: Sequence[Sequence[object]]) -> None:
+        history = self.history
+        connection = connections[history.objects.db]
+        if connection.vendor == "postgresql":
+            _copy(connection, history, self.fields, rows)
+        else:
+            history.objects.bulk_create(
+                [history(**dict(zip(self.attnames, row, strict=True))) for row in rows]
+            )
 
 
 def _copy(connection, model, fields, rows) -> None:
