@@ -40,7 +40,12 @@ _PLAIN_TYPES: dict[type[models.Field], tuple[type, ...]] = {
 
 
 def insert_rows(
-    model: type[models.Model], objs: Sequence[models.Model], *, set_pks: bool = False
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    set_pks: bool = False,
+    history: bool = False,
+    date=None,
 ) -> None:
     """Insert new instances of ``model`` in bulk.
 
@@ -48,14 +53,19 @@ def insert_rows(
     first and set on the instances, as ``bulk_create`` does. Without it,
     instances numbered already (``number_rows``) keep their keys, and others
     are numbered by the database (on PostgreSQL they keep ``pk=None``).
+    With ``history`` their "+" history rows follow, as ``insert_history``
+    writes them (``date`` for those that name none), built from the values
+    just inserted; it implies ``set_pks`` for instances not numbered yet.
     """
     if not objs:
         return
     connection = connections[model.objects.db]
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs)
+        if history:
+            insert_history(model, objs, date=date)
         return
-    if set_pks:
+    if set_pks or (history and objs[0].pk is None):
         number_rows(model, objs)
     numbered = objs[0].pk is not None
     fields = [f for f in model._meta.concrete_fields if not f.primary_key or numbered]
@@ -68,7 +78,15 @@ def insert_rows(
         obj._state.adding = False
         obj._state.db = connection.alias
     attnames = [f.attname for f in fields]
-    _copy(connection, model, fields, ([getattr(obj, a) for a in attnames] for obj in objs))
+    rows = [[getattr(obj, a) for a in attnames] for obj in objs]
+    _copy(connection, model, fields, rows)
+    if not history or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        return
+    layout = _HistoryLayout(model, update=False, date=date)
+    if any(hasattr(obj, a) for obj in objs for a in _HISTORY_OVERRIDES):
+        layout.write([layout.row_of(obj) for obj in objs])
+    else:
+        layout.write(layout.rows_from_values(attnames, rows))
 
 
 def insert_values(
@@ -214,6 +232,10 @@ def insert_values_with_history(
         layout = _HistoryLayout(model, update=False, date=None)
         layout.write(layout.rows_from_values(columns, numbered))
     return ids
+
+
+# attributes through which an instance names its own history user, date or reason
+_HISTORY_OVERRIDES = ("_history_user", "_history_date", "_change_reason")
 
 
 class _HistoryLayout:
