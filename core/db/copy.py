@@ -78,15 +78,16 @@ def insert_rows(
         obj._state.adding = False
         obj._state.db = connection.alias
     attnames = [f.attname for f in fields]
-    rows = [[getattr(obj, a) for a in attnames] for obj in objs]
-    _copy(connection, model, fields, rows)
+    # each row encoded once: its history row reuses the encoded values
+    rows = _encoded(connection, fields, ([getattr(obj, a) for a in attnames] for obj in objs))
+    _copy(connection, model, fields, rows, encoded=True)
     if not history or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
         return
     layout = _HistoryLayout(model, update=False, date=date)
     if any(hasattr(obj, a) for obj in objs for a in _HISTORY_OVERRIDES):
         layout.write([layout.row_of(obj) for obj in objs])
     else:
-        layout.write(layout.rows_from_values(attnames, rows))
+        layout.write(layout.rows_from_values(attnames, rows, encoded=True), encoded=True)
 
 
 def insert_values(
@@ -225,12 +226,16 @@ def insert_values_with_history(
         insert_history(model, objs)
         return [obj.pk for obj in objs]
     ids = _next_ids(connection, model, len(rows))
-    numbered = [(pk_value, *row) for pk_value, row in zip(ids, rows, strict=True)]
     columns = (pk, *attnames)
-    _copy(connection, model, [model._meta.get_field(name) for name in columns], numbered)
+    fields = [model._meta.get_field(name) for name in columns]
+    # each row encoded once: its history row reuses the encoded values
+    numbered = _encoded(
+        connection, fields, ((pk_value, *row) for pk_value, row in zip(ids, rows, strict=True))
+    )
+    _copy(connection, model, fields, numbered, encoded=True)
     if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
         layout = _HistoryLayout(model, update=False, date=None)
-        layout.write(layout.rows_from_values(columns, numbered))
+        layout.write(layout.rows_from_values(columns, numbered, encoded=True), encoded=True)
     return ids
 
 
@@ -278,12 +283,21 @@ class _HistoryLayout:
         ]
 
     def rows_from_values(
-        self, columns: Sequence[str], rows: Iterable[Sequence[object]]
+        self, columns: Sequence[str], rows: Iterable[Sequence[object]], *, encoded: bool = False
     ) -> list[tuple]:
         """History rows for the model's rows ``rows`` (values in ``columns``
         order, every tracked column among them), for objects that name no
-        history user, date or reason of their own."""
+        history user, date or reason of their own. With ``encoded``, ``rows``
+        are ``COPY`` values already (``_encoded``) and so are the history rows:
+        a history column has its tracked column's type."""
         shared = self._shared()
+        if encoded:
+            connection = connections[self.history.objects.db]
+            shared = {
+                f.attname: _encoder(connection, f)(shared[f.attname])
+                for f in self.fields
+                if f.attname in shared
+            }
         position = {name: i for i, name in enumerate(columns)}
         missing = self.tracked - position.keys()
         if missing:
@@ -295,19 +309,26 @@ class _HistoryLayout:
         pick = itemgetter(*(position[n] if n in self.tracked else next(at) for n in self.attnames))
         return [pick((*row, *constants)) for row in rows]
 
-    def write(self, rows: Sequence[Sequence[object]]) -> None:
+    def write(self, rows: Sequence[Sequence[object]], *, encoded: bool = False) -> None:
         history = self.history
         connection = connections[history.objects.db]
         if connection.vendor == "postgresql":
-            _copy(connection, history, self.fields, rows)
+            _copy(connection, history, self.fields, rows, encoded=encoded)
         else:
             history.objects.bulk_create(
                 [history(**dict(zip(self.attnames, row, strict=True))) for row in rows]
             )
 
 
-def _copy(connection, model, fields, rows) -> None:
+def _encoded(connection, fields, rows: Iterable[Sequence[object]]) -> list[list[object]]:
+    """Rows of Python values as ``COPY`` writes them (``_copy(..., encoded=True)``)."""
     encoders = [_encoder(connection, field) for field in fields]
+    return [[encode(v) for encode, v in zip(encoders, row, strict=True)] for row in rows]
+
+
+def _copy(connection, model, fields, rows, *, encoded: bool = False) -> None:
+    if not encoded:
+        rows = _encoded(connection, fields, rows)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
@@ -318,7 +339,7 @@ def _copy(connection, model, fields, rows) -> None:
         cursor.cursor.copy(sql) as copy,
     ):
         for row in rows:
-            copy.write_row([encode(v) for encode, v in zip(encoders, row, strict=True)])
+            copy.write_row(row)
 
 
 def _next_ids(connection, model: type[models.Model], count: int) -> list[int]:
