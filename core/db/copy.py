@@ -206,17 +206,16 @@ def insert_history(
 
 def insert_values_with_history(
     model: type[models.Model], attnames: Sequence[str], rows: Sequence[Sequence[object]]
-) -> list[int] | None:
+) -> None:
     """Insert new rows given as plain values (``attnames`` order, no primary
     key), and their "+" history rows from the same values, as
     ``insert_history`` writes them for fresh instances: no model instances.
 
-    Returns the rows' primary keys (PostgreSQL numbers them from the
-    sequence first; elsewhere they come back from ``bulk_create``), or None
-    where the database does not return them.
+    PostgreSQL numbers the rows from the sequence first; elsewhere
+    ``bulk_create`` returns their keys for the history rows.
     """
     if not rows:
-        return []
+        return
     connection = connections[model.objects.db]
     pk = model._meta.pk.attname
     if connection.vendor != "postgresql":
@@ -224,7 +223,7 @@ def insert_values_with_history(
             [model(**dict(zip(attnames, row, strict=True))) for row in rows]
         )
         insert_history(model, objs)
-        return [obj.pk for obj in objs]
+        return
     ids = _next_ids(connection, model, len(rows))
     columns = (pk, *attnames)
     fields = [model._meta.get_field(name) for name in columns]
@@ -236,7 +235,6 @@ def insert_values_with_history(
     if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
         layout = _HistoryLayout(model, update=False, date=None)
         layout.write(layout.rows_from_values(columns, numbered, encoded=True), encoded=True)
-    return ids
 
 
 # attributes through which an instance names its own history user, date or reason
