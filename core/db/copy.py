@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cache
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import connections, models, transaction
@@ -39,7 +40,12 @@ _PLAIN_TYPES: dict[type[models.Field], tuple[type, ...]] = {
 
 
 def insert_rows(
-    model: type[models.Model], objs: Sequence[models.Model], *, set_pks: bool = False
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    set_pks: bool = False,
+    history: bool = False,
+    date=None,
 ) -> None:
     """Insert new instances of ``model`` in bulk.
 
@@ -47,14 +53,19 @@ def insert_rows(
     first and set on the instances, as ``bulk_create`` does. Without it,
     instances numbered already (``number_rows``) keep their keys, and others
     are numbered by the database (on PostgreSQL they keep ``pk=None``).
+    With ``history`` their "+" history rows follow, as ``insert_history``
+    writes them (``date`` for those that name none), built from the values
+    just inserted; it implies ``set_pks`` for instances not numbered yet.
     """
     if not objs:
         return
     connection = connections[model.objects.db]
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs)
+        if history:
+            insert_history(model, objs, date=date)
         return
-    if set_pks:
+    if set_pks or (history and objs[0].pk is None):
         number_rows(model, objs)
     numbered = objs[0].pk is not None
     fields = [f for f in model._meta.concrete_fields if not f.primary_key or numbered]
@@ -67,7 +78,16 @@ def insert_rows(
         obj._state.adding = False
         obj._state.db = connection.alias
     attnames = [f.attname for f in fields]
-    _copy(connection, model, fields, ([getattr(obj, a) for a in attnames] for obj in objs))
+    # each row encoded once: its history row reuses the encoded values
+    rows = _encoded(connection, fields, ([getattr(obj, a) for a in attnames] for obj in objs))
+    _copy(connection, model, fields, rows, encoded=True)
+    if not history or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        return
+    layout = _HistoryLayout(model, update=False, date=date)
+    if any(hasattr(obj, a) for obj in objs for a in _HISTORY_OVERRIDES):
+        layout.write([layout.row_of(obj) for obj in objs])
+    else:
+        layout.write(layout.rows_from_values(attnames, rows, encoded=True), encoded=True)
 
 
 def insert_values(
@@ -179,40 +199,134 @@ def insert_history(
     columns it does not set (``history_actor``) take their default once."""
     if not objs or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
         return
-    history = model.history.model
-    date = date or timezone.now()
-    tracked = {field.attname for field in history.tracked_fields}
-    fields = [f for f in history._meta.concrete_fields if not f.primary_key]
-    defaults = {f.attname: f.get_default() for f in fields if f.attname not in tracked}
-    attnames = [f.attname for f in fields]
-    constant = {**defaults, "history_type": "~" if update else "+"}
-    # the request's user when an object names none: the same for every object
-    default_user = cache(lambda: history.get_default_history_user(None))
-    rows = []
-    for obj in objs:
-        user = getattr(obj, "_history_user", None) or default_user()
+    layout = _HistoryLayout(model, update=update, date=date)
+    rows = [layout.row_of(obj) for obj in objs]
+    layout.write(rows)
+
+
+def insert_values_with_history(
+    model: type[models.Model], attnames: Sequence[str], rows: Sequence[Sequence[object]]
+) -> None:
+    """Insert new rows given as plain values (``attnames`` order, no primary
+    key), and their "+" history rows from the same values, as
+    ``insert_history`` writes them for fresh instances: no model instances.
+
+    PostgreSQL numbers the rows from the sequence first; elsewhere
+    ``bulk_create`` returns their keys for the history rows.
+    """
+    if not rows:
+        return
+    connection = connections[model.objects.db]
+    pk = model._meta.pk.attname
+    if connection.vendor != "postgresql":
+        objs = model.objects.bulk_create(
+            [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+        )
+        insert_history(model, objs)
+        return
+    ids = _next_ids(connection, model, len(rows))
+    columns = (pk, *attnames)
+    fields = [model._meta.get_field(name) for name in columns]
+    # each row encoded once: its history row reuses the encoded values
+    numbered = _encoded(
+        connection, fields, ((pk_value, *row) for pk_value, row in zip(ids, rows, strict=True))
+    )
+    _copy(connection, model, fields, numbered, encoded=True)
+    if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        layout = _HistoryLayout(model, update=False, date=None)
+        layout.write(layout.rows_from_values(columns, numbered, encoded=True), encoded=True)
+
+
+# attributes through which an instance names its own history user, date or reason
+_HISTORY_OVERRIDES = ("_history_user", "_history_date", "_change_reason")
+
+
+class _HistoryLayout:
+    """How a model's history rows are built: each column either taken from
+    the model's own row or one value for the whole call (type, date, the
+    request's user, ``history_actor`` and other defaults)."""
+
+    def __init__(self, model: type[models.Model], *, update: bool, date) -> None:
+        self.history = history = model.history.model
+        self.tracked = tracked = {field.attname for field in history.tracked_fields}
+        self.fields = fields = [f for f in history._meta.concrete_fields if not f.primary_key]
+        self.attnames = [f.attname for f in fields]
+        self.date = date or timezone.now()
+        # the request's user when an object names none: the same for every object
+        self._default_user = cache(lambda: history.get_default_history_user(None))
+        self.constant = {
+            **{f.attname: f.get_default() for f in fields if f.attname not in tracked},
+            "history_type": "~" if update else "+",
+        }
+
+    def _shared(self) -> dict[str, object]:
+        return {
+            **self.constant,
+            "history_date": self.date,
+            "history_user_id": getattr(self._default_user(), "pk", None),
+            "history_change_reason": "",
+        }
+
+    def row_of(self, obj: models.Model) -> list[object]:
+        user = getattr(obj, "_history_user", None) or self._default_user()
         values = {
-            "history_date": getattr(obj, "_history_date", date),
+            "history_date": getattr(obj, "_history_date", self.date),
             "history_user_id": getattr(user, "pk", None),
             "history_change_reason": get_change_reason_from_object(obj) or "",
         }
-        rows.append(
-            [
-                values[n] if n in values else constant[n] if n in constant else getattr(obj, n)
-                for n in attnames
-            ]
-        )
-    connection = connections[history.objects.db]
-    if connection.vendor == "postgresql":
-        _copy(connection, history, fields, rows)
-    else:
-        history.objects.bulk_create(
-            [history(**dict(zip((f.attname for f in fields), row, strict=True))) for row in rows]
-        )
+        constant = self.constant
+        return [
+            values[n] if n in values else constant[n] if n in constant else getattr(obj, n)
+            for n in self.attnames
+        ]
+
+    def rows_from_values(
+        self, columns: Sequence[str], rows: Iterable[Sequence[object]], *, encoded: bool = False
+    ) -> list[tuple]:
+        """History rows for the model's rows ``rows`` (values in ``columns``
+        order, every tracked column among them), for objects that name no
+        history user, date or reason of their own. With ``encoded``, ``rows``
+        are ``COPY`` values already (``_encoded``) and so are the history rows:
+        a history column has its tracked column's type."""
+        shared = self._shared()
+        if encoded:
+            connection = connections[self.history.objects.db]
+            shared = {
+                f.attname: _encoder(connection, f)(shared[f.attname])
+                for f in self.fields
+                if f.attname in shared
+            }
+        position = {name: i for i, name in enumerate(columns)}
+        missing = self.tracked - position.keys()
+        if missing:
+            raise ValueError(f"history needs the columns {sorted(missing)}")
+        # a history row is the model's row and the shared values, picked in
+        # the history table's column order
+        constants = tuple(shared[n] for n in self.attnames if n not in self.tracked)
+        at = iter(range(len(columns), len(columns) + len(constants)))
+        pick = itemgetter(*(position[n] if n in self.tracked else next(at) for n in self.attnames))
+        return [pick((*row, *constants)) for row in rows]
+
+    def write(self, rows: Sequence[Sequence[object]], *, encoded: bool = False) -> None:
+        history = self.history
+        connection = connections[history.objects.db]
+        if connection.vendor == "postgresql":
+            _copy(connection, history, self.fields, rows, encoded=encoded)
+        else:
+            history.objects.bulk_create(
+                [history(**dict(zip(self.attnames, row, strict=True))) for row in rows]
+            )
 
 
-def _copy(connection, model, fields, rows) -> None:
+def _encoded(connection, fields, rows: Iterable[Sequence[object]]) -> list[list[object]]:
+    """Rows of Python values as ``COPY`` writes them (``_copy(..., encoded=True)``)."""
     encoders = [_encoder(connection, field) for field in fields]
+    return [[encode(v) for encode, v in zip(encoders, row, strict=True)] for row in rows]
+
+
+def _copy(connection, model, fields, rows, *, encoded: bool = False) -> None:
+    if not encoded:
+        rows = _encoded(connection, fields, rows)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
@@ -223,7 +337,7 @@ def _copy(connection, model, fields, rows) -> None:
         cursor.cursor.copy(sql) as copy,
     ):
         for row in rows:
-            copy.write_row([encode(v) for encode, v in zip(encoders, row, strict=True)])
+            copy.write_row(row)
 
 
 def _next_ids(connection, model: type[models.Model], count: int) -> list[int]:

@@ -16,9 +16,9 @@ from django.db import connection
 from django.utils import timezone
 
 from core.db.copy import (
-    insert_history,
     insert_rows,
     insert_values,
+    insert_values_with_history,
     number_rows,
     reserve_ids,
 )
@@ -114,22 +114,23 @@ def create_profiles(*, people: Sequence[NewPerson]) -> list[Customer]:
 
 def add_identities(identities: Sequence[NewIdentity]) -> None:
     """Insert identities (with their history rows); the caller has locked and
-    checked them (none exists yet, per-profile limits hold)."""
+    checked them (none exists yet, per-profile limits hold).
+
+    Written from plain values, no ``Identity`` instances: each row is built
+    once and its history row is taken from it (``insert_values_with_history``).
+    """
     type_ids = identifier_type_ids()
     rows = [
-        Identity(
-            type_id=type_ids[i.type_name],
-            value=i.value,
-            customer_id=i.customer_id,
-            source_id=i.source_id,
-            first_seen=i.seen_at,
-        )
+        (type_ids[i.type_name], i.value, i.customer_id, i.source_id, i.seen_at, None)
         for i in identities
         if i.type_name in type_ids
     ]
-    insert_rows(Identity, rows, set_pks=True)
-    insert_history(Identity, rows)
-    bump_versions(row.customer_id for row in rows)
+    insert_values_with_history(Identity, _IDENTITY_COLUMNS, rows)
+    bump_versions(row[2] for row in rows)
+
+
+# the Identity columns add_identities writes, in its rows' order
+_IDENTITY_COLUMNS = ("type_id", "value", "customer_id", "source_id", "first_seen", "superseded_at")
 
 
 def lock_active(customer_ids: Iterable[int]) -> set[int]:

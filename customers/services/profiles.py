@@ -120,16 +120,19 @@ class ProfileChanges:
     def save(self) -> None:
         now = timezone.now()
         unsaved = [c for c in self._new.values() if c._state.adding]
+        # new profiles inserted before (where they cannot be only numbered)
+        inserted = [c for c in self._new.values() if not c._state.adding]
         profiles = [c for c in self._profiles.values() if not c._state.adding]
         for customer in profiles:
             customer.updated_at = now
-        insert_rows(Customer, unsaved)
+        # their "+" history rows from the very values inserted
+        insert_rows(Customer, unsaved, history=True, date=now)
         # the version moves in the same statement (a second UPDATE would rewrite each row again)
         update_rows(
             Customer, profiles, sorted({*self._fields, "updated_at"}), increment=["version"]
         )
         mark_bumped(c.pk for c in profiles)
-        insert_history(Customer, list(self._new.values()), date=now)
+        insert_history(Customer, inserted, date=now)
         audited = [c for c in profiles if c.pk in self._audited and c.pk not in self._new]
         insert_history(Customer, audited, update=True, date=now)
         # plain values, no model instances: one entry per changing call

@@ -12,6 +12,7 @@ from customers.models import Customer, Event, IdentifierType, Identity
 from customers.services.bulk import stored_message_ids
 
 WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+LATER = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 def test_insert_rows_sets_primary_keys_that_match_the_stored_rows(db, source):
@@ -147,3 +148,31 @@ def test_update_values_sets_each_row_by_its_key_and_increments_in_the_same_state
         bob.pk: 1,
         other.pk: 0,
     }
+
+
+def test_insert_rows_with_history_writes_each_objects_own_user_date_and_reason(db):
+    steward = get_user_model().objects.create_user("steward")
+    plain = Customer(first_name="Ann", traits={"tier": "gold"})
+    own = Customer(first_name="Bob")
+    own._history_user = steward
+    own._history_date = WHEN
+    own._change_reason = "imported"
+    with acting_as("source:7"):
+        insert_rows(Customer, [plain, own], history=True, date=LATER)
+
+    rows = {row.id: row for row in Customer.history.all()}
+    assert set(rows) == {plain.pk, own.pk}
+    first, second = rows[plain.pk], rows[own.pk]
+    assert (first.first_name, first.traits, first.history_type) == ("Ann", {"tier": "gold"}, "+")
+    assert (first.history_date, first.history_user_id, first.history_change_reason) == (
+        LATER,
+        None,
+        "",
+    )
+    assert first.created_at == Customer.objects.get(pk=plain.pk).created_at
+    assert (second.history_date, second.history_user_id, second.history_change_reason) == (
+        WHEN,
+        steward.pk,
+        "imported",
+    )
+    assert {first.history_actor, second.history_actor} == {"source:7"}
