@@ -284,14 +284,23 @@ class DuplicateSuggestionAdmin(RoleAwareAdmin):
             ),
         )
         prior = obj.comparison.get("prior")
-        footer = (
-            format_html(
-                "<tr><th>Prior</th><td colspan='2'>share of true pairs among the compared "
-                "pairs</td><td>{}</td></tr>",
-                f"{prior:+.1f}",
-            )
-            if prior is not None
-            else ""
+        together = obj.comparison.get("together")
+        footer = format_html_join(
+            "",
+            "<tr><th>{}</th><td colspan='2'>{}</td><td>{}</td></tr>",
+            (
+                (label, text, f"{bits:+.1f}")
+                for label, text, bits in (
+                    ("Prior", "share of true pairs among the compared pairs", prior),
+                    (
+                        "Fields together",
+                        "what these agreements mean together (relatives and namesakes "
+                        "agree like this too)",
+                        together,
+                    ),
+                )
+                if isinstance(bits, int | float)
+            ),
         )
         return format_html(
             "<table><thead><tr><th></th><th><a href='{}'>#{} {}</a></th>"

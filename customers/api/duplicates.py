@@ -54,6 +54,13 @@ class SuggestionSerializer(serializers.ModelSerializer):
     prior = serializers.SerializerMethodField(
         help_text="Bits of the share of true pairs among the compared pairs."
     )
+    together = serializers.SerializerMethodField(
+        help_text="Bits the fields' going together adds to their own weights: negative "
+        "when the pattern is what relatives or namesakes typically show (one last name "
+        "and address; one full name and nothing else). Prior, the fields' weights and "
+        "this sum to the pair's evidence; the score is 1 / (1 + 2^-evidence). Null for "
+        "suggestions stored before it existed."
+    )
     comparison = serializers.SerializerMethodField()
     held = serializers.SerializerMethodField(
         help_text="Why a pair that scored above `--merge-above` was not merged "
@@ -64,7 +71,8 @@ class SuggestionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DuplicateSuggestion
-        fields = ("id", "status", "score", "created_at", "decided_at", "prior", "comparison")
+        fields = ("id", "status", "score", "created_at", "decided_at", "prior", "together")
+        fields += ("comparison",)
         fields += ("held",)
         fields += ("profiles",)
         read_only_fields = fields
@@ -77,6 +85,10 @@ class SuggestionSerializer(serializers.ModelSerializer):
     def get_prior(self, obj: DuplicateSuggestion) -> float | None:
         prior = (obj.comparison or {}).get("prior")
         return prior if isinstance(prior, int | float) else None
+
+    def get_together(self, obj: DuplicateSuggestion) -> float | None:
+        together = (obj.comparison or {}).get("together")
+        return together if isinstance(together, int | float) else None
 
     def get_held(self, obj: DuplicateSuggestion) -> str | None:
         held = (obj.comparison or {}).get("held")

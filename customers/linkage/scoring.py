@@ -80,7 +80,7 @@ def score_records(records: Sequence[Record]) -> Scored:
     lap("comparing")
     model = estimate(codes).finish(records)
     lap("estimating")
-    values = model.score_codes(codes, left, model.exact_name_bits(records))
+    values = model.score_codes(codes, left, model.name_frequency_bits(records))
     lap("scoring")
     return Scored(
         records=records, left=left, right=right, codes=codes, values=values, model=model, cpu=cpu

@@ -258,8 +258,8 @@ def find_duplicates(
     found.sort(key=lambda item: (-item.score, item.pair))
 
     explained: dict[tuple, dict] = {}
-    # per record, the weight of an exact agreement on its first and last name
-    name_bits = list(scored.model.exact_name_bits(records).values())
+    # per record, what its first and last name's frequencies add to an exact agreement
+    name_bits = list(scored.model.name_frequency_bits(records).values())
 
     def explain(item: _Found) -> dict:
         # a function of the pattern and of the weights of the first record's

@@ -22,6 +22,9 @@ def test_review_page_shows_both_profiles_side_by_side(db, admin_client):
     assert "Lindquist" in body
     assert 'name="_merge"' in body
     assert 'name="_distinct"' in body
+    together = suggestion.comparison["together"]
+    assert "<th>Fields together</th>" in body
+    assert f"{together:+.1f}" in body
 
 
 def test_review_merge_button_merges_and_records_the_steward(db, admin_client):

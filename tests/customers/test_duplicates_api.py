@@ -78,6 +78,7 @@ def test_roles_that_see_contact_details_read_values_levels_and_weights(suggestio
     assert body["score"] == suggestion.score
     assert body["status"] == "pending"
     assert body["prior"] == suggestion.comparison["prior"]
+    assert body["together"] == suggestion.comparison["together"]
     emails = {side["email"] for side in body["profiles"]}
     assert emails == {ANN["email"], COPY["email"]}
     by_field = {row["field"]: row for row in body["comparison"]}
@@ -166,3 +167,10 @@ def test_a_sure_pair_held_at_the_merge_cap_says_so_to_every_role(db, client_as, 
 
 def test_a_pair_below_the_merge_threshold_is_not_held(suggestion, client_as):
     assert client_as("steward").get(url(suggestion.pk)).json()["held"] is None
+
+
+def test_prior_weights_and_together_add_up_to_the_score(suggestion, client_as):
+    body = client_as("steward").get(url(suggestion.pk)).json()
+    evidence = body["prior"] + body["together"] + sum(row["weight"] for row in body["comparison"])
+    # each part is rounded to 0.01 bit
+    assert 1 / (1 + 2**-evidence) == pytest.approx(body["score"], abs=0.01)
